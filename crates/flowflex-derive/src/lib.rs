@@ -1,0 +1,1 @@
+//! Procedural macros for the `flowflex` crate. Use them through `flowflex`.

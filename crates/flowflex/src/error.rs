@@ -1,0 +1,400 @@
+//! The one error type of the SDK.
+
+use std::fmt;
+use std::time::Duration;
+
+/// `Result` with [`Error`] as the default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while configuring the client or sending an event.
+///
+/// Every message says what happened and what to do about it. No variant ever
+/// carries the API secret, the `Authorization` value or a presigned URL's
+/// token, in `Display` or in `Debug`.
+///
+/// Use the accessors ([`status`](Error::status), [`code`](Error::code),
+/// [`retry_after`](Error::retry_after), [`is_retryable`](Error::is_retryable),
+/// [`path`](Error::path)) rather than matching deeply: new variants and fields
+/// may be added.
+///
+/// ```
+/// # async fn demo(client: flowflex::Client) {
+/// match client.send_event("order.shipped", serde_json::json!({"id": 1})).await {
+///     Ok(sent) => println!("sent with key {}", sent.idempotency_key),
+///     Err(err) if err.code() == Some("ASSET_FILE_MISSING") => eprintln!("re-upload: {err}"),
+///     Err(err) => eprintln!("{err}"),
+/// }
+/// # }
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The client configuration or an argument is invalid. Nothing was sent.
+    #[error("invalid configuration: {message}")]
+    Config {
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+
+    /// An attachment cannot be sent as it is: the file is missing or
+    /// unreadable, its type is unknown or disagrees with its bytes, it is too
+    /// large, or it changed while being read. Detected before any request
+    /// where that can be known locally.
+    #[error("attachment {}: {message}", subject(.path.as_deref(), .file))]
+    Attachment {
+        /// The payload path of the attachment (`invoice`, `gallery[2]`), when
+        /// it came from a payload.
+        path: Option<String>,
+        /// The file's name or path, as given.
+        file: String,
+        /// What kind of problem this is.
+        kind: AttachmentErrorKind,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+
+    /// A request made to upload an attachment failed; `source` is the
+    /// underlying [`Error::Api`], [`Error::Network`] or [`Error::Timeout`].
+    /// The event was not sent.
+    #[error("uploading {} failed{}: {source}", subject(.path.as_deref(), .file), .note.map(|n| format!(" ({n})")).unwrap_or_default())]
+    Upload {
+        /// The payload path of the attachment, when it came from a payload.
+        path: Option<String>,
+        /// The file's name or path, as given.
+        file: String,
+        /// Extra context, e.g. why it was not retried.
+        note: Option<&'static str>,
+        /// The failure of the upload-url request or of the storage PUT.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// FlowFlex (or its storage) answered with an error status.
+    #[error(
+        "{endpoint} failed with HTTP {status}{}: {message}{}. {}",
+        .code.as_deref().map(|c| format!(" {c}")).unwrap_or_default(),
+        attempts_note(*.attempts),
+        api_hint(*.endpoint, *.status, .code.as_deref()),
+    )]
+    Api {
+        /// Which request failed.
+        endpoint: Endpoint,
+        /// The HTTP status.
+        status: u16,
+        /// The machine-readable code (`"MIME_NOT_ALLOWED"`,
+        /// `"ASSET_FILE_MISSING"`, ...), from the body's `code` or `name`.
+        code: Option<String>,
+        /// The server's message (`error` or `message`), or a description.
+        message: String,
+        /// The delay the server asked for with `Retry-After`.
+        retry_after: Option<Duration>,
+        /// How many times the request was sent.
+        attempts: u32,
+        /// The JSON error body, when there was one.
+        details: Option<Box<serde_json::Value>>,
+    },
+
+    /// The request could not be completed: connection refused or reset, DNS
+    /// failure, TLS failure.
+    #[error(
+        "{endpoint} failed: {message}{}. Check that the base URL is reachable from this machine{}",
+        attempts_note(*.attempts),
+        if *.retryable { "; the error is transient and safe to retry" } else { "" }
+    )]
+    Network {
+        /// Which request failed.
+        endpoint: Endpoint,
+        /// What failed, without any URL.
+        message: String,
+        /// How many times the request was sent.
+        attempts: u32,
+        /// Whether another attempt could succeed.
+        retryable: bool,
+        /// The transport error (its URL removed).
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// A request did not complete within the configured timeout.
+    #[error(
+        "{endpoint} timed out after {after:?}{}. Raise the client's timeout for slow networks or large files, or check the service's status",
+        attempts_note(*.attempts)
+    )]
+    Timeout {
+        /// Which request timed out.
+        endpoint: Endpoint,
+        /// The per-request timeout that elapsed.
+        after: Duration,
+        /// How many times the request was sent.
+        attempts: u32,
+    },
+
+    /// The payload cannot be sent as an event: it does not serialize to a
+    /// JSON object, or it holds an attachment where no value can go.
+    #[error("invalid payload: {message}")]
+    Payload {
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+
+    /// The server answered with a success status but a body the SDK cannot
+    /// use (e.g. no `assetId`, or an upload URL that is not https).
+    #[error(
+        "unexpected response to the {endpoint} (HTTP {status}): {message}. Check that the base URL points at FlowFlex"
+    )]
+    InvalidResponse {
+        /// Which request got the response.
+        endpoint: Endpoint,
+        /// The HTTP status.
+        status: u16,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+/// The kind of an [`Error::Attachment`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AttachmentErrorKind {
+    /// The file does not exist.
+    NotFound,
+    /// The path names a directory or something else that is not a file.
+    NotAFile,
+    /// The file or reader could not be read.
+    Unreadable,
+    /// The file is larger than the client's or the field's size cap.
+    TooLarge,
+    /// No MIME type was given and the file name has no known extension.
+    UnknownType,
+    /// The bytes do not match the MIME type (a PNG named `.pdf`).
+    TypeMismatch,
+    /// The MIME type is not one a `#[flowflex(mime = ..)]` field allows.
+    TypeNotAllowed,
+    /// The file changed size between the check and the upload.
+    Changed,
+    /// A reader that was already consumed by an earlier send.
+    Consumed,
+    /// The file name is empty or contains control characters or `/`.
+    InvalidFilename,
+}
+
+/// The request an error comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// `POST /v1/assets/upload-url`.
+    UploadUrl,
+    /// The `PUT` to the presigned storage URL.
+    Storage,
+    /// `POST /v1/events/{integration_code}`.
+    Event,
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Endpoint::UploadUrl => "upload-url request (POST /v1/assets/upload-url)",
+            Endpoint::Storage => "storage upload (PUT to the presigned URL)",
+            Endpoint::Event => "event request (POST /v1/events/{integration_code})",
+        })
+    }
+}
+
+impl Error {
+    /// The HTTP status of the failed request, if the server answered.
+    #[must_use]
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api { status, .. } | Error::InvalidResponse { status, .. } => Some(*status),
+            Error::Upload { source, .. } => source.status(),
+            _ => None,
+        }
+    }
+
+    /// The service's machine-readable error code, e.g. `"ASSET_FILE_MISSING"`.
+    #[must_use]
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Error::Api { code, .. } => code.as_deref(),
+            Error::Upload { source, .. } => source.code(),
+            _ => None,
+        }
+    }
+
+    /// The delay the server asked for (`Retry-After`) on the last attempt.
+    #[must_use]
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Api { retry_after, .. } => *retry_after,
+            Error::Upload { source, .. } => source.retry_after(),
+            _ => None,
+        }
+    }
+
+    /// Whether sending again later could succeed without changing anything:
+    /// rate limits, server errors, timeouts and dropped connections.
+    ///
+    /// The SDK already retried these as its [`RetryConfig`](crate::RetryConfig)
+    /// allows; this tells the caller whether a later retry of the whole send
+    /// makes sense.
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Api { status, .. } => crate::retry::is_retryable_status(*status),
+            Error::Network { retryable, .. } => *retryable,
+            Error::Timeout { .. } => true,
+            Error::Upload { source, .. } => source.is_retryable(),
+            _ => false,
+        }
+    }
+
+    /// The payload path of the attachment this error concerns (`invoice`,
+    /// `gallery[2]`, `order.receipt`).
+    #[must_use]
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            Error::Attachment { path, .. } | Error::Upload { path, .. } => path.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The [`AttachmentErrorKind`] of an [`Error::Attachment`].
+    #[must_use]
+    pub fn attachment_kind(&self) -> Option<AttachmentErrorKind> {
+        match self {
+            Error::Attachment { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Error::Config {
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn payload(message: impl Into<String>) -> Self {
+        Error::Payload {
+            message: message.into(),
+        }
+    }
+
+    /// Adds the payload path to an attachment-related error.
+    pub(crate) fn at_path(mut self, at: &str) -> Self {
+        if let Error::Attachment { path, .. } | Error::Upload { path, .. } = &mut self {
+            if path.is_none() {
+                *path = Some(at.to_owned());
+            }
+        }
+        self
+    }
+}
+
+fn subject(path: Option<&str>, file: &str) -> String {
+    match path {
+        Some(path) => format!("at `{path}` ({file})"),
+        None => format!("\"{file}\""),
+    }
+}
+
+fn attempts_note(attempts: u32) -> String {
+    if attempts > 1 {
+        format!(" (after {attempts} attempts)")
+    } else {
+        String::new()
+    }
+}
+
+fn api_hint(endpoint: Endpoint, status: u16, code: Option<&str>) -> &'static str {
+    match (endpoint, status, code) {
+        (_, _, Some("ASSET_FILE_MISSING")) => {
+            "An asset id in the payload is unknown or expired (assets are deleted 48 h after upload): put the file in the payload as an Attachment so each send uploads it afresh, and never reuse stored asset ids"
+        }
+        (_, _, Some("MIME_NOT_ALLOWED")) => {
+            "FlowFlex accepts only the 16 types of flowflex::Mime: convert the file or set the right type with Attachment::with_mime"
+        }
+        (_, _, Some("REQUEST_EXPIRED")) => {
+            "The presigned upload URL expired (it lives 2 h): send the event again to get a fresh one"
+        }
+        (Endpoint::Storage, 401 | 403, _) => {
+            "Storage refused the presigned URL: it expired or was altered; send again to get a fresh one"
+        }
+        (_, 401, _) => {
+            "Check the API key and secret (FLOWFLEX_API_KEY and FLOWFLEX_API_SECRET) of your custom integration"
+        }
+        (_, 403, _) => {
+            "The credentials are valid but not allowed to do this: check the integration's permissions"
+        }
+        (Endpoint::Event, 404, _) => {
+            "Check the integration code (FLOWFLEX_INTEGRATION_CODE) and the base URL"
+        }
+        (_, 404, _) => "Check the base URL (FLOWFLEX_BASE_URL): it should be the FlowFlex API host",
+        (_, 413, _) => "The file is over the service's size limit (25 MB): send a smaller file",
+        (_, 300..=399, _) => {
+            "Redirects are not followed, so credentials never reach another host: set the base URL to the final address"
+        }
+        (_, 408 | 429, _) => {
+            "The service is busy: it was retried as the retry policy allows; send again later or raise the client's retry limits"
+        }
+        (_, 500..=599, _) => {
+            "The service had a problem; it was retried as the retry policy allows: send again later"
+        }
+        _ => "Check the request against the message above",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_stays_small() {
+        assert!(
+            std::mem::size_of::<Result<()>>() <= 128,
+            "{}",
+            std::mem::size_of::<Result<()>>()
+        );
+    }
+
+    #[test]
+    fn accessors_see_through_upload_errors() {
+        let api = Error::Api {
+            endpoint: Endpoint::Storage,
+            status: 503,
+            code: Some("SLOW_DOWN".into()),
+            message: "busy".into(),
+            retry_after: Some(Duration::from_secs(2)),
+            attempts: 4,
+            details: None,
+        };
+        let err = Error::Upload {
+            path: Some("gallery[1]".into()),
+            file: "b.jpg".into(),
+            note: None,
+            source: Box::new(api),
+        };
+        assert_eq!(err.status(), Some(503));
+        assert_eq!(err.code(), Some("SLOW_DOWN"));
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(2)));
+        assert!(err.is_retryable());
+        assert_eq!(err.path(), Some("gallery[1]"));
+        let text = err.to_string();
+        assert!(
+            text.contains("gallery[1]") && text.contains("b.jpg"),
+            "{text}"
+        );
+        assert!(text.contains("after 4 attempts"), "{text}");
+        assert!(text.contains("503 SLOW_DOWN"), "{text}");
+    }
+
+    #[test]
+    fn every_api_message_says_what_to_do() {
+        for status in [300, 400, 401, 403, 404, 408, 413, 422, 429, 500, 503] {
+            for endpoint in [Endpoint::UploadUrl, Endpoint::Storage, Endpoint::Event] {
+                let hint = api_hint(endpoint, status, None);
+                assert!(hint.len() > 20, "{status} {endpoint}");
+            }
+        }
+        assert!(api_hint(Endpoint::Event, 422, Some("ASSET_FILE_MISSING")).contains("48 h"));
+    }
+}

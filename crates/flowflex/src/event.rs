@@ -1,0 +1,1 @@
+//! Typed events: the `FlowFlexEvent` trait behind `#[derive(FlowFlexEvent)]`.

@@ -1,0 +1,155 @@
+//! Keeping secrets out of `Debug`, `Display`, logs and errors.
+
+use std::fmt;
+
+/// A string that never shows itself: `Debug` and `Display` print `<redacted>`.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub(crate) struct Secret(String);
+
+impl Secret {
+    pub(crate) fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "<unset>"
+        } else {
+            "<redacted>"
+        })
+    }
+}
+
+/// A URL shown without its query and fragment, where presigned tokens live.
+pub(crate) fn url_without_query(url: &url::Url) -> String {
+    let mut shown = url.clone();
+    let had_query = shown.query().is_some();
+    shown.set_query(None);
+    shown.set_fragment(None);
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    if had_query {
+        format!("{shown}?<redacted>")
+    } else {
+        shown.to_string()
+    }
+}
+
+/// `s` made safe to print in one line: control characters escaped, cut to
+/// `max` characters.
+pub(crate) fn printable(s: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i == max {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Removes every occurrence of the given secrets from server-provided text
+/// before it goes into an error (a server may echo request headers back).
+#[derive(Clone, Default)]
+pub(crate) struct Scrubber {
+    needles: Vec<String>,
+}
+
+impl Scrubber {
+    pub(crate) fn new(secrets: impl IntoIterator<Item = String>) -> Self {
+        Scrubber {
+            needles: secrets.into_iter().filter(|s| s.len() >= 4).collect(),
+        }
+    }
+
+    pub(crate) fn add(&mut self, secret: &str) {
+        if secret.len() >= 4 {
+            self.needles.push(secret.to_owned());
+        }
+    }
+
+    pub(crate) fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for needle in &self.needles {
+            if out.contains(needle.as_str()) {
+                out = out.replace(needle.as_str(), "<redacted>");
+            }
+        }
+        out
+    }
+
+    pub(crate) fn scrub_json(&self, value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(s) => {
+                let clean = self.scrub(s);
+                if clean != *s {
+                    *s = clean;
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| self.scrub_json(v)),
+            serde_json::Value::Object(map) => map.values_mut().for_each(|v| self.scrub_json(v)),
+            _ => {}
+        }
+    }
+}
+
+impl fmt::Debug for Scrubber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Scrubber({} secrets)", self.needles.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_never_prints() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s:?}"), "<redacted>");
+        assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn url_query_is_hidden() {
+        let url = url::Url::parse("https://u:p@store.example/a/b?token=abc&x=1#f").unwrap();
+        let shown = url_without_query(&url);
+        assert_eq!(shown, "https://store.example/a/b?<redacted>");
+    }
+
+    #[test]
+    fn printable_escapes_and_truncates() {
+        assert_eq!(printable("a\r\nb", 10), "a\\r\\nb");
+        assert_eq!(printable("abcdef", 3), "abc…");
+    }
+
+    #[test]
+    fn scrubber_removes_secrets_in_text_and_json() {
+        let s = Scrubber::new(["s3cret-value".to_owned(), "ab".to_owned()]);
+        assert_eq!(
+            s.scrub("got s3cret-value twice s3cret-value"),
+            "got <redacted> twice <redacted>"
+        );
+        let mut v = serde_json::json!({"echo": ["Basic s3cret-value"], "ab": "ab"});
+        s.scrub_json(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({"echo": ["Basic <redacted>"], "ab": "ab"})
+        );
+    }
+}

@@ -1,0 +1,249 @@
+//! The retry policy: plain data with a documented default. The loop that
+//! applies it lives in the client, in one place.
+
+use std::time::{Duration, SystemTime};
+
+use http::HeaderMap;
+
+/// How failed requests are retried.
+///
+/// Retried: HTTP 408, 429 and 5xx (but 501 and 505), timeouts, refused and
+/// reset connections. Every request is safe to repeat: the event POST keeps
+/// its idempotency key across attempts, a storage PUT overwrites, and a file
+/// body is re-read from its source for each attempt. A one-shot reader
+/// (`Attachment::from_reader(..).with_size(..)`) is never retried.
+///
+/// The wait before retry *n* (from 1) is
+/// `min(initial_backoff * multiplier^(n-1), max_backoff)`, with jitter
+/// drawing it uniformly from its upper half; a `Retry-After` header (seconds
+/// or an HTTP date) replaces it when longer, capped at `max_retry_after`.
+///
+/// With the default (3 retries, 30 s timeout) one request takes at most
+/// `4 × 30 s + 0.2 + 0.4 + 0.8 s` of backoff, longer only by what
+/// `Retry-After` asks, up to 3 × 30 s.
+///
+/// ```
+/// use std::time::Duration;
+/// use flowflex::RetryConfig;
+///
+/// let retry = RetryConfig::default()
+///     .max_retries(5)
+///     .initial_backoff(Duration::from_millis(100))
+///     .max_backoff(Duration::from_secs(5));
+/// assert_eq!(retry.get_max_retries(), 5);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryConfig {
+    max_retries: u32,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+    multiplier: f64,
+    max_retry_after: Duration,
+    jitter: bool,
+    seed: Option<u64>,
+}
+
+impl Default for RetryConfig {
+    /// 3 retries, 200 ms initial backoff doubling up to 10 s, with jitter,
+    /// `Retry-After` honoured up to 30 s.
+    fn default() -> Self {
+        RetryConfig {
+            max_retries: 3,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(10),
+            multiplier: 2.0,
+            max_retry_after: Duration::from_secs(30),
+            jitter: true,
+            seed: None,
+        }
+    }
+}
+
+impl RetryConfig {
+    /// No retries: every request is sent once.
+    #[must_use]
+    pub fn disabled() -> Self {
+        RetryConfig {
+            max_retries: 0,
+            ..RetryConfig::default()
+        }
+    }
+
+    /// How many times a failed request is sent again (0 disables retries).
+    #[must_use]
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.max_retries = n;
+        self
+    }
+
+    /// The wait before the first retry.
+    #[must_use]
+    pub fn initial_backoff(mut self, d: Duration) -> Self {
+        self.initial_backoff = d;
+        self
+    }
+
+    /// The longest wait between attempts (before `Retry-After`).
+    #[must_use]
+    pub fn max_backoff(mut self, d: Duration) -> Self {
+        self.max_backoff = d;
+        self
+    }
+
+    /// The factor the wait grows by after each attempt (at least 1).
+    #[must_use]
+    pub fn multiplier(mut self, m: f64) -> Self {
+        self.multiplier = if m.is_finite() { m.max(1.0) } else { 2.0 };
+        self
+    }
+
+    /// The longest `Retry-After` the client will wait; longer requests are
+    /// cut to this.
+    #[must_use]
+    pub fn max_retry_after(mut self, d: Duration) -> Self {
+        self.max_retry_after = d;
+        self
+    }
+
+    /// Whether waits are randomised (on by default, so that many clients do
+    /// not retry in step).
+    #[must_use]
+    pub fn jitter(mut self, on: bool) -> Self {
+        self.jitter = on;
+        self
+    }
+
+    /// Seeds the jitter's random generator, for reproducible waits in tests.
+    #[must_use]
+    pub fn jitter_seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// The configured number of retries.
+    #[must_use]
+    pub fn get_max_retries(&self) -> u32 {
+        self.max_retries
+    }
+}
+
+/// The waits of one request's retries.
+#[derive(Debug)]
+pub(crate) struct Backoff {
+    config: RetryConfig,
+    next: Duration,
+    rng: fastrand::Rng,
+}
+
+impl Backoff {
+    pub(crate) fn new(config: &RetryConfig) -> Self {
+        Backoff {
+            config: config.clone(),
+            next: config.initial_backoff,
+            rng: config
+                .seed
+                .map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed),
+        }
+    }
+
+    /// The wait before the next attempt.
+    pub(crate) fn next(&mut self, retry_after: Option<Duration>) -> Duration {
+        let base = self.next.min(self.config.max_backoff);
+        self.next = base
+            .mul_f64(self.config.multiplier)
+            .min(self.config.max_backoff);
+        let wait = if self.config.jitter && !base.is_zero() {
+            let half = base / 2;
+            half + half.mul_f64(self.rng.f64())
+        } else {
+            base
+        };
+        match retry_after {
+            Some(asked) => asked.min(self.config.max_retry_after).max(wait),
+            None => wait,
+        }
+    }
+}
+
+/// Whether a response status is worth another attempt.
+pub(crate) fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 408 | 429) || ((500..600).contains(&status) && !matches!(status, 501 | 505))
+}
+
+/// `Retry-After` as seconds or an HTTP date, relative to `now`.
+pub(crate) fn parse_retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let value = headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_caps_and_jitters_within_the_upper_half() {
+        let config = RetryConfig::default()
+            .initial_backoff(Duration::from_millis(100))
+            .max_backoff(Duration::from_millis(350))
+            .jitter_seed(7);
+        let mut b = Backoff::new(&config);
+        let waits: Vec<_> = (0..5).map(|_| b.next(None)).collect();
+        let bases = [100, 200, 350, 350, 350];
+        for (w, base) in waits.iter().zip(bases) {
+            let base = Duration::from_millis(base);
+            assert!(*w >= base / 2 && *w <= base, "{w:?} vs {base:?}");
+        }
+        let mut again = Backoff::new(&config);
+        let replay: Vec<_> = (0..5).map(|_| again.next(None)).collect();
+        assert_eq!(waits, replay, "a seed makes jitter reproducible");
+    }
+
+    #[test]
+    fn retry_after_wins_when_longer_and_is_capped() {
+        let config = RetryConfig::default()
+            .jitter(false)
+            .initial_backoff(Duration::from_millis(100))
+            .max_retry_after(Duration::from_secs(5));
+        let mut b = Backoff::new(&config);
+        assert_eq!(b.next(Some(Duration::from_secs(2))), Duration::from_secs(2));
+        assert_eq!(
+            b.next(Some(Duration::from_secs(60))),
+            Duration::from_secs(5)
+        );
+        assert_eq!(b.next(Some(Duration::ZERO)), Duration::from_millis(400));
+    }
+
+    #[test]
+    fn retry_after_parses_seconds_and_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", "7".parse().unwrap());
+        assert_eq!(parse_retry_after(&h, now), Some(Duration::from_secs(7)));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(42));
+        h.insert("retry-after", later.parse().unwrap());
+        assert_eq!(parse_retry_after(&h, now), Some(Duration::from_secs(42)));
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(42));
+        h.insert("retry-after", past.parse().unwrap());
+        assert_eq!(parse_retry_after(&h, now), Some(Duration::ZERO));
+        h.insert("retry-after", "soon".parse().unwrap());
+        assert_eq!(parse_retry_after(&h, now), None);
+    }
+
+    #[test]
+    fn retryable_statuses() {
+        for s in [408, 429, 500, 502, 503, 504, 599] {
+            assert!(is_retryable_status(s), "{s}");
+        }
+        for s in [200, 400, 401, 403, 404, 409, 413, 422, 501, 505] {
+            assert!(!is_retryable_status(s), "{s}");
+        }
+    }
+}
