@@ -1,0 +1,197 @@
+//! Everything the emulator remembers, behind one lock.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::StatusCode;
+
+use crate::clock::Clock;
+use crate::fault::{FaultQueue, Injection};
+use crate::model::{Endpoint, RecordedEvent, RecordedRequest, StoredAsset};
+
+/// Locks a mutex, carrying on after a panic elsewhere: the state stays usable
+/// for the assertions that follow a failed test.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Fixed at start.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) api_key: String,
+    pub(crate) api_secret: String,
+    pub(crate) integration_code: String,
+    pub(crate) max_file_bytes: u64,
+    pub(crate) base_url: String,
+}
+
+/// State shared by the server and every [`Emulator`](crate::Emulator) handle.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) clock: Clock,
+    state: Mutex<State>,
+    connections_opened: AtomicU64,
+    connections_open: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub(crate) assets: HashMap<String, Asset>,
+    asset_order: Vec<String>,
+    pub(crate) events: Vec<RecordedEvent>,
+    requests: Vec<RecordedRequest>,
+    /// Sequence number of `requests[0]`, so that answers to requests recorded
+    /// before `clear_requests` do not land on later entries.
+    first_request: u64,
+    pub(crate) replays: HashMap<(String, String), Replay>,
+    faults: FaultQueue,
+}
+
+/// An asset as the server holds it, with its secrets.
+#[derive(Debug, Clone)]
+pub(crate) struct Asset {
+    pub(crate) id: String,
+    pub(crate) filename: String,
+    pub(crate) mime: String,
+    pub(crate) declared_size: Option<u64>,
+    pub(crate) token: String,
+    pub(crate) token_issued_at: Duration,
+    pub(crate) upload: Option<Upload>,
+    pub(crate) put_count: u32,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Upload {
+    pub(crate) bytes: Bytes,
+    pub(crate) sha256: String,
+    pub(crate) at: Duration,
+}
+
+/// The first successful answer to an idempotency key.
+#[derive(Debug, Clone)]
+pub(crate) struct Replay {
+    pub(crate) status: StatusCode,
+    pub(crate) body: Bytes,
+}
+
+impl Asset {
+    fn snapshot(&self) -> StoredAsset {
+        let (uploaded, bytes, sha256) = match &self.upload {
+            Some(upload) => (true, upload.bytes.clone(), upload.sha256.clone()),
+            None => (false, Bytes::new(), String::new()),
+        };
+        StoredAsset {
+            asset_id: self.id.clone(),
+            filename: self.filename.clone(),
+            mime: self.mime.clone(),
+            declared_size: self.declared_size,
+            uploaded,
+            size: bytes.len() as u64,
+            sha256,
+            bytes,
+            put_count: self.put_count,
+        }
+    }
+}
+
+impl State {
+    pub(crate) fn insert_asset(&mut self, asset: Asset) {
+        self.asset_order.push(asset.id.clone());
+        self.assets.insert(asset.id.clone(), asset);
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config) -> Self {
+        Shared {
+            config,
+            clock: Clock::new(),
+            state: Mutex::new(State::default()),
+            connections_opened: AtomicU64::new(0),
+            connections_open: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    pub(crate) fn events(&self) -> Vec<RecordedEvent> {
+        self.state().events.clone()
+    }
+
+    pub(crate) fn assets(&self) -> Vec<StoredAsset> {
+        let state = self.state();
+        state
+            .asset_order
+            .iter()
+            .filter_map(|id| state.assets.get(id))
+            .map(Asset::snapshot)
+            .collect()
+    }
+
+    pub(crate) fn asset(&self, asset_id: &str) -> Option<StoredAsset> {
+        self.state().assets.get(asset_id).map(Asset::snapshot)
+    }
+
+    /// Records a request as it arrives; returns its sequence number.
+    pub(crate) fn record_request(&self, request: RecordedRequest) -> u64 {
+        let mut state = self.state();
+        let seq = state.first_request + state.requests.len() as u64;
+        state.requests.push(request);
+        seq
+    }
+
+    /// Records the status answered to request `seq`.
+    pub(crate) fn record_status(&self, seq: u64, status: u16) {
+        let mut state = self.state();
+        let first = state.first_request;
+        let index = seq.checked_sub(first).and_then(|i| usize::try_from(i).ok());
+        if let Some(request) = index.and_then(|i| state.requests.get_mut(i)) {
+            request.status = Some(status);
+        }
+    }
+
+    pub(crate) fn requests(&self) -> Vec<RecordedRequest> {
+        self.state().requests.clone()
+    }
+
+    pub(crate) fn clear_requests(&self) {
+        let mut state = self.state();
+        state.first_request += state.requests.len() as u64;
+        state.requests.clear();
+    }
+
+    pub(crate) fn inject(&self, fault: crate::Fault) {
+        self.state().faults.push(fault);
+    }
+
+    pub(crate) fn clear_faults(&self) {
+        self.state().faults.clear();
+    }
+
+    pub(crate) fn next_fault(&self, endpoint: Endpoint) -> Option<Injection> {
+        self.state().faults.next(endpoint)
+    }
+
+    pub(crate) fn connection_opened(&self) {
+        self.connections_opened.fetch_add(1, Ordering::SeqCst);
+        self.connections_open.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn connection_closed(&self) {
+        self.connections_open.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn connections_opened(&self) -> u64 {
+        self.connections_opened.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn connections_open(&self) -> u64 {
+        self.connections_open.load(Ordering::SeqCst)
+    }
+}
