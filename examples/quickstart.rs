@@ -1,1 +1,96 @@
-fn main() {}
+//! Send an event with several attachments.
+//!
+//! ```text
+//! cargo run --example quickstart
+//! ```
+//!
+//! Without `FLOWFLEX_BASE_URL` it starts the FlowFlex emulator in-process and
+//! sends to it, then prints the payload the server received. With
+//! `FLOWFLEX_BASE_URL` (and `FLOWFLEX_API_KEY`, `FLOWFLEX_API_SECRET`,
+//! `FLOWFLEX_INTEGRATION_CODE`) it sends to that server instead, e.g. one
+//! started with `cargo run -p flowflex-emulator`.
+//!
+//! Set `RUST_LOG=flowflex=debug` to watch the uploads and retries.
+
+use flowflex::{Attachment, Client};
+use serde_json::json;
+
+/// The sample files shipped with the examples.
+fn asset(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets")
+        .join(name)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+
+    // A real server if configured, else the emulator in this process.
+    let (client, emulator) = if std::env::var_os("FLOWFLEX_BASE_URL").is_some() {
+        (Client::from_env()?, None)
+    } else {
+        let emulator = flowflex_emulator::Emulator::start().await?;
+        let client = Client::builder()
+            .api_key(emulator.api_key())
+            .api_secret(emulator.api_secret())
+            .integration_code(emulator.integration_code())
+            .base_url(emulator.base_url())
+            .build()?;
+        eprintln!("Started the FlowFlex emulator at {}", emulator.base_url());
+        (client, Some(emulator))
+    };
+
+    // One PDF, a label, a gallery of two photos (the same file twice: it is
+    // uploaded once), a nested receipt from memory, and plain values.
+    let photo = Attachment::from_path(asset("photo.jpg"));
+    let receipt = std::fs::read(asset("invoice.pdf"))?;
+    let sent = client
+        .send_event(
+            "order.shipped",
+            json!({
+                "invoice": Attachment::from_path(asset("invoice.pdf")),
+                "label": Attachment::from_path(asset("label.png")),
+                "gallery": [photo.clone(), photo],
+                "order": {
+                    "id": "ord_42",
+                    "receipt": Attachment::from_bytes(receipt, "receipt.pdf"),
+                },
+                "note": "Deliver to the back door",
+            }),
+        )
+        .idempotency_key("quickstart-ord_42")
+        .await?;
+
+    println!("Uploaded assets (flow path -> asset id):");
+    for (path, id) in &sent.uploaded_assets {
+        println!("  {{{{trigger.{path}}}}} -> {id}");
+    }
+    println!("Idempotency key: {}", sent.idempotency_key);
+    println!(
+        "Response from the events endpoint:\n{}",
+        serde_json::to_string_pretty(&sent.response)?
+    );
+    if let Some(emulator) = emulator {
+        let events = emulator.events();
+        let event = events.first().ok_or("the emulator recorded no event")?;
+        println!(
+            "Payload the server received for \"{}\":\n{}",
+            event.event,
+            serde_json::to_string_pretty(&event.payload)?
+        );
+        for stored in emulator.assets() {
+            println!(
+                "  stored {} {:>6} bytes {:<16} sha256 {}…",
+                stored.asset_id,
+                stored.size,
+                stored.mime,
+                &stored.sha256[..16]
+            );
+        }
+    }
+    Ok(())
+}
