@@ -12,6 +12,8 @@
 //!
 //! Set `RUST_LOG=flowflex=debug` to watch the uploads and retries.
 
+#![allow(clippy::print_stdout)] // An example shows its results.
+
 use flowflex::{Attachment, Client};
 use serde_json::json;
 

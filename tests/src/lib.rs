@@ -9,6 +9,7 @@ use flowflex_emulator::Emulator;
 use sha2::Digest as _;
 
 /// An emulator on loopback and a client configured for it.
+#[derive(Debug)]
 pub struct Harness {
     /// The emulator; inspect what it received.
     pub emulator: Emulator,
@@ -96,10 +97,16 @@ pub fn sample(mime: Mime, extra: usize) -> Vec<u8> {
         Mime::Ogg => b"OggS\0\x02\0\0\0\0\0\0\0\0".to_vec(),
         _ => unreachable!("every accepted type has a sample"),
     };
-    let filler = if mime == Mime::Txt { b'a'..=b'z' } else { 0..=255 };
+    let filler = if mime == Mime::Txt {
+        b'a'..=b'z'
+    } else {
+        0..=255
+    };
     let mut rng = fastrand_seed(extra as u64 ^ v.len() as u64);
     v.extend((0..extra).map(|_| {
-        rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        rng = rng
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         let span = u64::from(filler.end() - filler.start()) + 1;
         filler.start() + ((rng >> 33) % span) as u8
     }));

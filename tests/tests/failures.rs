@@ -14,7 +14,10 @@ fn assert_local(h: &Harness, err: &Error, kind: AttachmentErrorKind, path: &str)
     assert_eq!(err.attachment_kind(), Some(kind), "{err}");
     assert_eq!(err.path(), Some(path), "{err}");
     assert!(err.to_string().contains(path), "{err}");
-    assert!(h.emulator.requests().is_empty(), "no request was sent: {err}");
+    assert!(
+        h.emulator.requests().is_empty(),
+        "no request was sent: {err}"
+    );
 }
 
 #[tokio::test]
@@ -38,7 +41,11 @@ async fn directory_is_not_a_file() {
     let h = Harness::start().await;
     let dir = h.dir.path().join("folder.pdf");
     std::fs::create_dir(&dir).unwrap();
-    let err = h.client.send_event("e", json!({"d": Attachment::from_path(dir)})).await.unwrap_err();
+    let err = h
+        .client
+        .send_event("e", json!({"d": Attachment::from_path(dir)}))
+        .await
+        .unwrap_err();
     assert_local(&h, &err, AttachmentErrorKind::NotAFile, "d");
 }
 
@@ -54,7 +61,10 @@ async fn png_named_pdf_is_rejected_by_its_magic_bytes() {
     assert_local(&h, &err, AttachmentErrorKind::TypeMismatch, "gallery[0]");
     let text = err.to_string();
     assert!(text.contains("PNG image"), "says what it really is: {text}");
-    assert!(text.contains(".png") || text.contains("Mime::Png"), "says how to fix: {text}");
+    assert!(
+        text.contains(".png") || text.contains("Mime::Png"),
+        "says how to fix: {text}"
+    );
 }
 
 #[tokio::test]
@@ -77,11 +87,17 @@ async fn unknown_and_missing_extensions_need_a_mime() {
     for (name, path) in [("photo.gif", "gif"), ("README", "noext")] {
         let err = h
             .client
-            .send_event("e", json!({path: Attachment::from_bytes(sample(Mime::Png, 1), name)}))
+            .send_event(
+                "e",
+                json!({path: Attachment::from_bytes(sample(Mime::Png, 1), name)}),
+            )
             .await
             .unwrap_err();
         assert_local(&h, &err, AttachmentErrorKind::UnknownType, path);
-        assert!(err.to_string().contains("Mime::Png"), "suggests the sniffed type: {err}");
+        assert!(
+            err.to_string().contains("Mime::Png"),
+            "suggests the sniffed type: {err}"
+        );
     }
 }
 
@@ -92,24 +108,41 @@ async fn over_the_cap_is_refused_before_any_request_and_exactly_the_cap_passes()
     let over = h.file("over.txt", &[b'a'; 1001]);
     let err = h
         .client
-        .send_event("e", json!({"exact": Attachment::from_path(&exact), "over": Attachment::from_path(&over)}))
+        .send_event(
+            "e",
+            json!({"exact": Attachment::from_path(&exact), "over": Attachment::from_path(&over)}),
+        )
         .await
         .unwrap_err();
     assert_local(&h, &err, AttachmentErrorKind::TooLarge, "over");
-    h.client.send_event("e", json!({"exact": Attachment::from_path(&exact)})).await.unwrap();
+    h.client
+        .send_event("e", json!({"exact": Attachment::from_path(&exact)}))
+        .await
+        .unwrap();
     let err = h
         .client
-        .send_event("e", json!({"r": Attachment::from_reader(std::io::Cursor::new(vec![b'a'; 1001]), "r.txt")}))
+        .send_event(
+            "e",
+            json!({"r": Attachment::from_reader(std::io::Cursor::new(vec![b'a'; 1001]), "r.txt")}),
+        )
         .await
         .unwrap_err();
-    assert_eq!(err.attachment_kind(), Some(AttachmentErrorKind::TooLarge), "{err}");
+    assert_eq!(
+        err.attachment_kind(),
+        Some(AttachmentErrorKind::TooLarge),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn empty_file_of_a_signed_type_is_rejected() {
     let h = Harness::start().await;
     let empty = h.file("empty.pdf", b"");
-    let err = h.client.send_event("e", json!({"p": Attachment::from_path(empty)})).await.unwrap_err();
+    let err = h
+        .client
+        .send_event("e", json!({"p": Attachment::from_path(empty)}))
+        .await
+        .unwrap_err();
     assert_local(&h, &err, AttachmentErrorKind::TypeMismatch, "p");
     assert!(err.to_string().contains("empty"), "{err}");
 }
@@ -123,7 +156,12 @@ async fn header_injection_in_event_name_and_key_is_refused() {
         assert!(err.to_string().contains("event name"), "{err}");
     }
     for key in ["k\r\n", "k\u{7f}", ""] {
-        let err = h.client.send_event("e", json!({})).idempotency_key(key).await.unwrap_err();
+        let err = h
+            .client
+            .send_event("e", json!({}))
+            .idempotency_key(key)
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("idempotency key"), "{err}");
     }
     let err = h
@@ -142,10 +180,17 @@ async fn bad_filenames_are_refused() {
     for name in ["", "a/b.pdf", "bad\r\n.pdf", "back\\slash.pdf"] {
         let err = h
             .client
-            .send_event("e", json!({"f": Attachment::from_bytes(sample(Mime::Pdf, 1), name)}))
+            .send_event(
+                "e",
+                json!({"f": Attachment::from_bytes(sample(Mime::Pdf, 1), name)}),
+            )
             .await
             .unwrap_err();
-        assert_eq!(err.attachment_kind(), Some(AttachmentErrorKind::InvalidFilename), "{name:?}: {err}");
+        assert_eq!(
+            err.attachment_kind(),
+            Some(AttachmentErrorKind::InvalidFilename),
+            "{name:?}: {err}"
+        );
     }
     assert!(h.emulator.requests().is_empty());
 }
@@ -179,11 +224,13 @@ async fn forged_markers_cannot_exfiltrate_local_files() {
     marker.insert("data".into(), json!("/etc/hostname"));
     let err = h.client.send_event("e", &forged).await.unwrap_err();
     assert!(matches!(err, Error::Payload { .. }), "{err}");
-    assert!(err.to_string().contains("not written by this process"), "{err}");
-    let unsigned: serde_json::Value = serde_json::from_str(
-        r#"{"f": {"$flowflex:attachment": {"ref": 0, "nonce": "00"}}}"#,
-    )
-    .unwrap();
+    assert!(
+        err.to_string().contains("not written by this process"),
+        "{err}"
+    );
+    let unsigned: serde_json::Value =
+        serde_json::from_str(r#"{"f": {"$flowflex:attachment": {"ref": 0, "nonce": "00"}}}"#)
+            .unwrap();
     assert!(h.client.send_event("e", &unsigned).await.is_err());
     assert!(h.emulator.requests().is_empty());
     // The genuine marker still works.
@@ -210,7 +257,10 @@ async fn reader_that_fails_midway_is_an_attachment_error() {
     let h = Harness::start().await;
     let err = h
         .client
-        .send_event("e", json!({"r": Attachment::from_reader(Broken(3), "r.txt")}))
+        .send_event(
+            "e",
+            json!({"r": Attachment::from_reader(Broken(3), "r.txt")}),
+        )
         .await
         .unwrap_err();
     assert_local(&h, &err, AttachmentErrorKind::Unreadable, "r");
@@ -220,9 +270,11 @@ async fn reader_that_fails_midway_is_an_attachment_error() {
 #[tokio::test]
 async fn transient_failures_are_retried_and_the_event_fires_once() {
     let h = Harness::start().await;
-    h.emulator.inject(Fault::on(Endpoint::UploadUrl).status(503));
+    h.emulator
+        .inject(Fault::on(Endpoint::UploadUrl).status(503));
     h.emulator.inject(Fault::on(Endpoint::Storage).status(500));
-    h.emulator.inject(Fault::on(Endpoint::Events).status(429).retry_after_secs(1));
+    h.emulator
+        .inject(Fault::on(Endpoint::Events).status(429).retry_after_secs(1));
     h.emulator.inject(Fault::on(Endpoint::Events).status(502));
     let file = h.sample_file("a.pdf", Mime::Pdf, 70_000);
     let started = Instant::now();
@@ -232,10 +284,20 @@ async fn transient_failures_are_retried_and_the_event_fires_once() {
         .idempotency_key("retry-me")
         .await
         .unwrap();
-    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After was honoured");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After was honoured"
+    );
     assert_eq!(h.emulator.events().len(), 1);
-    let asset = h.emulator.asset(sent.uploaded_assets["f"].as_str()).unwrap();
-    assert_eq!(asset.sha256, tests::sha256_file(&file), "the retried PUT re-read the file");
+    let asset = h
+        .emulator
+        .asset(sent.uploaded_assets["f"].as_str())
+        .unwrap();
+    assert_eq!(
+        asset.sha256,
+        tests::sha256_file(&file),
+        "the retried PUT re-read the file"
+    );
     let keys: Vec<_> = h
         .emulator
         .requests()
@@ -243,29 +305,44 @@ async fn transient_failures_are_retried_and_the_event_fires_once() {
         .filter(|r| r.endpoint == Endpoint::Events)
         .map(|r| r.header("x-idempotency-key").map(str::to_owned))
         .collect();
-    assert_eq!(keys, vec![Some("retry-me".to_owned()); 3], "same key on every attempt");
+    assert_eq!(
+        keys,
+        vec![Some("retry-me".to_owned()); 3],
+        "same key on every attempt"
+    );
 }
 
 #[tokio::test]
 async fn retry_after_as_http_date_is_honoured() {
     let h = Harness::start().await;
     let at = SystemTime::now() + Duration::from_secs(2);
-    h.emulator.inject(Fault::on(Endpoint::Events).status(503).retry_after_date(at));
+    h.emulator
+        .inject(Fault::on(Endpoint::Events).status(503).retry_after_date(at));
     let started = Instant::now();
     h.client.send_event("e", json!({})).await.unwrap();
     // HTTP dates have one-second resolution.
-    assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
 async fn exhausted_retries_carry_the_last_status() {
     let h = Harness::start().await;
-    h.emulator.inject(Fault::on(Endpoint::Events).status(503).times(10));
+    h.emulator
+        .inject(Fault::on(Endpoint::Events).status(503).times(10));
     let err = h.client.send_event("e", json!({})).await.unwrap_err();
     assert_eq!(err.status(), Some(503));
     assert!(err.is_retryable());
     assert!(err.to_string().contains("after 4 attempts"), "{err}");
-    let attempts = h.emulator.requests().iter().filter(|r| r.endpoint == Endpoint::Events).count();
+    let attempts = h
+        .emulator
+        .requests()
+        .iter()
+        .filter(|r| r.endpoint == Endpoint::Events)
+        .count();
     assert_eq!(attempts, 4, "1 + 3 retries");
     assert!(h.emulator.events().is_empty());
 }
@@ -273,7 +350,8 @@ async fn exhausted_retries_carry_the_last_status() {
 #[tokio::test]
 async fn client_errors_are_not_retried_and_keep_the_service_code() {
     let h = Harness::start().await;
-    h.emulator.inject(Fault::on(Endpoint::Events).status(400).code("BAD_PAYLOAD"));
+    h.emulator
+        .inject(Fault::on(Endpoint::Events).status(400).code("BAD_PAYLOAD"));
     let err = h.client.send_event("e", json!({})).await.unwrap_err();
     assert_eq!(err.status(), Some(400));
     assert_eq!(err.code(), Some("BAD_PAYLOAD"));
@@ -284,19 +362,32 @@ async fn client_errors_are_not_retried_and_keep_the_service_code() {
 #[tokio::test]
 async fn response_lost_after_the_event_was_accepted_does_not_duplicate_it() {
     let h = Harness::start().await;
-    h.emulator.inject(Fault::on(Endpoint::Events).drop_after_processing());
+    h.emulator
+        .inject(Fault::on(Endpoint::Events).drop_after_processing());
     let sent = h.client.send_event("e", json!({"n": 1})).await.unwrap();
-    assert_eq!(h.emulator.events().len(), 1, "the retry was answered by idempotent replay");
+    assert_eq!(
+        h.emulator.events().len(),
+        1,
+        "the retry was answered by idempotent replay"
+    );
     assert_eq!(sent.response["success"], true, "{}", sent.response);
 }
 
 #[tokio::test]
 async fn connection_dropped_mid_upload_is_retried_and_stores_the_whole_file() {
     let h = Harness::start().await;
-    h.emulator.inject(Fault::on(Endpoint::Storage).drop_connection());
+    h.emulator
+        .inject(Fault::on(Endpoint::Storage).drop_connection());
     let file = h.sample_file("big.mp4", Mime::Mp4, 2 * 1024 * 1024);
-    let sent = h.client.send_event("e", json!({"v": Attachment::from_path(&file)})).await.unwrap();
-    let asset = h.emulator.asset(sent.uploaded_assets["v"].as_str()).unwrap();
+    let sent = h
+        .client
+        .send_event("e", json!({"v": Attachment::from_path(&file)}))
+        .await
+        .unwrap();
+    let asset = h
+        .emulator
+        .asset(sent.uploaded_assets["v"].as_str())
+        .unwrap();
     assert_eq!(asset.sha256, tests::sha256_file(&file));
 }
 
@@ -305,15 +396,18 @@ async fn one_permanent_upload_failure_fails_the_send_with_its_path() {
     let h = Harness::with(|b| b.max_concurrent_uploads(1)).await;
     let a = h.sample_file("a.jpg", Mime::Jpeg, 100);
     let b = h.sample_file("b.jpg", Mime::Jpeg, 100);
-    // The second storage PUT is refused for good.
-    h.emulator.inject(Fault::on(Endpoint::Storage).status(200).times(0));
-    h.emulator.clear_faults();
-    let _ = h.client.upload(&Attachment::from_path(&a)).await.unwrap();
-    h.emulator.inject(Fault::on(Endpoint::Storage).status(403).code("SIGNATURE_DOES_NOT_MATCH"));
-    h.emulator.clear_requests();
+    // Storage refuses the first PUT for good (403 is not retried).
+    h.emulator.inject(
+        Fault::on(Endpoint::Storage)
+            .status(403)
+            .code("SIGNATURE_DOES_NOT_MATCH"),
+    );
     let err = h
         .client
-        .send_event("e", json!({"gallery": [Attachment::from_path(&b), Attachment::from_path(&a)]}))
+        .send_event(
+            "e",
+            json!({"gallery": [Attachment::from_path(&b), Attachment::from_path(&a)]}),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Upload { .. }), "{err}");
@@ -321,7 +415,10 @@ async fn one_permanent_upload_failure_fails_the_send_with_its_path() {
     assert_eq!(err.status(), Some(403));
     assert!(h.emulator.events().is_empty(), "the event is not sent");
     assert!(
-        h.emulator.requests().iter().all(|r| r.endpoint != Endpoint::Events),
+        h.emulator
+            .requests()
+            .iter()
+            .all(|r| r.endpoint != Endpoint::Events),
         "no event request at all"
     );
 }
@@ -341,25 +438,41 @@ async fn a_one_shot_reader_is_not_retried_and_the_error_says_so() {
         .unwrap_err();
     assert!(err.to_string().contains("not retried"), "{err}");
     assert_eq!(err.status(), Some(503));
-    let puts = h.emulator.requests().iter().filter(|r| r.endpoint == Endpoint::Storage).count();
+    let puts = h
+        .emulator
+        .requests()
+        .iter()
+        .filter(|r| r.endpoint == Endpoint::Storage)
+        .count();
     assert_eq!(puts, 1);
 }
 
 #[tokio::test]
 async fn a_server_that_never_answers_times_out_within_the_bound() {
-    let h = Harness::with(|b| b.timeout(Duration::from_millis(300)).retry(RetryConfig::disabled())).await;
+    let h = Harness::with(|b| {
+        b.timeout(Duration::from_millis(300))
+            .retry(RetryConfig::disabled())
+    })
+    .await;
     h.emulator.inject(Fault::on(Endpoint::Events).hang());
     let started = Instant::now();
     let err = h.client.send_event("e", json!({})).await.unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err}");
     assert!(err.is_retryable());
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
 async fn wrong_credentials_say_what_to_check_and_leak_nothing() {
     let h = Harness::start().await;
-    let client = tests::builder_for(&h.emulator).api_secret("wrong-secret-123").build().unwrap();
+    let client = tests::builder_for(&h.emulator)
+        .api_secret("wrong-secret-123")
+        .build()
+        .unwrap();
     let err = client.send_event("e", json!({})).await.unwrap_err();
     assert_eq!(err.status(), Some(401));
     let text = format!("{err} {err:?}");
@@ -375,9 +488,16 @@ async fn stale_asset_ids_are_asset_file_missing() {
         .upload(&Attachment::from_bytes(sample(Mime::Png, 10), "p.png"))
         .await
         .unwrap();
-    h.client.send_event("e", json!({"img": id.as_str()})).await.unwrap();
+    h.client
+        .send_event("e", json!({"img": id.as_str()}))
+        .await
+        .unwrap();
     h.emulator.advance_clock(Duration::from_secs(49 * 3600));
-    let err = h.client.send_event("e", json!({"img": id.as_str()})).await.unwrap_err();
+    let err = h
+        .client
+        .send_event("e", json!({"img": id.as_str()}))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("ASSET_FILE_MISSING"));
     assert_eq!(err.status(), Some(422));
     assert!(err.to_string().contains("48 h"), "{err}");
@@ -394,7 +514,11 @@ async fn non_json_and_huge_error_bodies_are_reported_briefly() {
     );
     let err = h.client.send_event("e", json!({})).await.unwrap_err();
     assert!(err.to_string().contains("proxy says no"), "{err}");
-    h.emulator.inject(Fault::on(Endpoint::Events).status(400).body("x".repeat(5_000_000)));
+    h.emulator.inject(
+        Fault::on(Endpoint::Events)
+            .status(400)
+            .body("x".repeat(5_000_000)),
+    );
     let err = h.client.send_event("e", json!({})).await.unwrap_err();
     assert!(err.to_string().len() < 2000, "{}", err.to_string().len());
 }
@@ -402,20 +526,34 @@ async fn non_json_and_huge_error_bodies_are_reported_briefly() {
 #[tokio::test]
 async fn dropping_a_send_mid_flight_sends_no_event() {
     let h = Harness::start().await;
-    h.emulator.inject(Fault::on(Endpoint::Storage).delay(Duration::from_millis(600)));
+    h.emulator
+        .inject(Fault::on(Endpoint::Storage).delay(Duration::from_millis(600)));
     let file = h.sample_file("slow.pdf", Mime::Pdf, 1000);
-    let send = h.client.send_event("e", json!({"f": Attachment::from_path(file)})).into_future();
-    assert!(tokio::time::timeout(Duration::from_millis(150), send).await.is_err());
+    let send = h
+        .client
+        .send_event("e", json!({"f": Attachment::from_path(file)}))
+        .into_future();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(150), send)
+            .await
+            .is_err()
+    );
     tokio::time::sleep(Duration::from_millis(900)).await;
     assert!(h.emulator.events().is_empty());
-    assert!(h.emulator.requests().iter().all(|r| r.endpoint != Endpoint::Events));
+    assert!(
+        h.emulator
+            .requests()
+            .iter()
+            .all(|r| r.endpoint != Endpoint::Events)
+    );
 }
 
 #[tokio::test]
 async fn a_file_that_changes_size_before_upload_is_an_error_not_a_truncation() {
     let h = Harness::start().await;
     let path = h.sample_file("growing.txt", Mime::Txt, 10_000);
-    h.emulator.inject(Fault::on(Endpoint::UploadUrl).delay(Duration::from_millis(400)));
+    h.emulator
+        .inject(Fault::on(Endpoint::UploadUrl).delay(Duration::from_millis(400)));
     let grow = {
         let path = path.clone();
         tokio::spawn(async move {
@@ -424,10 +562,21 @@ async fn a_file_that_changes_size_before_upload_is_an_error_not_a_truncation() {
             std::io::Write::write_all(&mut f, b"more").unwrap();
         })
     };
-    let err = h.client.send_event("e", json!({"log": Attachment::from_path(&path)})).await.unwrap_err();
+    let err = h
+        .client
+        .send_event("e", json!({"log": Attachment::from_path(&path)}))
+        .await
+        .unwrap_err();
     grow.await.unwrap();
-    assert_eq!(err.attachment_kind(), Some(AttachmentErrorKind::Changed), "{err}");
+    assert_eq!(
+        err.attachment_kind(),
+        Some(AttachmentErrorKind::Changed),
+        "{err}"
+    );
     assert_eq!(err.path(), Some("log"));
-    assert!(h.emulator.assets().iter().all(|a| !a.uploaded), "nothing truncated was stored");
+    assert!(
+        h.emulator.assets().iter().all(|a| !a.uploaded),
+        "nothing truncated was stored"
+    );
     assert!(h.emulator.events().is_empty());
 }

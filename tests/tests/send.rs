@@ -37,7 +37,13 @@ async fn python_readme_multiple_files_example() {
     let paths: BTreeSet<&str> = sent.uploaded_assets.keys().map(String::as_str).collect();
     assert_eq!(
         paths,
-        BTreeSet::from(["invoice", "label", "gallery[0]", "gallery[1]", "order.receipt"])
+        BTreeSet::from([
+            "invoice",
+            "label",
+            "gallery[0]",
+            "gallery[1]",
+            "order.receipt"
+        ])
     );
 
     let events = h.emulator.events();
@@ -45,7 +51,10 @@ async fn python_readme_multiple_files_example() {
     let event = &events[0];
     assert_eq!(event.event, "order.shipped");
     assert_eq!(event.integration_code, h.emulator.integration_code());
-    assert_eq!(event.idempotency_key.as_deref(), Some(sent.idempotency_key.as_str()));
+    assert_eq!(
+        event.idempotency_key.as_deref(),
+        Some(sent.idempotency_key.as_str())
+    );
     let id = |p: &str| sent.uploaded_assets[p].to_string();
     assert_eq!(
         event.payload,
@@ -90,11 +99,19 @@ fn uuid_v4(key: &str) {
 async fn python_readme_plain_event() {
     let h = Harness::start().await;
     let payload = json!({"name": "Ada", "order_id": "ord_42", "n": 1.5, "tags": [null, true]});
-    let sent = h.client.send_event("order.placed", payload.clone()).await.unwrap();
+    let sent = h
+        .client
+        .send_event("order.placed", payload.clone())
+        .await
+        .unwrap();
     assert!(sent.uploaded_assets.is_empty());
     assert_eq!(h.emulator.events()[0].payload, payload);
     let kinds: Vec<_> = h.emulator.requests().iter().map(|r| r.endpoint).collect();
-    assert_eq!(kinds, [Endpoint::Events], "no upload requests for a plain event");
+    assert_eq!(
+        kinds,
+        [Endpoint::Events],
+        "no upload requests for a plain event"
+    );
 }
 
 /// README "Attaching a private file": the key is the path.
@@ -127,7 +144,12 @@ async fn reused_attachment_uploads_once_per_send() {
     let first = h.client.send_event("promo.sent", &payload).await.unwrap();
     assert_eq!(first.uploaded_assets.len(), 3);
     let ids: BTreeSet<_> = first.uploaded_assets.values().collect();
-    assert_eq!(ids.len(), 1, "one asset id everywhere: {:?}", first.uploaded_assets);
+    assert_eq!(
+        ids.len(),
+        1,
+        "one asset id everywhere: {:?}",
+        first.uploaded_assets
+    );
     assert_eq!(h.emulator.assets().len(), 1);
 
     let second = h.client.send_event("promo.sent", &payload).await.unwrap();
@@ -162,10 +184,20 @@ async fn attachments_in_plain_serialize_structs() {
         ],
         cover: Some(&cover),
     };
-    let sent = h.client.send_event("shipment.ready", &shipment).await.unwrap();
+    let sent = h
+        .client
+        .send_event("shipment.ready", &shipment)
+        .await
+        .unwrap();
     assert_eq!(sent.uploaded_assets.len(), 4);
-    assert_eq!(sent.uploaded_assets["documents[2]"], sent.uploaded_assets["cover"]);
-    assert_ne!(sent.uploaded_assets["documents[0]"], sent.uploaded_assets["documents[1]"]);
+    assert_eq!(
+        sent.uploaded_assets["documents[2]"],
+        sent.uploaded_assets["cover"]
+    );
+    assert_ne!(
+        sent.uploaded_assets["documents[0]"],
+        sent.uploaded_assets["documents[1]"]
+    );
     assert_eq!(h.emulator.assets().len(), 3);
     assert_eq!(h.emulator.events()[0].payload["id"], 7);
 }
@@ -199,11 +231,17 @@ async fn every_source_kind_uploads_whole() {
         ("static", b"static text\n"),
         ("path", &txt[..]),
     ] {
-        let asset = h.emulator.asset(sent.uploaded_assets[path].as_str()).unwrap();
+        let asset = h
+            .emulator
+            .asset(sent.uploaded_assets[path].as_str())
+            .unwrap();
         assert_eq!(asset.sha256, sha256(bytes), "{path}");
         assert_eq!(asset.size, bytes.len() as u64, "{path}");
     }
-    let path_asset = h.emulator.asset(sent.uploaded_assets["path"].as_str()).unwrap();
+    let path_asset = h
+        .emulator
+        .asset(sent.uploaded_assets["path"].as_str())
+        .unwrap();
     assert_eq!(path_asset.filename, "notes");
     assert_eq!(path_asset.mime, "text/plain");
 }
@@ -223,7 +261,10 @@ async fn storage_puts_have_exact_length_and_no_authorization() {
         )
         .await
         .unwrap();
-    let empty_asset = h.emulator.asset(sent.uploaded_assets["empty"].as_str()).unwrap();
+    let empty_asset = h
+        .emulator
+        .asset(sent.uploaded_assets["empty"].as_str())
+        .unwrap();
     assert!(empty_asset.uploaded);
     assert_eq!(empty_asset.size, 0);
     let puts: Vec<_> = h
@@ -235,14 +276,30 @@ async fn storage_puts_have_exact_length_and_no_authorization() {
     assert_eq!(puts.len(), 2);
     let mut lengths: Vec<_> = puts.iter().map(|r| r.content_length).collect();
     lengths.sort();
-    assert_eq!(lengths, [Some(0), Some(std::fs::metadata(&big).unwrap().len())]);
+    assert_eq!(
+        lengths,
+        [Some(0), Some(std::fs::metadata(&big).unwrap().len())]
+    );
     for put in &puts {
         assert!(!put.chunked, "no chunked PUT");
-        assert_eq!(put.header("authorization"), None, "no Authorization to storage");
+        assert_eq!(
+            put.header("authorization"),
+            None,
+            "no Authorization to storage"
+        );
         assert_eq!(put.status, Some(200));
     }
-    for r in h.emulator.requests().iter().filter(|r| r.endpoint != Endpoint::Storage) {
-        assert_eq!(r.header("authorization"), Some("<redacted>"), "API calls carry Basic auth");
+    for r in h
+        .emulator
+        .requests()
+        .iter()
+        .filter(|r| r.endpoint != Endpoint::Storage)
+    {
+        assert_eq!(
+            r.header("authorization"),
+            Some("<redacted>"),
+            "API calls carry Basic auth"
+        );
     }
 }
 
@@ -250,14 +307,21 @@ async fn storage_puts_have_exact_length_and_no_authorization() {
 async fn upload_url_request_matches_the_wire_protocol() {
     let h = Harness::start().await;
     let path = h.sample_file("Q3 report.xlsx", Mime::Xlsx, 100);
-    let id = h.client.upload(&Attachment::from_path(&path)).await.unwrap();
+    let id = h
+        .client
+        .upload(&Attachment::from_path(&path))
+        .await
+        .unwrap();
     let asset = h.emulator.asset(id.as_str()).unwrap();
     assert_eq!(asset.filename, "Q3 report.xlsx");
     assert_eq!(
         asset.mime,
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     );
-    assert_eq!(asset.declared_size, Some(std::fs::metadata(&path).unwrap().len()));
+    assert_eq!(
+        asset.declared_size,
+        Some(std::fs::metadata(&path).unwrap().len())
+    );
     let first = &h.emulator.requests()[0];
     assert_eq!(first.method, "POST");
     assert_eq!(first.path, "/v1/assets/upload-url");
@@ -267,7 +331,11 @@ async fn upload_url_request_matches_the_wire_protocol() {
 #[tokio::test]
 async fn low_level_upload_ticket_hides_its_token() {
     let h = Harness::start().await;
-    let ticket = h.client.create_upload_url("x.pdf", Mime::Pdf, 10).await.unwrap();
+    let ticket = h
+        .client
+        .create_upload_url("x.pdf", Mime::Pdf, 10)
+        .await
+        .unwrap();
     let token = ticket.expose_token().to_owned();
     assert!(token.len() >= 8);
     assert!(ticket.upload_url.expose().as_str().contains(&token));
@@ -285,7 +353,10 @@ async fn base_url_with_api_suffix_reaches_the_same_routes() {
         .build()
         .unwrap();
     client.send_event("e", json!({"a": 1})).await.unwrap();
-    assert_eq!(emulator.requests()[0].path, format!("/v1/events/{}", emulator.integration_code()));
+    assert_eq!(
+        emulator.requests()[0].path,
+        format!("/v1/events/{}", emulator.integration_code())
+    );
 }
 
 #[tokio::test]
@@ -304,7 +375,10 @@ async fn given_idempotency_key_is_sent_and_replayed() {
         .await
         .unwrap();
     assert_eq!(first.idempotency_key, "order-42");
-    assert_eq!(first.response, second.response, "the service replays the first answer");
+    assert_eq!(
+        first.response, second.response,
+        "the service replays the first answer"
+    );
     assert_eq!(h.emulator.events().len(), 1, "fired once");
 }
 
@@ -348,5 +422,8 @@ async fn deep_paths() {
     assert_eq!(paths, ["a[0].b[0][0]", "a[1].c.d e", "x.y"]);
     let payload = &h.emulator.events()[0].payload;
     assert_eq!(payload["x.y"], json!(sent.uploaded_assets["x.y"].as_str()));
-    assert_eq!(payload["a"][1]["c"]["d e"], json!(sent.uploaded_assets["a[1].c.d e"].as_str()));
+    assert_eq!(
+        payload["a"][1]["c"]["d e"],
+        json!(sent.uploaded_assets["a[1].c.d e"].as_str())
+    );
 }

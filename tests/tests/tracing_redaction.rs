@@ -1,0 +1,91 @@
+//! Tracing output at every level, ours and our dependencies', holds no
+//! secret and no presigned URL. (Alone in its test binary: tracing caches
+//! per-callsite interest globally, so a concurrent test without a
+//! subscriber could hide spans.)
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use flowflex::{Attachment, Mime};
+use flowflex_emulator::{Emulator, Endpoint, Fault};
+use serde_json::json;
+use tests::{builder_for, sample};
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn trace_logs_of_a_send_with_retries_hold_no_secret_and_no_presigned_url() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let secret = "s3cr3t-do-not-log";
+    let emulator = Emulator::builder()
+        .api_secret(secret)
+        .start()
+        .await
+        .unwrap();
+    emulator.inject(Fault::on(Endpoint::Storage).status(503));
+    emulator.inject(Fault::on(Endpoint::Events).drop_connection());
+    let client = builder_for(&emulator).build().unwrap();
+    let sent = client
+        .send_event(
+            "order.shipped",
+            json!({"invoice": Attachment::from_bytes(sample(Mime::Pdf, 5000), "invoice.pdf")}),
+        )
+        .await
+        .unwrap();
+    let bad = builder_for(&emulator)
+        .api_secret("another-secret-1")
+        .build()
+        .unwrap();
+    let err = bad.send_event("x", json!({})).await.unwrap_err();
+    tracing::error!(%err, "logged by the application");
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("flowflex.send"), "sends have a span:\n{logs}");
+    assert!(
+        logs.contains("flowflex.upload"),
+        "uploads have a span:\n{logs}"
+    );
+    assert!(logs.contains("retrying"), "retries are logged:\n{logs}");
+    let token = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{secret}", emulator.api_key()));
+    for needle in [
+        secret,
+        token.as_str(),
+        "another-secret-1",
+        "token=",
+        "?token",
+    ] {
+        assert!(
+            !logs.contains(needle),
+            "{needle:?} leaked into the logs:\n{logs}"
+        );
+    }
+    let asset_id = sent.uploaded_assets["invoice"].as_str();
+    let upload_tokens: Vec<_> = emulator
+        .requests()
+        .iter()
+        .filter(|r| r.endpoint == Endpoint::Storage && r.path.contains(asset_id))
+        .map(|r| r.path.clone())
+        .collect();
+    assert!(!upload_tokens.is_empty());
+}
