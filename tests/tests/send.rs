@@ -427,3 +427,31 @@ async fn deep_paths() {
         json!(sent.uploaded_assets["a[1].c.d e"].as_str())
     );
 }
+
+/// Uploads run in parallel, up to the configured bound and no further.
+#[tokio::test]
+async fn uploads_run_in_parallel_within_the_bound() {
+    for (limit, files) in [(4u64, 12usize), (1, 3)] {
+        let h = Harness::with(|b| b.max_concurrent_uploads(limit as usize)).await;
+        h.emulator.inject(
+            flowflex_emulator::Fault::on(Endpoint::Storage)
+                .delay(std::time::Duration::from_millis(150))
+                .times(files as u32),
+        );
+        let gallery: Vec<_> = (0..files)
+            .map(|i| Attachment::from_bytes(sample(Mime::Jpeg, i), format!("{i}.jpg")))
+            .collect();
+        let sent = h
+            .client
+            .send_event("e", json!({"gallery": gallery}))
+            .await
+            .unwrap();
+        assert_eq!(sent.uploaded_assets.len(), files);
+        assert_eq!(
+            h.emulator.peak_in_flight(Endpoint::Storage),
+            limit,
+            "storage saw exactly {limit} uploads at once"
+        );
+        assert_eq!(h.emulator.peak_in_flight(Endpoint::Events), 1);
+    }
+}

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::state::{Config, Shared, lock};
-use crate::{DEFAULT_MAX_FILE_BYTES, Fault, RecordedEvent, RecordedRequest, StoredAsset};
+use crate::{DEFAULT_MAX_FILE_BYTES, Endpoint, Fault, RecordedEvent, RecordedRequest, StoredAsset};
 
 /// The default API key of an emulator.
 pub const DEFAULT_API_KEY: &str = "cik_emulator";
@@ -177,6 +177,14 @@ impl Emulator {
     #[must_use]
     pub fn connections_open(&self) -> u64 {
         self.inner.shared.connections_open()
+    }
+
+    /// The most requests to `endpoint` handled at the same time since the
+    /// emulator started: how a test sees that uploads ran in parallel, and
+    /// that their concurrency stayed within its bound.
+    #[must_use]
+    pub fn peak_in_flight(&self, endpoint: Endpoint) -> u64 {
+        self.inner.shared.peak_in_flight(endpoint)
     }
 
     /// Stops accepting connections, lets in-flight requests finish (for up to

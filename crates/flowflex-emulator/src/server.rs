@@ -41,6 +41,15 @@ impl fmt::Display for Dropped {
 
 impl std::error::Error for Dropped {}
 
+/// Counts a request as in flight for as long as it is handled.
+struct InFlight(Arc<Shared>, Endpoint);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.request_finished(self.1);
+    }
+}
+
 /// Counts a connection as open for as long as it lives.
 #[derive(Debug)]
 struct OpenConnection(Arc<Shared>);
@@ -156,6 +165,8 @@ async fn handle(
         %endpoint,
         status = tracing::field::Empty,
     );
+    shared.request_started(endpoint);
+    let _in_flight = InFlight(Arc::clone(&shared), endpoint);
     async move {
         let seq = shared.record_request(RecordedRequest {
             method,

@@ -36,6 +36,8 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     connections_opened: AtomicU64,
     connections_open: AtomicU64,
+    /// Requests being handled now and the most seen at once, per endpoint.
+    in_flight: Mutex<[(u64, u64); 4]>,
 }
 
 #[derive(Debug, Default)]
@@ -113,6 +115,7 @@ impl Shared {
             state: Mutex::new(State::default()),
             connections_opened: AtomicU64::new(0),
             connections_open: AtomicU64::new(0),
+            in_flight: Mutex::new([(0, 0); 4]),
         }
     }
 
@@ -193,5 +196,31 @@ impl Shared {
 
     pub(crate) fn connections_open(&self) -> u64 {
         self.connections_open.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn request_started(&self, endpoint: Endpoint) {
+        let mut counts = lock(&self.in_flight);
+        let (now, peak) = &mut counts[slot(endpoint)];
+        *now += 1;
+        *peak = (*peak).max(*now);
+    }
+
+    pub(crate) fn request_finished(&self, endpoint: Endpoint) {
+        let mut counts = lock(&self.in_flight);
+        let (now, _) = &mut counts[slot(endpoint)];
+        *now = now.saturating_sub(1);
+    }
+
+    pub(crate) fn peak_in_flight(&self, endpoint: Endpoint) -> u64 {
+        lock(&self.in_flight)[slot(endpoint)].1
+    }
+}
+
+fn slot(endpoint: Endpoint) -> usize {
+    match endpoint {
+        Endpoint::UploadUrl => 0,
+        Endpoint::Storage => 1,
+        Endpoint::Events => 2,
+        Endpoint::Other => 3,
     }
 }

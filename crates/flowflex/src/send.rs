@@ -420,3 +420,35 @@ fn check_rule(p: &Prepared, rule: &FieldRules) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_refuse_injection() {
+        for bad in [
+            "a\r\nX-Injected: 1",
+            "a\nb",
+            "a\rb",
+            "nul\0",
+            "tab\tinside",
+            "del\u{7f}",
+            "c1\u{85}",
+            "",
+            " \t ",
+        ] {
+            let err = check_header_text("event name", bad, 256).unwrap_err();
+            assert!(matches!(err, Error::Config { .. }), "{bad:?}");
+            assert!(err.to_string().contains("event name"), "{err}");
+            assert!(
+                !err.to_string().contains('\n'),
+                "the message itself stays one line"
+            );
+        }
+        for good in ["order.shipped", "pedido.enviado", "a b", "x-ünïcödé"] {
+            check_header_text("event name", good, 256).unwrap();
+        }
+        assert!(check_header_text("idempotency key", &"k".repeat(256), 255).is_err());
+    }
+}
