@@ -455,3 +455,47 @@ async fn uploads_run_in_parallel_within_the_bound() {
         assert_eq!(h.emulator.peak_in_flight(Endpoint::Events), 1);
     }
 }
+
+/// Progress reaches each file's size, and starts over when an upload is retried.
+#[tokio::test]
+async fn progress_reports_every_byte_and_restarts_on_retry() {
+    let h = Harness::start().await;
+    h.emulator
+        .inject(flowflex_emulator::Fault::on(Endpoint::Storage).status(500));
+    let big = h.sample_file("big.mp4", Mime::Mp4, 1_000_000);
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = std::sync::Arc::clone(&seen);
+    h.client
+        .send_event(
+            "e",
+            json!({"video": Attachment::from_path(&big), "doc": Attachment::from_bytes(sample(Mime::Pdf, 10), "d.pdf")}),
+        )
+        .on_progress(move |p| log.lock().unwrap().push((p.path.clone(), p.sent, p.total)))
+        .await
+        .unwrap();
+    let seen = seen.lock().unwrap();
+    let size = std::fs::metadata(&big).unwrap().len();
+    for path in ["video", "doc"] {
+        let events: Vec<_> = seen.iter().filter(|(p, ..)| p == path).collect();
+        let last = events.last().unwrap();
+        assert_eq!(last.1, last.2, "{path} ends complete");
+        assert!(events.iter().all(|(_, sent, total)| sent <= total));
+    }
+    let video: Vec<u64> = seen
+        .iter()
+        .filter(|(p, ..)| p == "video")
+        .map(|e| e.1)
+        .collect();
+    assert_eq!(*video.last().unwrap(), size);
+    assert!(
+        video.len() > 4,
+        "a 1 MB file reports in chunks: {}",
+        video.len()
+    );
+    let restarts =
+        video.windows(2).filter(|w| w[1] < w[0]).count() + usize::from(video.first() == Some(&0));
+    assert!(
+        restarts >= 1,
+        "the retried upload started again from 0: {video:?}"
+    );
+}

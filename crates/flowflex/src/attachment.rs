@@ -654,8 +654,17 @@ impl fmt::Debug for Body {
 /// fails, and this says why.
 pub(crate) type BodyFault = Arc<Mutex<Option<Error>>>;
 
-/// Bytes-sent callback for progress reporting.
-pub(crate) type OnChunk = Arc<dyn Fn(u64) + Send + Sync>;
+/// What a body reports as it is sent.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum BodyProgress {
+    /// An attempt starts (again) from the first byte.
+    Restart,
+    /// This many more bytes went out.
+    Sent(u64),
+}
+
+/// Progress callback of one upload, across its attempts.
+pub(crate) type OnChunk = Arc<dyn Fn(BodyProgress) + Send + Sync>;
 
 impl Prepared {
     /// Whether the body can be produced again for another attempt.
@@ -675,7 +684,8 @@ impl Prepared {
         {
             Body::Bytes(bytes) => {
                 if let Some(cb) = on_chunk {
-                    cb(bytes.len() as u64);
+                    cb(BodyProgress::Restart);
+                    cb(BodyProgress::Sent(bytes.len() as u64));
                 }
                 return Ok(reqwest::Body::from(bytes.clone()));
             }
@@ -708,6 +718,9 @@ impl Prepared {
                 Box::new(futures_util::StreamExt::chain(head, rest))
             }
         };
+        if let Some(cb) = &on_chunk {
+            cb(BodyProgress::Restart);
+        }
         let checked = Checked {
             inner: stream,
             expected: self.size,
@@ -767,7 +780,7 @@ impl<S: Stream<Item = std::io::Result<Bytes>> + Unpin> Stream for Checked<S> {
                     return self.fail(err);
                 }
                 if let Some(cb) = &self.on_chunk {
-                    cb(chunk.len() as u64);
+                    cb(BodyProgress::Sent(chunk.len() as u64));
                 }
                 Poll::Ready(Some(Ok(chunk)))
             }

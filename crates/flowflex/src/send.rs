@@ -11,7 +11,7 @@ use serde_json::Value;
 use tracing::Instrument as _;
 use url::Url;
 
-use crate::attachment::{Attachment, OnChunk, Prepared};
+use crate::attachment::{Attachment, BodyProgress, OnChunk, Prepared};
 use crate::client::Client;
 use crate::error::{AttachmentErrorKind, Error, Result};
 use crate::mime::Mime;
@@ -161,7 +161,7 @@ pub struct Progress {
     pub path: String,
     /// Its file name.
     pub filename: String,
-    /// Bytes sent so far in this attempt.
+    /// Bytes sent so far; back to 0 when a failed upload is retried.
     pub sent: u64,
     /// The file's size.
     pub total: u64,
@@ -373,8 +373,14 @@ fn reporter(f: &ProgressFn, path: &str, p: &Prepared) -> OnChunk {
     let f = std::sync::Arc::clone(f);
     let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let (path, filename, total) = (path.to_owned(), p.filename.clone(), p.size);
-    std::sync::Arc::new(move |n| {
-        let now = sent.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
+    std::sync::Arc::new(move |event| {
+        let now = match event {
+            BodyProgress::Restart => {
+                sent.store(0, std::sync::atomic::Ordering::Relaxed);
+                0
+            }
+            BodyProgress::Sent(n) => sent.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n,
+        };
         f(&Progress {
             path: path.clone(),
             filename: filename.clone(),
