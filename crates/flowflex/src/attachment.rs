@@ -493,12 +493,7 @@ impl Attachment {
                     }
                     let want = size.min(sniff::SNIFF_LEN as u64);
                     let mut head = BytesMut::with_capacity(want as usize);
-                    let read = (&mut reader).take(want).read_buf(&mut head).await;
-                    // A reader may return fewer bytes than asked: top up.
-                    let read = match read {
-                        Ok(_) => fill(&mut reader, &mut head, want as usize).await,
-                        Err(e) => Err(e),
-                    };
+                    let read = fill(&mut reader, &mut head, want as usize).await;
                     let head = head.freeze();
                     *slot.lock() = ReaderState::Peeked {
                         head: head.clone(),
