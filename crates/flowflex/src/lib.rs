@@ -33,10 +33,79 @@
 //!   idempotency key across attempts, so it fires once.
 //! - No secret (API secret, `Authorization` value, presigned URL token)
 //!   appears in `Debug`, `Display`, logs or errors.
+//!
+//! # Features
+//!
+//! | feature | default | what it does |
+//! | --- | --- | --- |
+//! | `rustls` | yes | TLS through rustls, with the Mozilla roots built in |
+//! | `native-tls` | no | TLS through the platform's library (OpenSSL, Secure Transport, SChannel) |
+//! | `blocking` | no | [`blocking::Client`](crate::blocking): the same API for code that is not async |
+//!
+//! # Your own HTTP client
+//!
+//! [`ClientBuilder::http_client`] takes a ready `reqwest::Client`: a proxy,
+//! extra root certificates, a client shared with the rest of your program.
+//! Keep redirects off, so credentials never follow one to another host.
+//!
+//! ```no_run
+//! # fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let http = reqwest::Client::builder()
+//!     .proxy(reqwest::Proxy::https("http://proxy.internal:3128")?)
+//!     .redirect(reqwest::redirect::Policy::none())
+//!     .build()?;
+//! let client = flowflex::Client::builder()
+//!     .http_client(http)
+//!     .from_env()
+//!     .build()?;
+//! # let _ = client; Ok(()) }
+//! ```
+//!
+//! # Progress
+//!
+//! [`SendEvent::on_progress`] reports each attachment's bytes as they go out
+//! (the `flowflex` CLI draws its progress bars from it):
+//!
+//! ```no_run
+//! # async fn demo(client: flowflex::Client) -> flowflex::Result<()> {
+//! client
+//!     .send_event("order.shipped", serde_json::json!({
+//!         "video": flowflex::Attachment::from_path("./unboxing.mp4"),
+//!     }))
+//!     .on_progress(|p| eprintln!("{} ({}): {}/{} bytes", p.path, p.filename, p.sent, p.total))
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Logging
+//!
+//! The SDK logs through [`tracing`](https://docs.rs/tracing), under the
+//! target `flowflex`; install any subscriber to see it. A send is the span
+//! `flowflex.send` (event name, idempotency key, number of attachments), each
+//! upload the span `flowflex.upload` (file name, type, size); a retry logs a
+//! `WARN` with the endpoint, attempt, status and wait. Nothing logged holds a
+//! secret or a presigned URL's token.
+//!
+//! ```rust,ignore
+//! // With tracing-subscriber and its env-filter feature:
+//! tracing_subscriber::fmt().with_env_filter("flowflex=debug").init();
+//! ```
+//!
+//! # Minimum supported Rust version
+//!
+//! Rust 1.85 (edition 2024), declared as `rust-version`; CI checks it with
+//! clippy's `incompatible_msrv` lint (`msrv` in `clippy.toml`). Raising it
+//! is a minor-version change.
 #![cfg_attr(docsrs, feature(doc_cfg))]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
+#[doc(hidden)]
+#[path = "fuzzing.rs"]
+pub mod __fuzz;
 mod attachment;
+#[cfg(feature = "blocking")]
+#[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
+pub mod blocking;
 mod client;
 mod error;
 mod event;
@@ -52,6 +121,19 @@ pub use client::{
     Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_CONCURRENT_UPLOADS, DEFAULT_TIMEOUT,
 };
 pub use error::{AttachmentErrorKind, Endpoint, Error, Result};
+pub use event::{FlowFlexEvent, NamedEvent};
+pub use flowflex_derive::FlowFlexEvent;
+/// A file compiled into the binary, as an [`Attachment`]: checked at compile
+/// time (present, at most 25 MiB, one of the 16 [`Mime`] types by extension
+/// and by content), read at compile time relative to the crate's
+/// `Cargo.toml`, rebuilt when it changes.
+///
+/// ```
+/// let logo: flowflex::Attachment = flowflex::include_attachment!("tests/fixtures/logo.png");
+/// assert_eq!(logo.mime(), Some(flowflex::Mime::Png));
+/// assert_eq!(logo.filename(), Some("logo.png"));
+/// ```
+pub use flowflex_derive::include_attachment;
 pub use mime::Mime;
 pub use payload::preview;
 pub use retry::RetryConfig;
@@ -63,7 +145,12 @@ pub const MAX_FILE_BYTES: u64 = 25 * 1024 * 1024;
 #[doc(hidden)]
 pub mod __private {
     //! Support for the derive's generated code. Not public API.
+    pub use crate::event::{
+        MapKey, Mark, Probe, Templates, ViaNothing, ViaVisit, Visit, Visitor, attachment_paths,
+        send,
+    };
     pub use crate::send::FieldRules;
+    pub use flowflex_derive::__mime_table;
     pub use serde;
     pub use serde_json;
 }

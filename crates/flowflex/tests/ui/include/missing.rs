@@ -1,0 +1,3 @@
+fn main() {
+    let _ = flowflex::include_attachment!("assets/missing-logo.png");
+}

@@ -1,0 +1,4 @@
+fn main() {
+    let _ = flowflex::include_attachment!("fixtures");
+    let _ = flowflex::include_attachment!("");
+}

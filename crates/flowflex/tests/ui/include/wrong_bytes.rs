@@ -1,0 +1,6 @@
+fn main() {
+    // A text file renamed to .png.
+    let _ = flowflex::include_attachment!("fixtures/not-really.png");
+    // A PNG renamed to .pdf.
+    let _ = flowflex::include_attachment!("fixtures/logo.pdf");
+}
