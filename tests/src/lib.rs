@@ -126,3 +126,105 @@ pub fn sha256(bytes: &[u8]) -> String {
 pub fn sha256_file(path: &Path) -> String {
     sha256(&std::fs::read(path).expect("read fixture"))
 }
+
+/// Waits up to 5 s for `condition`, polling every 10 ms; panics naming
+/// `what` if it never holds.
+pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if condition() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out after 5 s waiting for {what}");
+}
+
+/// An emulator serving from its own thread and Tokio runtime, so that the
+/// test's runtime holds only the client's tasks (and a test can count them).
+/// Stops when dropped.
+#[derive(Debug)]
+pub struct DetachedEmulator {
+    /// The emulator; its handle works from any runtime.
+    pub emulator: Emulator,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl DetachedEmulator {
+    /// Starts the emulator on a fresh one-worker runtime in a new thread.
+    pub fn start() -> DetachedEmulator {
+        let (ready, started) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("emulator runtime");
+            runtime.block_on(async move {
+                let emulator = Emulator::start().await.expect("emulator starts");
+                ready.send(emulator.clone()).expect("test is waiting");
+                let _ = stopped.await;
+                emulator.shutdown().await;
+            });
+        });
+        let emulator = started.recv().expect("emulator thread started");
+        DetachedEmulator {
+            emulator,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for DetachedEmulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The process's peak resident memory (`VmHWM` in `/proc/self/status`), in
+/// KiB; `None` where there is no procfs.
+pub fn peak_rss_kib() -> Option<u64> {
+    proc_status_kib("VmHWM:")
+}
+
+/// The process's resident memory now (`VmRSS`), in KiB.
+pub fn rss_kib() -> Option<u64> {
+    proc_status_kib("VmRSS:")
+}
+
+fn proc_status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Open file descriptors of this process (sockets included); `None` where
+/// there is no procfs.
+pub fn open_fds() -> Option<usize> {
+    Some(std::fs::read_dir("/proc/self/fd").ok()?.count())
+}
+
+/// The longest one request can take under `retry` and `timeout`: every
+/// attempt times out, and every wait is the longest the policy allows
+/// (`max_backoff`, or `max_retry_after` when the server asks for longer).
+pub fn request_bound(
+    timeout: Duration,
+    max_retries: u32,
+    max_backoff: Duration,
+    max_retry_after: Duration,
+) -> Duration {
+    timeout * (max_retries + 1) + max_backoff.max(max_retry_after) * max_retries
+}

@@ -179,6 +179,21 @@ impl Emulator {
         self.inner.shared.connections_open()
     }
 
+    /// The most TCP connections open at the same time since the start: how a
+    /// load test sees that a client's connections stay bounded.
+    #[must_use]
+    pub fn peak_connections_open(&self) -> u64 {
+        self.inner.shared.peak_connections_open()
+    }
+
+    /// Requests to `endpoint` being handled now (a delayed or hanging one
+    /// counts until its client goes away): how a test sees that nothing is
+    /// left running after a send failed or was cancelled.
+    #[must_use]
+    pub fn in_flight(&self, endpoint: Endpoint) -> u64 {
+        self.inner.shared.in_flight(endpoint)
+    }
+
     /// The most requests to `endpoint` handled at the same time since the
     /// emulator started: how a test sees that uploads ran in parallel, and
     /// that their concurrency stayed within its bound.
@@ -223,6 +238,7 @@ pub struct EmulatorBuilder {
     host: IpAddr,
     port: u16,
     max_file_bytes: u64,
+    retain_bytes: bool,
 }
 
 impl fmt::Debug for EmulatorBuilder {
@@ -234,6 +250,7 @@ impl fmt::Debug for EmulatorBuilder {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("max_file_bytes", &self.max_file_bytes)
+            .field("retain_bytes", &self.retain_bytes)
             .finish()
     }
 }
@@ -247,6 +264,7 @@ impl Default for EmulatorBuilder {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            retain_bytes: true,
         }
     }
 }
@@ -289,6 +307,15 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Whether stored files keep their bytes (default `true`). With `false`
+    /// only each file's size and SHA-256 are kept ([`StoredAsset::bytes`] is
+    /// empty), so a long load test measures the client's memory, not the
+    /// files the emulator holds.
+    pub fn retain_bytes(mut self, retain: bool) -> Self {
+        self.retain_bytes = retain;
+        self
+    }
+
     /// Binds the port and starts serving on the current Tokio runtime.
     ///
     /// Fails with [`io::ErrorKind::InvalidInput`] for an empty credential or
@@ -314,6 +341,7 @@ impl EmulatorBuilder {
             integration_code: self.integration_code,
             max_file_bytes: self.max_file_bytes,
             base_url: format!("http://{addr}"),
+            retain_bytes: self.retain_bytes,
         }));
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(crate::server::run(listener, Arc::clone(&shared), stopped));

@@ -20,7 +20,9 @@ const DEFAULT_SEED: u64 = 0x5EED_F10F_1E70;
 /// Faults are consulted in the order they were injected; the first one that
 /// fires for a request is the one applied.
 ///
-/// What happens is the last of [`status`](Fault::status),
+/// What happens is the last of [`status`](Fault::status) (and the answers
+/// built on it: [`respond_json`](Fault::respond_json),
+/// [`redirect`](Fault::redirect)),
 /// [`drop_connection`](Fault::drop_connection),
 /// [`drop_after_processing`](Fault::drop_after_processing) and
 /// [`hang`](Fault::hang) called; [`delay`](Fault::delay) combines with any of
@@ -68,6 +70,7 @@ struct InjectedResponse {
     body: Option<String>,
     content_type: Option<String>,
     code: Option<String>,
+    headers: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -136,6 +139,40 @@ impl Fault {
         self.respond_by_default();
         self.response.code = Some(code.into());
         self
+    }
+
+    /// Answer with this status and JSON body, without processing the request:
+    /// a success status scripts a malformed or hostile answer (say, an
+    /// `upload-url` reply whose `uploadUrl` is plain http off loopback).
+    ///
+    /// ```
+    /// use flowflex_emulator::{Endpoint, Fault};
+    ///
+    /// let hostile = Fault::on(Endpoint::UploadUrl).respond_json(
+    ///     200,
+    ///     serde_json::json!({"assetId": "asset_x", "uploadUrl": "http://example.com/put", "token": "t"}),
+    /// );
+    /// # let _ = hostile;
+    /// ```
+    pub fn respond_json(self, status: u16, body: serde_json::Value) -> Fault {
+        self.status(status)
+            .body(body.to_string())
+            .content_type("application/json")
+    }
+
+    /// Add a header to the injected answer (status 503 unless set); may be
+    /// called several times.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Fault {
+        self.respond_by_default();
+        self.response.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Answer `307 Temporary Redirect` to `location`, with an empty body,
+    /// without processing the request: a client must not follow it with its
+    /// credentials.
+    pub fn redirect(self, location: impl Into<String>) -> Fault {
+        self.status(307).body("").header("location", location)
     }
 
     /// Sleep this long before handling the request (normally, or as the rest
@@ -255,6 +292,12 @@ impl Injection {
         let retry_after = self.response.retry_after.as_deref();
         if let Some(value) = retry_after.and_then(|v| HeaderValue::from_str(v).ok()) {
             headers.insert(header::RETRY_AFTER, value);
+        }
+        for (name, value) in &self.response.headers {
+            let name = http::HeaderName::from_bytes(name.as_bytes());
+            if let (Ok(name), Ok(value)) = (name, HeaderValue::from_str(value)) {
+                headers.append(name, value);
+            }
         }
         response
     }
@@ -423,6 +466,34 @@ mod tests {
             "SERVICE_UNAVAILABLE"
         );
         assert_eq!(code_for(StatusCode::TOO_MANY_REQUESTS), "TOO_MANY_REQUESTS");
+    }
+
+    #[test]
+    fn json_answers_headers_and_redirects() {
+        let json = Fault::on(Endpoint::UploadUrl).respond_json(200, serde_json::json!({"a": 1}));
+        let injection = Injection {
+            delay: None,
+            action: json.action,
+            response: json.response,
+        };
+        let response = injection.response();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+
+        let redirect = Fault::on(Endpoint::Events)
+            .redirect("http://127.0.0.2:9/x")
+            .header("x-extra", "1")
+            .header("x-extra", "2");
+        assert_eq!(redirect.action, Action::Respond);
+        let injection = Injection {
+            delay: None,
+            action: redirect.action,
+            response: redirect.response,
+        };
+        let response = injection.response();
+        assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT);
+        assert_eq!(response.headers()[header::LOCATION], "http://127.0.0.2:9/x");
+        assert_eq!(response.headers().get_all("x-extra").iter().count(), 2);
     }
 
     #[test]

@@ -94,7 +94,8 @@ pub struct StoredAsset {
     pub size: u64,
     /// Lowercase hex SHA-256 of the stored bytes; empty until uploaded.
     pub sha256: String,
-    /// The stored bytes (empty until uploaded).
+    /// The stored bytes (empty until uploaded, and always empty when the
+    /// emulator was built with `retain_bytes(false)`).
     pub bytes: Bytes,
     /// Number of successful `PUT`s (a later one overwrites the bytes, like S3).
     pub put_count: u32,

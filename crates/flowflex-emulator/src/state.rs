@@ -26,6 +26,8 @@ pub(crate) struct Config {
     pub(crate) integration_code: String,
     pub(crate) max_file_bytes: u64,
     pub(crate) base_url: String,
+    /// Whether stored files keep their bytes (or only their size and hash).
+    pub(crate) retain_bytes: bool,
 }
 
 /// State shared by the server and every [`Emulator`](crate::Emulator) handle.
@@ -36,6 +38,7 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     connections_opened: AtomicU64,
     connections_open: AtomicU64,
+    peak_connections_open: AtomicU64,
     /// Requests being handled now and the most seen at once, per endpoint.
     in_flight: Mutex<[(u64, u64); 4]>,
 }
@@ -68,7 +71,9 @@ pub(crate) struct Asset {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Upload {
+    /// Empty when the emulator does not retain bytes.
     pub(crate) bytes: Bytes,
+    pub(crate) size: u64,
     pub(crate) sha256: String,
     pub(crate) at: Duration,
 }
@@ -82,9 +87,14 @@ pub(crate) struct Replay {
 
 impl Asset {
     fn snapshot(&self) -> StoredAsset {
-        let (uploaded, bytes, sha256) = match &self.upload {
-            Some(upload) => (true, upload.bytes.clone(), upload.sha256.clone()),
-            None => (false, Bytes::new(), String::new()),
+        let (uploaded, size, bytes, sha256) = match &self.upload {
+            Some(upload) => (
+                true,
+                upload.size,
+                upload.bytes.clone(),
+                upload.sha256.clone(),
+            ),
+            None => (false, 0, Bytes::new(), String::new()),
         };
         StoredAsset {
             asset_id: self.id.clone(),
@@ -92,7 +102,7 @@ impl Asset {
             mime: self.mime.clone(),
             declared_size: self.declared_size,
             uploaded,
-            size: bytes.len() as u64,
+            size,
             sha256,
             bytes,
             put_count: self.put_count,
@@ -115,6 +125,7 @@ impl Shared {
             state: Mutex::new(State::default()),
             connections_opened: AtomicU64::new(0),
             connections_open: AtomicU64::new(0),
+            peak_connections_open: AtomicU64::new(0),
             in_flight: Mutex::new([(0, 0); 4]),
         }
     }
@@ -183,7 +194,8 @@ impl Shared {
 
     pub(crate) fn connection_opened(&self) {
         self.connections_opened.fetch_add(1, Ordering::SeqCst);
-        self.connections_open.fetch_add(1, Ordering::SeqCst);
+        let open = self.connections_open.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak_connections_open.fetch_max(open, Ordering::SeqCst);
     }
 
     pub(crate) fn connection_closed(&self) {
@@ -196,6 +208,10 @@ impl Shared {
 
     pub(crate) fn connections_open(&self) -> u64 {
         self.connections_open.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn peak_connections_open(&self) -> u64 {
+        self.peak_connections_open.load(Ordering::SeqCst)
     }
 
     pub(crate) fn request_started(&self, endpoint: Endpoint) {
@@ -213,6 +229,10 @@ impl Shared {
 
     pub(crate) fn peak_in_flight(&self, endpoint: Endpoint) -> u64 {
         lock(&self.in_flight)[slot(endpoint)].1
+    }
+
+    pub(crate) fn in_flight(&self, endpoint: Endpoint) -> u64 {
+        lock(&self.in_flight)[slot(endpoint)].0
     }
 }
 

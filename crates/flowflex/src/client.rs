@@ -339,7 +339,7 @@ fn required<'a>(value: Option<&'a str>, name: &str, env: &str) -> Result<&'a str
     }
 }
 
-fn check_integration_code(code: &str) -> Result<()> {
+pub(crate) fn check_integration_code(code: &str) -> Result<()> {
     let valid = code
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
@@ -356,7 +356,7 @@ fn check_integration_code(code: &str) -> Result<()> {
 }
 
 /// `base`, plus path segments (percent-encoded).
-fn join(base: &Url, segments: &[&str]) -> Url {
+pub(crate) fn join(base: &Url, segments: &[&str]) -> Url {
     let mut url = base.clone();
     if let Ok(mut path) = url.path_segments_mut() {
         path.pop_if_empty().extend(segments);
@@ -881,6 +881,11 @@ fn parse_ticket(reply: &Reply, scrubber: &Scrubber) -> Result<UploadTicket> {
     }
     let raw_url =
         text("uploadUrl").ok_or_else(|| invalid("no \"uploadUrl\" in the body".to_owned()))?;
+    let token = text("token").unwrap_or_default();
+    // A malformed URL may hold its token outside the query: keep it out of
+    // the messages below.
+    let mut scrubber = scrubber.clone();
+    scrubber.add(token);
     let url = Url::parse(raw_url).map_err(|_| {
         invalid(format!(
             "the \"uploadUrl\" is not a URL (\"{}\")",
@@ -894,10 +899,9 @@ fn parse_ticket(reply: &Reply, scrubber: &Scrubber) -> Result<UploadTicket> {
     if !secure || url.host().is_none() {
         return Err(invalid(format!(
             "the \"uploadUrl\" ({}) is not https: the file would travel in clear text, so it was not sent",
-            url_without_query(&url)
+            scrubber.scrub(&url_without_query(&url))
         )));
     }
-    let token = text("token").unwrap_or_default();
     let _ = reply.attempts;
     Ok(UploadTicket {
         asset_id: AssetId::new(asset_id),

@@ -16,6 +16,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use base64::Engine as _;
@@ -85,9 +86,13 @@ impl serde::Serialize for Attachment {
         let mut map = serializer.serialize_map(Some(1))?;
         match emit {
             Emit::Collected(nonce, index) => {
+                let nonce = format!("{nonce:032x}");
                 map.serialize_entry(
                     MARKER,
-                    &serde_json::json!({ "ref": index, "nonce": format!("{nonce:032x}") }),
+                    &CollectedMarker {
+                        index,
+                        nonce: &nonce,
+                    },
                 )?;
             }
             Emit::Preview => {
@@ -100,6 +105,15 @@ impl serde::Serialize for Attachment {
         }
         map.end()
     }
+}
+
+/// The marker of an attachment collected by a send (a struct, not `json!`:
+/// this runs for every attachment of every send).
+#[derive(serde::Serialize)]
+struct CollectedMarker<'a> {
+    #[serde(rename = "ref")]
+    index: usize,
+    nonce: &'a str,
 }
 
 fn placeholder(a: &Attachment) -> Value {
@@ -262,7 +276,7 @@ pub(crate) struct Slot {
     /// The flow path: `invoice`, `gallery[0]`, `order.receipt`.
     pub(crate) path: String,
     /// Where it is in `value`, as a JSON pointer.
-    pointer: String,
+    pub(crate) pointer: String,
     /// Index into [`Collected::unique`].
     pub(crate) unique: usize,
 }
@@ -297,12 +311,13 @@ impl Collected {
             ));
         }
         let mut walker = Walker {
-            nonce,
+            nonce: format!("{nonce:032x}"),
             items,
             slots: Vec::new(),
             unique: Vec::new(),
         };
         walker.walk(&value, &mut String::new(), &mut String::new(), 0)?;
+        check_paths_distinct(&walker.slots)?;
         Ok(Collected {
             value,
             slots: walker.slots,
@@ -311,9 +326,29 @@ impl Collected {
     }
 }
 
+/// Two different attachments at the same flow path (`{"x.y": a, "x": {"y": b}}`)
+/// would be one entry of `uploaded_assets` and one `{{trigger.x.y}}`: refused
+/// rather than silently losing one.
+fn check_paths_distinct(slots: &[Slot]) -> Result<()> {
+    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(slots.len());
+    for slot in slots {
+        match seen.insert(&slot.path, slot.unique) {
+            Some(other) if other != slot.unique => {
+                return Err(Error::payload(format!(
+                    "two different attachments have the same flow path `{}` (a key containing '.' or '[' reads like nesting): rename one of the keys",
+                    crate::redact::printable(&slot.path, 200)
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Builds the list of distinct attachments while walking.
 struct Walker {
-    nonce: u128,
+    /// The send's nonce, as its markers write it.
+    nonce: String,
     items: Vec<Attachment>,
     slots: Vec<Slot>,
     unique: Vec<Attachment>,
@@ -375,7 +410,11 @@ impl Walker {
                     }
                     path.push_str(key);
                     pointer.push('/');
-                    pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                    if key.contains(['~', '/']) {
+                        pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                    } else {
+                        pointer.push_str(key);
+                    }
                     self.walk(child, path, pointer, depth + 1)?;
                     path.truncate(pl);
                     pointer.truncate(ol);
@@ -384,8 +423,8 @@ impl Walker {
             Value::Array(items) => {
                 for (i, child) in items.iter().enumerate() {
                     let (pl, ol) = (path.len(), pointer.len());
-                    path.push_str(&format!("[{i}]"));
-                    pointer.push_str(&format!("/{i}"));
+                    let _ = write!(path, "[{i}]");
+                    let _ = write!(pointer, "/{i}");
                     self.walk(child, path, pointer, depth + 1)?;
                     path.truncate(pl);
                     pointer.truncate(ol);
@@ -398,7 +437,7 @@ impl Walker {
 
     fn resolve(&self, marker: &Map<String, Value>, path: &str) -> Result<Attachment> {
         if let Some(index) = marker.get("ref").and_then(Value::as_u64) {
-            let nonce_ok = field(marker, "nonce") == Some(format!("{:032x}", self.nonce).as_str());
+            let nonce_ok = field(marker, "nonce") == Some(self.nonce.as_str());
             return usize::try_from(index)
                 .ok()
                 .and_then(|i| self.items.get(i))

@@ -139,6 +139,7 @@ mod tests {
             integration_code: "ic".into(),
             max_file_bytes: 10,
             base_url: "http://127.0.0.1:1".into(),
+            retain_bytes: true,
         }
     }
 

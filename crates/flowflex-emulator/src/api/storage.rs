@@ -129,23 +129,32 @@ fn check(
 
 /// Streams the body in, hashing as it goes, and stores it if it came whole.
 async fn receive(shared: &Shared, accepted: Accepted, body: Body) -> Response {
-    let capacity = usize::try_from(accepted.content_length).unwrap_or(0);
+    let retain = shared.config.retain_bytes;
+    let capacity = if retain {
+        usize::try_from(accepted.content_length).unwrap_or(0)
+    } else {
+        0
+    };
     let mut bytes = BytesMut::with_capacity(capacity);
+    let mut received = 0u64;
     let mut hasher = Sha256::new();
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let Ok(chunk) = chunk else {
             tracing::debug!(
-                received = bytes.len(),
+                received,
                 expected = accepted.content_length,
                 "upload interrupted; nothing stored"
             );
             return drop_connection();
         };
         hasher.update(&chunk);
-        bytes.extend_from_slice(&chunk);
+        received += chunk.len() as u64;
+        if retain {
+            bytes.extend_from_slice(&chunk);
+        }
     }
-    if bytes.len() as u64 != accepted.content_length {
+    if received != accepted.content_length {
         // hyper enforces Content-Length, so this is a defence only.
         return drop_connection();
     }
@@ -157,6 +166,7 @@ async fn receive(shared: &Shared, accepted: Accepted, body: Body) -> Response {
     };
     asset.upload = Some(Upload {
         bytes: bytes.freeze(),
+        size: received,
         sha256,
         at: shared.clock.now(),
     });

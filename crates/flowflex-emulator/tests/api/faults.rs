@@ -348,3 +348,93 @@ async fn injected_answers_keep_the_connection_alive() {
     assert_eq!(ctx.send_event("e", &json!({})).await.status(), 202);
     assert_eq!(ctx.emu.connections_opened(), 1);
 }
+
+#[tokio::test]
+async fn respond_json_scripts_any_answer_without_processing() {
+    let ctx = Ctx::start().await;
+    let hostile =
+        json!({"assetId": "asset_x", "uploadUrl": "http://example.com/put?token=t", "token": "t"});
+    ctx.emu
+        .inject(Fault::on(Endpoint::UploadUrl).respond_json(200, hostile.clone()));
+    let response = ctx
+        .upload_url(json!({"filename": "a.pdf", "mime": "application/pdf"}))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/json",
+        "sent as JSON"
+    );
+    assert_eq!(response.json::<Value>().await.expect("json"), hostile);
+    assert!(ctx.emu.assets().is_empty(), "nothing was processed");
+}
+
+#[tokio::test]
+async fn redirect_answers_307_with_a_location_and_extra_headers() {
+    let ctx = Ctx::start().await;
+    let no_follow = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    ctx.emu.inject(
+        Fault::on(Endpoint::Events)
+            .redirect("http://127.0.0.2:9/elsewhere")
+            .header("x-trace", "abc"),
+    );
+    let response = no_follow
+        .post(ctx.url(&format!("/v1/events/{}", ctx.emu.integration_code())))
+        .basic_auth(ctx.emu.api_key(), Some(ctx.emu.api_secret()))
+        .header("x-event", "e")
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(
+        response.headers()["location"],
+        "http://127.0.0.2:9/elsewhere"
+    );
+    assert_eq!(response.headers()["x-trace"], "abc");
+    assert!(ctx.emu.events().is_empty());
+}
+
+#[tokio::test]
+async fn in_flight_counts_requests_being_handled_now() {
+    let ctx = Ctx::start().await;
+    ctx.emu.inject(Fault::on(Endpoint::Events).hang());
+    assert_eq!(ctx.emu.in_flight(Endpoint::Events), 0);
+    let pending = tokio::spawn({
+        let request = ctx
+            .event_request("e", &json!({}))
+            .timeout(Duration::from_millis(400));
+        async move { request.send().await }
+    });
+    eventually("the hanging request to be in flight", || {
+        ctx.emu.in_flight(Endpoint::Events) == 1
+    })
+    .await;
+    assert_eq!(ctx.emu.in_flight(Endpoint::Storage), 0);
+    assert!(pending.await.expect("task").is_err(), "timed out");
+    eventually("the abandoned request to end", || {
+        ctx.emu.in_flight(Endpoint::Events) == 0
+    })
+    .await;
+    assert_eq!(ctx.emu.peak_in_flight(Endpoint::Events), 1);
+}
+
+#[tokio::test]
+async fn peak_connections_open_remembers_the_most_at_once() {
+    let ctx = Ctx::start().await;
+    ctx.emu.inject(
+        Fault::on(Endpoint::Events)
+            .delay(Duration::from_millis(200))
+            .times(3),
+    );
+    let payload = json!({});
+    let sends = (0..3).map(|_| ctx.send_event("e", &payload));
+    for response in futures_util::future::join_all(sends).await {
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+    }
+    assert_eq!(ctx.emu.peak_connections_open(), 3, "three at once");
+    assert_eq!(ctx.emu.connections_opened(), 3);
+}

@@ -334,3 +334,24 @@ async fn a_body_cut_short_is_not_stored() {
     assert_eq!(put.status, None);
     assert_eq!(put.content_length, Some(100));
 }
+
+#[tokio::test]
+async fn without_retained_bytes_only_size_and_hash_are_kept() {
+    let emu = Emulator::builder()
+        .retain_bytes(false)
+        .start()
+        .await
+        .expect("start");
+    let ctx = Ctx::with(emu).await;
+    let bytes = b"%PDF-1.7 not kept".to_vec();
+    let issued = ctx
+        .issue("a.pdf", "application/pdf", Some(bytes.len()))
+        .await;
+    let response = ctx.put(&issued.upload_url, "application/pdf", &bytes).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let asset = ctx.emu.asset(&issued.asset_id).expect("asset");
+    assert!(asset.uploaded);
+    assert!(asset.bytes.is_empty(), "bytes not kept");
+    assert_eq!(asset.size, bytes.len() as u64);
+    assert_eq!(asset.sha256, sha256_hex(&bytes));
+}

@@ -1,0 +1,384 @@
+//! The results as a Markdown table (for `docs/performance.md`) and as JSON.
+
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use crate::curl::Curl;
+use crate::data::size;
+use crate::machine::Machine;
+use crate::python::Python;
+use crate::workloads::{Outcome, Results};
+use crate::{Plan, Workload};
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// Which way a figure is better.
+#[derive(Debug, Clone, Copy)]
+enum Better {
+    Lower,
+    Higher,
+}
+
+/// One line of the table.
+#[derive(Debug, Clone)]
+struct Row {
+    key: &'static str,
+    /// The workload it belongs to, for `--only`.
+    of: Workload,
+    workload: String,
+    unit: &'static str,
+    decimals: usize,
+    better: Better,
+    rust: Option<f64>,
+    python: Option<f64>,
+    curl: Option<f64>,
+    /// The target, and the figure it is judged on (`0.98x curl`) and whether
+    /// it is met, when there is one.
+    target: Option<Target>,
+    /// Shown where a row without a target has its verdict.
+    note: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Target {
+    text: &'static str,
+    measured: Option<(String, bool)>,
+}
+
+/// The report of one run.
+#[derive(Debug)]
+pub(crate) struct Report {
+    rows: Vec<Row>,
+    machine: Machine,
+    plan: Plan,
+    python: Result<String, String>,
+    curl: Result<String, String>,
+    results: Results,
+}
+
+impl Report {
+    pub(crate) fn new(
+        plan: &Plan,
+        machine: &Machine,
+        r: &Results,
+        python: &Result<Python, String>,
+        curl: &Result<Curl, String>,
+    ) -> Report {
+        #[allow(clippy::cast_precision_loss)]
+        let big_mib = plan.big_file as f64 / MIB;
+        let (big, fan_size) = (size(plan.big_file), size(plan.fan_file_size));
+        let ms = |o: &Outcome| o.median().map(|s| s * 1000.0);
+        let us = |o: &Outcome| o.median().map(|ns| ns / 1000.0);
+        let rate = |o: &Outcome| o.median().map(|s| big_mib / s);
+        let ratio = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a / b);
+
+        let rss = r.rss_rust.median();
+        let upload = ratio(rate(&r.upload_rust), rate(&r.upload_curl));
+        let fan = ratio(r.fan_rust.median(), r.single_rust.median());
+        let events = ratio(r.events1_rust.median(), r.events1_python.median());
+        // Per batch, then the median: both sides of a pair ran side by side.
+        let encode = paired(&r.encode_runtime, &r.encode_plain);
+        let direct = paired(&r.encode_direct, &r.encode_plain);
+        let latency = plan.latency.as_millis();
+        let rows = vec![
+            Row {
+                key: "rss_growth",
+                of: Workload::Memory,
+                workload: format!("1. Peak RSS growth, {big} upload vs none"),
+                unit: "MiB",
+                decimals: 1,
+                better: Better::Lower,
+                rust: rss,
+                python: r.rss_python.median(),
+                curl: None,
+                target: Some(Target {
+                    text: "< 4 MiB",
+                    measured: rss.map(|m| (format!("{m:.1} MiB"), m < 4.0)),
+                }),
+                note: None,
+            },
+            Row {
+                key: "rss_baseline",
+                of: Workload::Memory,
+                workload: "   Peak RSS of the send without a file".to_owned(),
+                unit: "MiB",
+                decimals: 1,
+                better: Better::Lower,
+                rust: r.rss_base_rust.median(),
+                python: r.rss_base_python.median(),
+                curl: None,
+                target: None,
+                note: None,
+            },
+            Row {
+                key: "upload_throughput",
+                of: Workload::Upload,
+                workload: format!("2. Upload one {big} file"),
+                unit: "MiB/s",
+                decimals: 0,
+                better: Better::Higher,
+                rust: rate(&r.upload_rust),
+                python: rate(&r.upload_python),
+                curl: rate(&r.upload_curl),
+                target: Some(Target {
+                    text: ">= 0.9x curl",
+                    measured: upload.map(|x| (format!("{x:.2}x curl"), x >= 0.9)),
+                }),
+                note: None,
+            },
+            Row {
+                key: "single_upload",
+                of: Workload::Fanout,
+                workload: format!(
+                    "   Send with 1 file of {fan_size}, {latency} ms storage latency"
+                ),
+                unit: "ms",
+                decimals: 0,
+                better: Better::Lower,
+                rust: ms(&r.single_rust),
+                python: ms(&r.single_python),
+                curl: None,
+                target: None,
+                note: None,
+            },
+            Row {
+                key: "fan_out",
+                of: Workload::Fanout,
+                workload: format!(
+                    "3. Send with {} files of {fan_size}, {latency} ms storage latency",
+                    plan.fan_files
+                ),
+                unit: "ms",
+                decimals: 0,
+                better: Better::Lower,
+                rust: ms(&r.fan_rust),
+                python: ms(&r.fan_python),
+                curl: None,
+                target: Some(Target {
+                    text: "< 1.5x one upload",
+                    measured: fan.map(|x| (format!("{x:.2}x one upload"), x < 1.5)),
+                }),
+                note: None,
+            },
+            Row {
+                key: "events_1",
+                of: Workload::Events,
+                workload: "4. Events/s without files, 1 in flight".to_owned(),
+                unit: "events/s",
+                decimals: 0,
+                better: Better::Higher,
+                rust: r.events1_rust.median(),
+                python: r.events1_python.median(),
+                curl: None,
+                target: Some(Target {
+                    text: ">= 5x Python",
+                    measured: events.map(|x| (format!("{x:.1}x Python"), x >= 5.0)),
+                }),
+                note: None,
+            },
+            Row {
+                key: "events_64",
+                of: Workload::Events,
+                workload: "   Events/s without files, 64 in flight".to_owned(),
+                unit: "events/s",
+                decimals: 0,
+                better: Better::Higher,
+                rust: r.events64_rust.median(),
+                python: r.events64_python.median(),
+                curl: None,
+                target: None,
+                note: None,
+            },
+            Row {
+                key: "encode_runtime",
+                of: Workload::Encode,
+                workload: "5. Encode an order with 4 attachments (SDK path)".to_owned(),
+                unit: "µs",
+                decimals: 2,
+                better: Better::Lower,
+                rust: us(&r.encode_runtime),
+                python: us(&r.encode_python_sdk),
+                curl: None,
+                target: Some(Target {
+                    text: "<= 1.2x to_vec",
+                    measured: encode.map(|x| (format!("{x:.2}x to_vec"), x <= 1.2)),
+                }),
+                note: None,
+            },
+            Row {
+                key: "encode_plain",
+                of: Workload::Encode,
+                workload: "   Same order, ids as strings (to_vec / json.dumps)".to_owned(),
+                unit: "µs",
+                decimals: 2,
+                better: Better::Lower,
+                rust: us(&r.encode_plain),
+                python: us(&r.encode_python_plain),
+                curl: None,
+                target: None,
+                note: None,
+            },
+            Row {
+                key: "encode_direct",
+                of: Workload::Encode,
+                workload: "   Prototype: derive's paths, one to_vec, ids spliced in".to_owned(),
+                unit: "µs",
+                decimals: 2,
+                better: Better::Lower,
+                rust: us(&r.encode_direct),
+                python: None,
+                curl: None,
+                target: None,
+                note: direct.map(|x| format!("{x:.2}x to_vec")),
+            },
+        ];
+        let rows = rows.into_iter().filter(|row| plan.runs(row.of)).collect();
+        Report {
+            rows,
+            machine: machine.clone(),
+            plan: plan.clone(),
+            python: python
+                .as_ref()
+                .map(|p| format!("Python {} with {}", p.version, crate::python::SDK))
+                .map_err(Clone::clone),
+            curl: curl
+                .as_ref()
+                .map(|c| c.version.clone())
+                .map_err(Clone::clone),
+            results: r.clone(),
+        }
+    }
+
+    /// A Markdown table, then what was measured with.
+    pub(crate) fn table(&self) -> String {
+        let mut out = String::new();
+        out.push_str(
+            "| workload | unit | Rust | Python | curl | Rust vs Python | target | met? |\n",
+        );
+        out.push_str("| --- | --- | ---: | ---: | ---: | ---: | --- | --- |\n");
+        for row in &self.rows {
+            let cell =
+                |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{v:.*}", row.decimals));
+            let (target, met) = match &row.target {
+                None => (
+                    "—".to_owned(),
+                    row.note.clone().unwrap_or_else(|| "—".to_owned()),
+                ),
+                Some(t) => (
+                    t.text.to_owned(),
+                    match &t.measured {
+                        Some((figure, true)) => format!("yes ({figure})"),
+                        Some((figure, false)) => format!("**no** ({figure})"),
+                        None => "n/a".to_owned(),
+                    },
+                ),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {target} | {met} |",
+                row.workload.trim(),
+                row.unit,
+                cell(row.rust),
+                cell(row.python),
+                if row.curl.is_some() {
+                    cell(row.curl)
+                } else {
+                    "—".to_owned()
+                },
+                vs_python(row).map_or("—".to_owned(), |x| format!("{x:.1}x")),
+            );
+        }
+        let _ = write!(
+            out,
+            "\nMachine: {}\nPython: {}\ncurl: {}\n",
+            self.machine.summary(),
+            self.python.as_ref().unwrap_or_else(|e| e),
+            self.curl.as_ref().unwrap_or_else(|e| e),
+        );
+        let _ = writeln!(
+            out,
+            "Medians of {} run(s); Rust vs Python is how many times better Rust is (higher is better).",
+            self.plan.runs
+        );
+        out
+    }
+
+    pub(crate) fn json(&self) -> Value {
+        let rows: Vec<Value> = self
+            .rows
+            .iter()
+            .map(|row| {
+                json!({
+                    "key": row.key,
+                    "workload": row.workload.trim(),
+                    "unit": row.unit,
+                    "rust": row.rust,
+                    "python": row.python,
+                    "curl": row.curl,
+                    "rust_vs_python": vs_python(row),
+                    "target": row.target.as_ref().map(|t| t.text),
+                    "measured": row.target.as_ref().and_then(|t| t.measured.as_ref()).map(|m| &m.0),
+                    "met": row.target.as_ref().and_then(|t| t.measured.as_ref()).map(|m| m.1),
+                    "note": row.note,
+                })
+            })
+            .collect();
+        let r = &self.results;
+        let outcome = |o: &Outcome| json!({"samples": o.samples, "error": o.error});
+        json!({
+            "machine": self.machine.json(),
+            "plan": {
+                "quick": self.plan.quick,
+                "big_file_bytes": self.plan.big_file,
+                "fan_out_files": self.plan.fan_files,
+                "fan_out_file_bytes": self.plan.fan_file_size,
+                "storage_latency_ms": u64::try_from(self.plan.latency.as_millis()).unwrap_or(u64::MAX),
+                "runs": self.plan.runs,
+                "event_seconds": self.plan.event_duration.as_secs_f64(),
+                "encode_iterations": self.plan.encode_iterations,
+            },
+            "python": match &self.python { Ok(v) => json!({"version": v}), Err(e) => json!({"missing": e}) },
+            "curl": match &self.curl { Ok(v) => json!({"version": v}), Err(e) => json!({"missing": e}) },
+            "rows": rows,
+            "samples": {
+                "rss_growth_mib": {"rust": outcome(&r.rss_rust), "python": outcome(&r.rss_python)},
+                "rss_baseline_mib": {"rust": outcome(&r.rss_base_rust), "python": outcome(&r.rss_base_python)},
+                "upload_seconds": {"rust": outcome(&r.upload_rust), "python": outcome(&r.upload_python), "curl": outcome(&r.upload_curl)},
+                "single_upload_seconds": {"rust": outcome(&r.single_rust), "python": outcome(&r.single_python)},
+                "fan_out_seconds": {"rust": outcome(&r.fan_rust), "python": outcome(&r.fan_python)},
+                "events_1_per_second": {"rust": outcome(&r.events1_rust), "python": outcome(&r.events1_python)},
+                "events_64_per_second": {"rust": outcome(&r.events64_rust), "python": outcome(&r.events64_python)},
+                "encode_ns": {
+                    "rust_runtime": outcome(&r.encode_runtime),
+                    "rust_to_vec": outcome(&r.encode_plain),
+                    "rust_direct_prototype": outcome(&r.encode_direct),
+                    "python_sdk": outcome(&r.encode_python_sdk),
+                    "python_json_dumps": outcome(&r.encode_python_plain),
+                },
+            },
+        })
+    }
+}
+
+/// The median of `a[i] / b[i]`.
+fn paired(a: &Outcome, b: &Outcome) -> Option<f64> {
+    let ratios: Vec<f64> = a
+        .samples
+        .iter()
+        .zip(&b.samples)
+        .map(|(a, b)| a / b)
+        .collect();
+    crate::stats::median(&ratios)
+}
+
+/// How many times better Rust is than Python on this row.
+fn vs_python(row: &Row) -> Option<f64> {
+    let (rust, python) = row.rust.zip(row.python)?;
+    let x = match row.better {
+        Better::Lower => python / rust,
+        Better::Higher => rust / python,
+    };
+    // A growth near zero makes the quotient meaningless.
+    (x.is_finite() && rust.abs() > 0.05).then_some(x)
+}

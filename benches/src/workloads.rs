@@ -1,0 +1,400 @@
+//! The workloads, each against a fresh emulator process: the Rust SDK here,
+//! the Python SDK through its scripts, curl as the loopback yardstick.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use flowflex::{Attachment, Client, Mime};
+use serde_json::{Value, json};
+use tokio::runtime::Runtime;
+
+use crate::curl::Curl;
+use crate::data::{Files, size};
+use crate::python::Python;
+use crate::server::Server;
+use crate::{BoxError, Plan, Workload};
+
+/// Samples of one figure, or why there are none.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Outcome {
+    pub(crate) samples: Vec<f64>,
+    /// Why it could not be measured; `None` with no samples: not run.
+    pub(crate) error: Option<String>,
+}
+
+impl Outcome {
+    fn of(result: Result<Vec<f64>, BoxError>) -> Outcome {
+        match result {
+            Ok(samples) => Outcome {
+                samples,
+                error: None,
+            },
+            Err(err) => {
+                eprintln!("  failed: {err}");
+                Outcome {
+                    samples: Vec::new(),
+                    error: Some(err.to_string()),
+                }
+            }
+        }
+    }
+
+    pub(crate) fn median(&self) -> Option<f64> {
+        crate::stats::median(&self.samples)
+    }
+}
+
+/// Every figure of one run. Units: MiB, seconds, events per second,
+/// nanoseconds per event.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Results {
+    /// Peak RSS of a send with the large file minus that of a send without.
+    pub(crate) rss_rust: Outcome,
+    pub(crate) rss_python: Outcome,
+    /// Peak RSS of the send without a file (the baseline).
+    pub(crate) rss_base_rust: Outcome,
+    pub(crate) rss_base_python: Outcome,
+    /// Seconds to upload the large file.
+    pub(crate) upload_rust: Outcome,
+    pub(crate) upload_python: Outcome,
+    pub(crate) upload_curl: Outcome,
+    /// Seconds to send an event with one fan-out file, and with all of them.
+    pub(crate) single_rust: Outcome,
+    pub(crate) single_python: Outcome,
+    pub(crate) fan_rust: Outcome,
+    pub(crate) fan_python: Outcome,
+    /// Events per second without files.
+    pub(crate) events1_rust: Outcome,
+    pub(crate) events1_python: Outcome,
+    pub(crate) events64_rust: Outcome,
+    pub(crate) events64_python: Outcome,
+    /// Nanoseconds to encode the typical event.
+    pub(crate) encode_runtime: Outcome,
+    pub(crate) encode_plain: Outcome,
+    /// Nanoseconds of the prototype of a direct encoding (`encode::Direct`).
+    pub(crate) encode_direct: Outcome,
+    pub(crate) encode_python_sdk: Outcome,
+    pub(crate) encode_python_plain: Outcome,
+}
+
+/// Runs every workload.
+pub(crate) fn all(
+    runtime: &Runtime,
+    plan: &Plan,
+    files: &Files,
+    python: Option<&Python>,
+    curl: Option<&Curl>,
+) -> Results {
+    let mut r = Results::default();
+
+    if plan.runs(Workload::Memory) {
+        eprintln!("1. peak memory, sending {} vs no file", size(plan.big_file));
+        let (growth, base) = split(memory_rust(plan, files));
+        (r.rss_rust, r.rss_base_rust) = (growth, base);
+        if let Some(p) = python {
+            (r.rss_python, r.rss_base_python) = split(memory_python(plan, p, files));
+        }
+    }
+    if plan.runs(Workload::Upload) {
+        upload(runtime, plan, files, python, curl, &mut r);
+    }
+    if plan.runs(Workload::Fanout) {
+        fan_out(runtime, plan, files, python, &mut r);
+    }
+    if plan.runs(Workload::Events) {
+        events(runtime, plan, python, &mut r);
+    }
+    if plan.runs(Workload::Encode) {
+        encode(plan, python, &mut r);
+    }
+    r
+}
+
+fn py(python: Option<&Python>, f: impl FnOnce(&Python) -> Result<Vec<f64>, BoxError>) -> Outcome {
+    python.map(|p| Outcome::of(f(p))).unwrap_or_default()
+}
+
+fn upload(
+    runtime: &Runtime,
+    plan: &Plan,
+    files: &Files,
+    python: Option<&Python>,
+    curl: Option<&Curl>,
+    r: &mut Results,
+) {
+    eprintln!("2. upload of {}", size(plan.big_file));
+    let (rust, by_curl) = split(runtime.block_on(upload_rust(plan, files, curl)));
+    (r.upload_rust, r.upload_curl) = (rust, by_curl);
+    r.upload_python = py(python, |p| {
+        let server = Server::start(Duration::ZERO)?;
+        let out = p.run(
+            "upload.py",
+            &[path(&files.big), plan.runs.to_string()],
+            server.base_url(),
+        )?;
+        floats(&out, "seconds")
+    });
+}
+
+fn fan_out(
+    runtime: &Runtime,
+    plan: &Plan,
+    files: &Files,
+    python: Option<&Python>,
+    r: &mut Results,
+) {
+    eprintln!(
+        "3. fan-out of {} files of {} with {} ms storage latency",
+        files.fan.len(),
+        size(plan.fan_file_size),
+        plan.latency.as_millis()
+    );
+    let (single, fan) = split(runtime.block_on(fan_out_rust(plan, files)));
+    (r.single_rust, r.fan_rust) = (single, fan);
+    if let Some(p) = python {
+        (r.single_python, r.fan_python) = split((|| {
+            let server = Server::start(plan.latency)?;
+            let mut args = vec![plan.runs.to_string()];
+            args.extend(files.fan.iter().map(|f| path(f)));
+            let out = p.run("fanout.py", &args, server.base_url())?;
+            Ok((floats(&out, "single")?, floats(&out, "fanout")?))
+        })());
+    }
+}
+
+fn events(runtime: &Runtime, plan: &Plan, python: Option<&Python>, r: &mut Results) {
+    for (in_flight, rust, python_out) in [
+        (1, &mut r.events1_rust, &mut r.events1_python),
+        (64, &mut r.events64_rust, &mut r.events64_python),
+    ] {
+        eprintln!("4. events per second, {in_flight} in flight");
+        *rust = Outcome::of(runtime.block_on(events_rust(plan, in_flight)));
+        *python_out = py(python, |p| {
+            let server = Server::start(Duration::ZERO)?;
+            let out = p.run(
+                "events.py",
+                &[
+                    plan.event_duration.as_secs_f64().to_string(),
+                    in_flight.to_string(),
+                ],
+                server.base_url(),
+            )?;
+            let events = number(&out, "events")?;
+            Ok(vec![events / number(&out, "seconds")?])
+        });
+    }
+}
+
+fn encode(plan: &Plan, python: Option<&Python>, r: &mut Results) {
+    eprintln!("5. encoding a typical event with 4 attachments");
+    match crate::encode::measure(plan.encode_runs(), plan.encode_iterations) {
+        Ok(encoded) => {
+            r.encode_runtime = Outcome::of(Ok(encoded.runtime));
+            r.encode_plain = Outcome::of(Ok(encoded.plain));
+            r.encode_direct = Outcome::of(Ok(encoded.direct));
+        }
+        Err(err) => r.encode_runtime = Outcome::of(Err(err)),
+    }
+    if let Some(p) = python {
+        (r.encode_python_sdk, r.encode_python_plain) = split((|| {
+            let out = p.run(
+                "encode.py",
+                &[
+                    plan.encode_runs().to_string(),
+                    (plan.encode_iterations / 20).max(100).to_string(),
+                ],
+                "http://127.0.0.1:9",
+            )?;
+            Ok((floats(&out, "sdk_ns")?, floats(&out, "plain_ns")?))
+        })());
+    }
+}
+
+/// Two outcomes from one result (both fail together).
+fn split(result: Result<(Vec<f64>, Vec<f64>), BoxError>) -> (Outcome, Outcome) {
+    match result {
+        Ok((a, b)) => (Outcome::of(Ok(a)), Outcome::of(Ok(b))),
+        Err(err) => {
+            let first = Outcome::of(Err(err));
+            (first.clone(), first)
+        }
+    }
+}
+
+fn path(p: &Path) -> String {
+    p.display().to_string()
+}
+
+fn number(v: &Value, key: &str) -> Result<f64, BoxError> {
+    v.get(key)
+        .and_then(Value::as_f64)
+        .ok_or_else(|| format!("no number \"{key}\" in {v}").into())
+}
+
+fn floats(v: &Value, key: &str) -> Result<Vec<f64>, BoxError> {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_f64).collect())
+        .ok_or_else(|| format!("no list \"{key}\" in {v}").into())
+}
+
+// ------------------------------------------------------------------ memory
+
+/// Growth of peak RSS (MiB) and the baseline peak (MiB), per run, each
+/// send in a fresh `probe` process.
+fn memory_rust(plan: &Plan, files: &Files) -> Result<(Vec<f64>, Vec<f64>), BoxError> {
+    let server = Server::start(Duration::ZERO)?;
+    let exe = std::env::current_exe()?;
+    let probe = |file: Option<&Path>| -> Result<f64, BoxError> {
+        let mut command = Command::new(&exe);
+        command.args(["probe", "--base-url", server.base_url()]);
+        if let Some(file) = file {
+            command.arg("--file").arg(file);
+        }
+        let out = command.output()?;
+        if !out.status.success() {
+            return Err(format!(
+                "the probe failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )
+            .into());
+        }
+        let value: Value = serde_json::from_slice(&out.stdout)?;
+        Ok(number(&value, "hwm_kib")? / 1024.0)
+    };
+    paired(plan.runs, || probe(None), || probe(Some(&files.big)))
+}
+
+fn memory_python(
+    plan: &Plan,
+    python: &Python,
+    files: &Files,
+) -> Result<(Vec<f64>, Vec<f64>), BoxError> {
+    let server = Server::start(Duration::ZERO)?;
+    let probe = |file: Option<&Path>| -> Result<f64, BoxError> {
+        let args: Vec<String> = file.map(path).into_iter().collect();
+        let value = python.run("rss.py", &args, server.base_url())?;
+        Ok(number(&value, "hwm_kib")? / 1024.0)
+    };
+    paired(plan.runs, || probe(None), || probe(Some(&files.big)))
+}
+
+/// `runs` pairs of (baseline, with file), interleaved; returns the growths
+/// and the baselines.
+fn paired(
+    runs: usize,
+    base: impl Fn() -> Result<f64, BoxError>,
+    with_file: impl Fn() -> Result<f64, BoxError>,
+) -> Result<(Vec<f64>, Vec<f64>), BoxError> {
+    let (mut growth, mut bases) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let b = base()?;
+        let f = with_file()?;
+        growth.push(f - b);
+        bases.push(b);
+    }
+    Ok((growth, bases))
+}
+
+// ------------------------------------------------------------------ upload
+
+/// Seconds per upload of the large file: the SDK's `upload` (upload URL and
+/// PUT), and curl's PUT alone, interleaved.
+async fn upload_rust(
+    plan: &Plan,
+    files: &Files,
+    curl: Option<&Curl>,
+) -> Result<(Vec<f64>, Vec<f64>), BoxError> {
+    let server = Server::start(Duration::ZERO)?;
+    let client = server.client()?;
+    // Warm: the connection pool, the page cache.
+    client.upload(&Attachment::from_path(&files.big)).await?;
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..plan.runs {
+        let start = Instant::now();
+        client.upload(&Attachment::from_path(&files.big)).await?;
+        ours.push(start.elapsed().as_secs_f64());
+        if let Some(curl) = curl {
+            let ticket = client
+                .create_upload_url("big.pdf", Mime::Pdf, plan.big_file)
+                .await?;
+            let url = ticket.upload_url.expose().to_string();
+            let file = files.big.clone();
+            let curl = curl.clone();
+            let seconds =
+                tokio::task::spawn_blocking(move || curl.upload(&file, &url, Mime::Pdf.as_str()))
+                    .await??;
+            theirs.push(seconds);
+        }
+    }
+    Ok((ours, theirs))
+}
+
+// ----------------------------------------------------------------- fan-out
+
+/// Seconds per send: with one file, and with every fan-out file.
+async fn fan_out_rust(plan: &Plan, files: &Files) -> Result<(Vec<f64>, Vec<f64>), BoxError> {
+    let server = Server::start(plan.latency)?;
+    let client = server.client()?;
+    let send = |paths: &[std::path::PathBuf]| {
+        let attachments: Vec<Attachment> = paths.iter().map(Attachment::from_path).collect();
+        let client = client.clone();
+        async move {
+            let start = Instant::now();
+            client
+                .send_event("bench.fanout", json!({ "files": attachments }))
+                .await?;
+            Ok::<_, BoxError>(start.elapsed().as_secs_f64())
+        }
+    };
+    send(&files.fan[..1]).await?;
+    let (mut single, mut fan) = (Vec::new(), Vec::new());
+    for _ in 0..plan.runs {
+        single.push(send(&files.fan[..1]).await?);
+        fan.push(send(&files.fan).await?);
+    }
+    Ok((single, fan))
+}
+
+// ------------------------------------------------------------------ events
+
+/// Events per second without files, `in_flight` sends at a time from one client.
+async fn events_rust(plan: &Plan, in_flight: usize) -> Result<Vec<f64>, BoxError> {
+    let server = Server::start(Duration::ZERO)?;
+    let client = server.client()?;
+    let payload = crate::encode::order_json();
+    for _ in 0..20 {
+        client.send_event("bench.event", &payload).await?;
+    }
+    let sent = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let deadline = start + plan.event_duration;
+    let workers: Vec<_> = (0..in_flight)
+        .map(|_| {
+            let (client, payload, sent) = (client.clone(), payload.clone(), Arc::clone(&sent));
+            tokio::spawn(send_until(client, payload, sent, deadline))
+        })
+        .collect();
+    for worker in workers {
+        worker.await??;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    #[allow(clippy::cast_precision_loss)]
+    Ok(vec![sent.load(Ordering::Relaxed) as f64 / elapsed])
+}
+
+async fn send_until(
+    client: Client,
+    payload: Value,
+    sent: Arc<AtomicU64>,
+    deadline: Instant,
+) -> Result<(), BoxError> {
+    while Instant::now() < deadline {
+        client.send_event("bench.event", &payload).await?;
+        sent.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
+}

@@ -1,0 +1,212 @@
+//! The command line, as clap parses it.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use flowflex_emulator::{DEFAULT_API_KEY, DEFAULT_INTEGRATION_CODE, DEFAULT_MAX_FILE_BYTES};
+
+use crate::payload::PayloadPath;
+
+/// Send FlowFlex events with files, check files, run a local FlowFlex.
+#[derive(Debug, Parser)]
+#[command(
+    name = "flowflex",
+    version,
+    about,
+    propagate_version = true,
+    after_help = crate::exit::HELP
+)]
+pub struct Cli {
+    /// Log what the SDK does (uploads, requests, retries) to stderr. Never
+    /// logs a secret. RUST_LOG, when set, chooses what is logged.
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Send an event; files given with --attach are uploaded first and their
+    /// asset ids put in the payload. Prints the result as JSON.
+    Send(SendArgs),
+    /// Run a local FlowFlex (API and presigned storage) until Ctrl-C; prints
+    /// its URL and the settings to reach it.
+    Emulator(EmulatorArgs),
+    /// Tell what MIME type each file is, and whether FlowFlex would accept it
+    /// (type, content, size) and why not. Sends nothing anywhere.
+    Check(CheckArgs),
+}
+
+/// `flowflex send`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  flowflex send order.placed --data '{\"order_id\": \"ord_42\"}'
+  flowflex send order.shipped --attach invoice=invoice.pdf --attach 'gallery[]=a.jpg' --attach 'gallery[]=b.jpg'
+  flowflex send invoice.created --data @payload.json --attach order.receipt=receipt.pdf --idempotency-key inv-42
+
+A PATH is where the file's asset id goes in the payload, as the flow reads it:
+`invoice` is {{trigger.invoice}}, `order.receipt` is {{trigger.order.receipt}},
+`gallery[]` appends to the list `gallery` ({{trigger.gallery[0]}}, ...).")]
+pub struct SendArgs {
+    /// The event name, e.g. order.shipped.
+    pub event: String,
+
+    /// The payload: a JSON object, or @FILE to read one from a file (@- reads
+    /// stdin). Default: {}.
+    #[arg(long, value_name = "JSON|@FILE")]
+    pub data: Option<String>,
+
+    /// Attach FILE at payload PATH (invoice, order.receipt, gallery[]).
+    /// Repeat for more files.
+    #[arg(long = "attach", value_name = "PATH=FILE")]
+    pub attach: Vec<AttachSpec>,
+
+    /// The idempotency key: FlowFlex fires the flow once per key. Default: a
+    /// fresh UUID, printed in the result.
+    #[arg(long, value_name = "KEY")]
+    pub idempotency_key: Option<String>,
+
+    /// Where to send, and with which credentials.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// Where to send and with which credentials; each flag falls back to its
+/// environment variable.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// The custom integration's API key (cik_...).
+    #[arg(long, env = "FLOWFLEX_API_KEY", value_name = "KEY")]
+    pub api_key: Option<String>,
+
+    /// The custom integration's API secret. Prefer the environment variable:
+    /// a flag is visible to other users of the machine. Never printed.
+    #[arg(
+        long,
+        env = "FLOWFLEX_API_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub api_secret: Option<String>,
+
+    /// The integration code: the CODE in /v1/events/CODE.
+    #[arg(long, env = "FLOWFLEX_INTEGRATION_CODE", value_name = "CODE")]
+    pub integration_code: Option<String>,
+
+    /// The FlowFlex host; https, or http on loopback (an emulator).
+    #[arg(
+        long,
+        env = "FLOWFLEX_BASE_URL",
+        value_name = "URL",
+        default_value = flowflex::DEFAULT_BASE_URL
+    )]
+    pub base_url: String,
+
+    /// The timeout of each request, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub timeout: u64,
+}
+
+/// `flowflex emulator`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+The emulator keeps everything in memory and forgets it when stopped. Point
+`flowflex send` or your code at it with the printed FLOWFLEX_* values and the
+API secret you chose.")]
+pub struct EmulatorArgs {
+    /// The address to listen on.
+    #[arg(long, env = "FLOWFLEX_EMULATOR_HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+
+    /// The port to listen on (0 picks a free one).
+    #[arg(long, env = "FLOWFLEX_EMULATOR_PORT", default_value_t = 0)]
+    pub port: u16,
+
+    /// The API key to accept.
+    #[arg(long, env = "FLOWFLEX_API_KEY", default_value = DEFAULT_API_KEY)]
+    pub api_key: String,
+
+    /// The API secret to accept (never printed).
+    #[arg(long, env = "FLOWFLEX_API_SECRET", hide_env_values = true)]
+    pub api_secret: Option<String>,
+
+    /// The integration code to accept events for.
+    #[arg(long, env = "FLOWFLEX_INTEGRATION_CODE", default_value = DEFAULT_INTEGRATION_CODE)]
+    pub integration_code: String,
+
+    /// The largest file storage accepts, in bytes.
+    #[arg(long, env = "FLOWFLEX_MAX_FILE_BYTES", default_value_t = DEFAULT_MAX_FILE_BYTES)]
+    pub max_file_bytes: u64,
+
+    /// Append each event the emulator accepts to FILE, one JSON object a line
+    /// (event, idempotency key, payload, and the files its asset ids name).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+}
+
+/// `flowflex check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The files to check.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// One `--attach PATH=FILE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachSpec {
+    /// Where in the payload the asset id goes.
+    pub path: PayloadPath,
+    /// The file to upload.
+    pub file: PathBuf,
+}
+
+impl std::str::FromStr for AttachSpec {
+    type Err = String;
+
+    fn from_str(spec: &str) -> Result<Self, String> {
+        let (path, file) = spec.split_once('=').ok_or_else(|| {
+            "expected PATH=FILE, e.g. invoice=./invoice.pdf or 'gallery[]=a.jpg'".to_owned()
+        })?;
+        if file.is_empty() {
+            return Err(format!("no file after `{path}=`: give PATH=FILE"));
+        }
+        Ok(AttachSpec {
+            path: path.parse()?,
+            file: PathBuf::from(file),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn attach_specs() {
+        let spec: AttachSpec = "gallery[]=photos/a=b.jpg".parse().unwrap();
+        assert_eq!(spec.path.to_string(), "gallery[]");
+        assert_eq!(spec.file, PathBuf::from("photos/a=b.jpg"));
+        for bad in [
+            "invoice.pdf",
+            "invoice=",
+            "=a.pdf",
+            "a..b=x.pdf",
+            "x[]y=a.pdf",
+        ] {
+            assert!(bad.parse::<AttachSpec>().is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! `flowflex emulator`: the `flowflex-emulator` library as a server, with the
+//! same announcement as its own binary, and an optional event record.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use flowflex_emulator::{DEFAULT_API_SECRET, Emulator, RecordedEvent};
+use serde_json::{Map, Value, json};
+
+use crate::args::EmulatorArgs;
+use crate::exit;
+use crate::report::Failure;
+
+/// How often new events are looked for, for `--record`.
+const RECORD_EVERY: Duration = Duration::from_millis(25);
+
+pub(crate) fn run(args: &EmulatorArgs) -> Result<u8, Failure> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| failure("cannot start the async runtime", &e))?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: &EmulatorArgs) -> Result<u8, Failure> {
+    let emulator = Emulator::builder()
+        .host(args.host)
+        .port(args.port)
+        .api_key(&args.api_key)
+        .api_secret(args.api_secret.as_deref().unwrap_or(DEFAULT_API_SECRET))
+        .integration_code(&args.integration_code)
+        .max_file_bytes(args.max_file_bytes)
+        .start()
+        .await
+        .map_err(|e| Failure::Other {
+            message: format!("the emulator cannot start: {e}"),
+            hint: "pick another --port (0 takes a free one), or check --host".to_owned(),
+        })?;
+    let mut record = match &args.record {
+        Some(path) => Some(Record::open(path)?),
+        None => None,
+    };
+    // Listen for signals before announcing readiness, so that a supervisor
+    // that stops us right after reading the address gets a clean exit.
+    let mut stop = std::pin::pin!(stop_signal()?);
+
+    // The secret is never printed; stderr says which one is in force, before
+    // stdout announces readiness.
+    if args.api_secret.is_some() {
+        eprintln_quiet("api secret: the value you passed");
+    } else {
+        eprintln_quiet(&format!("api secret: {DEFAULT_API_SECRET} (default)"));
+    }
+    let base_url = emulator.base_url();
+    let announcement = format!(
+        "FlowFlex emulator listening on {base_url}\nFLOWFLEX_BASE_URL={base_url}\nFLOWFLEX_API_KEY={}\nFLOWFLEX_INTEGRATION_CODE={}\n",
+        emulator.api_key(),
+        emulator.integration_code()
+    );
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(announcement.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| failure("cannot write to stdout", &e))?;
+    drop(stdout);
+
+    let mut tick = tokio::time::interval(RECORD_EVERY);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            _ = tick.tick(), if record.is_some() => {
+                if let Some(record) = &mut record {
+                    record.catch_up(&emulator)?;
+                }
+            }
+        }
+    }
+    if let Some(record) = &mut record {
+        record.catch_up(&emulator)?;
+    }
+    emulator.shutdown().await;
+    Ok(exit::OK)
+}
+
+/// Resolves on Ctrl-C, or SIGTERM on Unix.
+fn stop_signal() -> Result<impl Future<Output = ()>, Failure> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listen = |kind| signal(kind).map_err(|e| failure("cannot listen for stop signals", &e));
+        let mut interrupt = listen(SignalKind::interrupt())?;
+        let mut terminate = listen(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
+}
+
+/// `--record FILE`: every accepted event, one JSON line each, in order.
+struct Record {
+    file: std::fs::File,
+    written: usize,
+}
+
+impl Record {
+    fn open(path: &Path) -> Result<Record, Failure> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| failure(&format!("cannot open --record {}", path.display()), &e))?;
+        Ok(Record { file, written: 0 })
+    }
+
+    /// Appends the events accepted since the last call.
+    fn catch_up(&mut self, emulator: &Emulator) -> Result<(), Failure> {
+        let events = emulator.events();
+        let mut lines = String::new();
+        for event in events.iter().skip(self.written) {
+            lines.push_str(&record_line(emulator, event).to_string());
+            lines.push('\n');
+        }
+        if lines.is_empty() {
+            return Ok(());
+        }
+        self.file
+            .write_all(lines.as_bytes())
+            .and_then(|()| self.file.flush())
+            .map_err(|e| failure("cannot write the --record file", &e))?;
+        self.written = events.len();
+        Ok(())
+    }
+}
+
+/// An event as recorded: what arrived, and the files its asset ids name.
+fn record_line(emulator: &Emulator, event: &RecordedEvent) -> Value {
+    let mut assets = Map::new();
+    collect_assets(emulator, &event.payload, &mut assets);
+    json!({
+        "event": event.event,
+        "integration_code": event.integration_code,
+        "idempotency_key": event.idempotency_key,
+        "event_id": event.event_id,
+        "payload": event.payload,
+        "assets": assets,
+    })
+}
+
+fn collect_assets(emulator: &Emulator, value: &Value, out: &mut Map<String, Value>) {
+    match value {
+        Value::String(id) => {
+            if let Some(asset) = emulator.asset(id) {
+                out.insert(
+                    id.clone(),
+                    json!({
+                        "filename": asset.filename,
+                        "mime": asset.mime,
+                        "size": asset.size,
+                        "sha256": asset.sha256,
+                    }),
+                );
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_assets(emulator, v, out)),
+        Value::Object(map) => map.values().for_each(|v| collect_assets(emulator, v, out)),
+        _ => {}
+    }
+}
+
+fn eprintln_quiet(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+fn failure(what: &str, e: &std::io::Error) -> Failure {
+    Failure::Other {
+        message: format!("{what}: {e}"),
+        hint: "check the machine's resources, and that --record names a writable file".to_owned(),
+    }
+}

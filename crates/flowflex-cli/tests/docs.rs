@@ -1,0 +1,322 @@
+//! Every shell command in the README and docs/*.md (code blocks marked
+//! ```sh) is run here, or checked:
+//!
+//! - `flowflex ...`: parsed with the CLI's own parser, then run for real:
+//!   `send` and `check` against an emulator, `emulator` until it announces
+//!   itself (on a free port instead of the documented one);
+//! - `cargo ...`: must be run by `.ci/run` as written, or be a
+//!   `cargo install --path` of a crate that has a binary;
+//! - `export ...`: only the variables `flowflex` reads, with the values the
+//!   same page's `flowflex emulator` command serves.
+//!
+//! Anything else fails the test: a new kind of command needs a rule here.
+//! Relative links between these pages must lead to files that exist.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use clap::Parser as _;
+use common::{Local, flowflex, run, workspace_root};
+use flowflex_cli::{Cli, Command};
+
+/// One command line of a ```sh block.
+#[derive(Debug)]
+struct Doc {
+    at: String,
+    line: String,
+    words: Vec<String>,
+}
+
+fn pages() -> Vec<PathBuf> {
+    let root = workspace_root();
+    let mut pages = vec![root.join("README.md")];
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(root.join("docs"))
+        .expect("docs/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    docs.sort();
+    pages.extend(docs);
+    pages
+}
+
+fn commands(page: &Path) -> Vec<Doc> {
+    let text = std::fs::read_to_string(page).expect("read page");
+    let name = page
+        .strip_prefix(workspace_root())
+        .unwrap_or(page)
+        .display()
+        .to_string();
+    let mut out = Vec::new();
+    let mut in_sh = false;
+    let mut pending = String::new();
+    for (n, raw) in text.lines().enumerate() {
+        let trimmed = raw.trim();
+        if trimmed.starts_with("```") {
+            in_sh = !in_sh && trimmed == "```sh";
+            continue;
+        }
+        if !in_sh {
+            continue;
+        }
+        if let Some(head) = trimmed.strip_suffix('\\') {
+            pending.push_str(head);
+            pending.push(' ');
+            continue;
+        }
+        pending.push_str(trimmed);
+        let line = std::mem::take(&mut pending);
+        let (words, code) = split(&line);
+        if words.is_empty() {
+            continue;
+        }
+        out.push(Doc {
+            at: format!("{name}:{}", n + 1),
+            line: code.to_owned(),
+            words,
+        });
+    }
+    out
+}
+
+/// The words of a command line as a POSIX shell splits them (quotes and
+/// backslashes; no expansions), and the line up to its `#` comment.
+fn split(line: &str) -> (Vec<String>, &str) {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut started = false;
+    let mut chars = line.char_indices();
+    let mut end = line.len();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '\'' => {
+                started = true;
+                word.extend(chars.by_ref().map(|(_, c)| c).take_while(|&c| c != '\''));
+            }
+            '"' => {
+                started = true;
+                while let Some((_, c)) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => word.extend(chars.next().map(|(_, c)| c)),
+                        c => word.push(c),
+                    }
+                }
+            }
+            '\\' => {
+                started = true;
+                word.extend(chars.next().map(|(_, c)| c));
+            }
+            '#' if !started => {
+                end = at;
+                break;
+            }
+            c if c.is_whitespace() => {
+                if started {
+                    words.push(std::mem::take(&mut word));
+                    started = false;
+                }
+            }
+            c => {
+                started = true;
+                word.push(c);
+            }
+        }
+    }
+    if started {
+        words.push(word);
+    }
+    (words, line[..end].trim())
+}
+
+#[test]
+fn lines_split_like_a_shell() {
+    let line = r#"flowflex send e --data '{"a": 1}' --attach "g[]=a b.jpg" x\ y#z  # note"#;
+    let (words, code) = split(line);
+    assert_eq!(
+        words,
+        [
+            "flowflex",
+            "send",
+            "e",
+            "--data",
+            r#"{"a": 1}"#,
+            "--attach",
+            "g[]=a b.jpg",
+            "x y#z"
+        ]
+    );
+    assert_eq!(code, &line[..line.len() - "  # note".len()]);
+    let (_, code) = split("cargo test --workspace           # runs every test");
+    assert_eq!(code, "cargo test --workspace");
+}
+
+#[test]
+fn every_documented_command_is_run_or_checked() {
+    let ci = std::fs::read_to_string(workspace_root().join(".ci/run")).expect(".ci/run");
+    let local = Local::start();
+    let mut seen = 0;
+    for page in pages() {
+        let docs = commands(&page);
+        let served = emulator_settings(&docs);
+        for doc in &docs {
+            seen += 1;
+            match doc.words[0].as_str() {
+                "flowflex" => run_flowflex(&local, doc),
+                "cargo" => check_cargo(doc, &ci),
+                "export" => check_export(doc, served.as_ref()),
+                other => panic!(
+                    "{}: `{other}` is neither run nor checked by crates/flowflex-cli/tests/docs.rs: add a rule there, or leave the command out",
+                    doc.at
+                ),
+            }
+        }
+    }
+    assert!(
+        seen >= 10,
+        "found only {seen} commands: is the parser broken?"
+    );
+}
+
+fn run_flowflex(local: &Local, doc: &Doc) {
+    let cli = Cli::try_parse_from(&doc.words)
+        .unwrap_or_else(|e| panic!("{}: `{}` does not parse:\n{e}", doc.at, doc.line));
+    match cli.command {
+        Command::Send(_) | Command::Check(_) => {
+            let r = run(local.flowflex().args(&doc.words[1..]));
+            assert_eq!(r.code, 0, "{}: `{}` failed: {r:#?}", doc.at, doc.line);
+            if matches!(cli.command, Command::Send(_)) {
+                let out = r.json();
+                assert!(out["response"]["eventId"].is_string(), "{}: {out}", doc.at);
+            }
+        }
+        Command::Emulator(args) => {
+            let mut words = doc.words[1..].to_vec();
+            if let Some(i) = words.iter().position(|w| w == "--port") {
+                words[i + 1] = "0".to_owned();
+            }
+            let mut child = flowflex()
+                .args(&words)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn");
+            let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+            let mut announced = Vec::new();
+            for _ in 0..4 {
+                announced.push(lines.next().expect("a line").expect("utf-8"));
+            }
+            child.kill().expect("kill");
+            child.wait().expect("wait");
+            assert!(
+                announced[0].starts_with("FlowFlex emulator listening on http://127.0.0.1:"),
+                "{}: {announced:?}",
+                doc.at
+            );
+            assert_eq!(announced[2], format!("FLOWFLEX_API_KEY={}", args.api_key));
+            assert_eq!(
+                announced[3],
+                format!("FLOWFLEX_INTEGRATION_CODE={}", args.integration_code)
+            );
+        }
+    }
+}
+
+fn check_cargo(doc: &Doc, ci: &str) {
+    if ci.lines().any(|l| l.contains(&doc.line)) {
+        return;
+    }
+    if let ["cargo", "install", "--path", dir] = doc
+        .words
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        let manifest = std::fs::read_to_string(workspace_root().join(dir).join("Cargo.toml"))
+            .unwrap_or_else(|e| panic!("{}: no crate at {dir}: {e}", doc.at));
+        assert!(
+            manifest.contains("[[bin]]") && manifest.contains("name = \"flowflex\""),
+            "{}: {dir} has no `flowflex` binary to install",
+            doc.at
+        );
+        return;
+    }
+    panic!(
+        "{}: `{}` is not run by .ci/run: run it there as written, or leave it out",
+        doc.at, doc.line
+    );
+}
+
+/// What the page's `flowflex emulator` command serves, as the variables
+/// that reach it.
+fn emulator_settings(docs: &[Doc]) -> Option<BTreeMap<String, String>> {
+    let doc = docs
+        .iter()
+        .find(|d| d.words.get(1).is_some_and(|w| w == "emulator"))?;
+    let Command::Emulator(args) = Cli::try_parse_from(&doc.words).ok()?.command else {
+        return None;
+    };
+    let secret = args
+        .api_secret
+        .unwrap_or_else(|| "emulator-secret".to_owned());
+    Some(BTreeMap::from([
+        (
+            "FLOWFLEX_BASE_URL".to_owned(),
+            format!("http://{}:{}", args.host, args.port),
+        ),
+        ("FLOWFLEX_API_KEY".to_owned(), args.api_key),
+        ("FLOWFLEX_API_SECRET".to_owned(), secret),
+        (
+            "FLOWFLEX_INTEGRATION_CODE".to_owned(),
+            args.integration_code,
+        ),
+    ]))
+}
+
+fn check_export(doc: &Doc, served: Option<&BTreeMap<String, String>>) {
+    let served = served.unwrap_or_else(|| {
+        panic!(
+            "{}: exports FlowFlex settings without a `flowflex emulator` command on the page to match",
+            doc.at
+        )
+    });
+    for assignment in &doc.words[1..] {
+        let (name, value) = assignment
+            .split_once('=')
+            .unwrap_or_else(|| panic!("{}: `{assignment}` is not NAME=VALUE", doc.at));
+        let expected = served
+            .get(name)
+            .unwrap_or_else(|| panic!("{}: flowflex does not read {name}", doc.at));
+        assert_eq!(
+            value, expected,
+            "{}: {name} does not reach the emulator the page starts",
+            doc.at
+        );
+    }
+}
+
+#[test]
+fn links_between_the_guides_lead_somewhere() {
+    let mut broken = Vec::new();
+    for page in pages() {
+        let text = std::fs::read_to_string(&page).expect("read");
+        let dir = page.parent().expect("dir");
+        for (_, rest) in text.match_indices("](").map(|(i, _)| ((), &text[i + 2..])) {
+            let Some(end) = rest.find(')') else { continue };
+            let target = &rest[..end];
+            if target.contains("://") || target.starts_with('#') || target.starts_with("mailto:") {
+                continue;
+            }
+            let file = target.split('#').next().unwrap_or_default();
+            if !dir.join(file).exists() {
+                broken.push(format!("{}: {target}", page.display()));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}

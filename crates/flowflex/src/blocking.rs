@@ -1,0 +1,459 @@
+//! A blocking client, for code that is not async: scripts, CLIs, sync web
+//! frameworks, build tools.
+//!
+//! [`blocking::Client`](Client) has the async [`Client`](crate::Client)'s API
+//! without `.await`: the same builder, the same checks, retries, parallel
+//! uploads and errors. It owns a small Tokio runtime (one thread, the
+//! caller's) and runs each call to completion on it.
+//!
+//! ```no_run
+//! use flowflex::Attachment;
+//! use flowflex::blocking::Client;
+//!
+//! # fn main() -> flowflex::Result<()> {
+//! let client = Client::from_env()?;
+//! let sent = client
+//!     .send_event("order.shipped", serde_json::json!({
+//!         "invoice": Attachment::from_path("./invoice.pdf"),
+//!         "note": "passes through",
+//!     }))
+//!     .idempotency_key("order-42-shipped")
+//!     .send()?;
+//! println!("{}", sent.uploaded_assets["invoice"]);
+//! # Ok(()) }
+//! ```
+//!
+//! Do not use it from inside an async runtime (a `#[tokio::main]` function,
+//! a handler of an async web framework): it would block that runtime's
+//! thread. There every call returns [`Error::Config`] saying so, instead of
+//! panicking; use the async [`Client`](crate::Client) there.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::{AssetId, Attachment, Mime, Progress, RetryConfig, SendEventResult, UploadTicket};
+
+/// A blocking FlowFlex client: [`crate::Client`] without `async`.
+///
+/// Cheap to clone (the clones share the runtime and the connection pool).
+/// `Debug` shows no secret.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use flowflex::Attachment;
+/// use flowflex::blocking::Client;
+///
+/// # fn main() -> flowflex::Result<()> {
+/// let client = Client::builder()
+///     .api_key("cik_xxx")
+///     .api_secret("yyy")
+///     .integration_code("ic_abc123")
+///     .timeout(Duration::from_secs(30))
+///     .build()?;
+/// let sent = client
+///     .send_event("invoice.created", serde_json::json!({
+///         "invoice": Attachment::from_path("./invoice.pdf"),
+///     }))
+///     .send()?;
+/// println!("{:?}", sent.uploaded_assets);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: crate::Client,
+    /// Always `Some` until dropped; an `Option` so that `Drop` can take it.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Dropping a runtime inside another one panics; shutting it down in
+        // the background does not, and leaves nothing of ours running.
+        if let Some(runtime) = self.runtime.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                runtime.shutdown_background();
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("blocking::Client")
+            .field(&self.inner.client)
+            .finish()
+    }
+}
+
+impl Client {
+    /// A builder with nothing set; the setters are those of
+    /// [`crate::ClientBuilder`].
+    ///
+    /// ```
+    /// let client = flowflex::blocking::Client::builder()
+    ///     .api_key("cik_xxx")
+    ///     .api_secret("yyy")
+    ///     .integration_code("ic_abc123")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(client.integration_code(), "ic_abc123");
+    /// ```
+    #[must_use]
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client configured from `FLOWFLEX_API_KEY`, `FLOWFLEX_API_SECRET`,
+    /// `FLOWFLEX_INTEGRATION_CODE` and `FLOWFLEX_BASE_URL`, as
+    /// [`crate::Client::from_env`].
+    ///
+    /// ```no_run
+    /// # fn main() -> flowflex::Result<()> {
+    /// let client = flowflex::blocking::Client::from_env()?;
+    /// # let _ = client; Ok(()) }
+    /// ```
+    pub fn from_env() -> Result<Client> {
+        ClientBuilder::default().from_env().build()
+    }
+
+    /// Wraps an async client, sharing its configuration and connection pool.
+    ///
+    /// ```
+    /// let async_client = flowflex::Client::builder()
+    ///     .api_key("cik_xxx")
+    ///     .api_secret("yyy")
+    ///     .integration_code("ic_abc123")
+    ///     .build()
+    ///     .unwrap();
+    /// let client = flowflex::blocking::Client::from_async(async_client).unwrap();
+    /// assert_eq!(client.as_async().integration_code(), "ic_abc123");
+    /// ```
+    pub fn from_async(client: crate::Client) -> Result<Client> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                Error::config(format!(
+                    "the blocking client's runtime could not be started: {e}"
+                ))
+            })?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                client,
+                runtime: Some(runtime),
+            }),
+        })
+    }
+
+    /// The async client inside, for code that has both worlds.
+    #[must_use]
+    pub fn as_async(&self) -> &crate::Client {
+        &self.inner.client
+    }
+
+    /// The base URL requests go to.
+    #[must_use]
+    pub fn base_url(&self) -> &url::Url {
+        self.inner.client.base_url()
+    }
+
+    /// The integration code events are sent to.
+    #[must_use]
+    pub fn integration_code(&self) -> &str {
+        self.inner.client.integration_code()
+    }
+
+    /// The largest file this client accepts, in bytes.
+    #[must_use]
+    pub fn max_file_bytes(&self) -> u64 {
+        self.inner.client.max_file_bytes()
+    }
+
+    /// Sends an event, as [`crate::Client::send_event`]: set an idempotency
+    /// key or a progress callback on the returned [`SendEvent`] if you like,
+    /// then call [`send`](SendEvent::send).
+    ///
+    /// ```no_run
+    /// # fn demo(client: flowflex::blocking::Client) -> flowflex::Result<()> {
+    /// use flowflex::Attachment;
+    ///
+    /// let sent = client
+    ///     .send_event("order.shipped", serde_json::json!({
+    ///         "gallery": [Attachment::from_path("a.jpg"), Attachment::from_path("b.jpg")],
+    ///     }))
+    ///     .idempotency_key("order-42-shipped")
+    ///     .send()?;
+    /// assert!(sent.uploaded_assets.contains_key("gallery[1]"));
+    /// # Ok(()) }
+    /// ```
+    pub fn send_event<T: serde::Serialize>(
+        &self,
+        event: impl Into<String>,
+        payload: T,
+    ) -> SendEvent<'_> {
+        SendEvent {
+            client: self,
+            inner: self.inner.client.send_event(event, payload),
+        }
+    }
+
+    /// Uploads one attachment and returns its asset id (valid for 48 h), as
+    /// [`crate::Client::upload`].
+    ///
+    /// ```no_run
+    /// # fn demo(client: flowflex::blocking::Client) -> flowflex::Result<()> {
+    /// let id = client.upload(&flowflex::Attachment::from_path("./invoice.pdf"))?;
+    /// println!("{id}");
+    /// # Ok(()) }
+    /// ```
+    pub fn upload(&self, attachment: &Attachment) -> Result<AssetId> {
+        self.block_on(self.inner.client.upload(attachment))
+    }
+
+    /// Asks for a presigned upload URL, as
+    /// [`crate::Client::create_upload_url`].
+    ///
+    /// ```no_run
+    /// # fn demo(client: flowflex::blocking::Client) -> flowflex::Result<()> {
+    /// let ticket = client.create_upload_url("x.pdf", flowflex::Mime::Pdf, 1024)?;
+    /// println!("{}", ticket.asset_id);
+    /// # Ok(()) }
+    /// ```
+    pub fn create_upload_url(&self, filename: &str, mime: Mime, size: u64) -> Result<UploadTicket> {
+        self.block_on(self.inner.client.create_upload_url(filename, mime, size))
+    }
+
+    fn block_on<F: Future<Output = Result<T>>, T>(&self, future: F) -> Result<T> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(Error::config(
+                "flowflex::blocking::Client was called from inside an async runtime, where it would block the runtime's thread: use the async flowflex::Client and .await there",
+            ));
+        }
+        match &self.inner.runtime {
+            Some(runtime) => runtime.block_on(future),
+            None => Err(Error::config("the blocking client was shut down")),
+        }
+    }
+}
+
+/// A pending blocking send, from [`Client::send_event`]: configure it, then
+/// call [`send`](Self::send).
+#[must_use = "a send does nothing until .send() is called"]
+pub struct SendEvent<'a> {
+    client: &'a Client,
+    inner: crate::SendEvent<'a>,
+}
+
+impl fmt::Debug for SendEvent<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner, f)
+    }
+}
+
+impl SendEvent<'_> {
+    /// The idempotency key (default: a fresh UUID v4); see
+    /// [`crate::SendEvent::idempotency_key`].
+    ///
+    /// ```no_run
+    /// # fn demo(client: flowflex::blocking::Client) -> flowflex::Result<()> {
+    /// let sent = client
+    ///     .send_event("order.shipped", serde_json::json!({"order_id": 42}))
+    ///     .idempotency_key("order-42-shipped")
+    ///     .send()?;
+    /// assert_eq!(sent.idempotency_key, "order-42-shipped");
+    /// # Ok(()) }
+    /// ```
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.inner = self.inner.idempotency_key(key);
+        self
+    }
+
+    /// Calls `f` as each attachment's bytes go out; see
+    /// [`crate::SendEvent::on_progress`].
+    ///
+    /// ```no_run
+    /// # fn demo(client: flowflex::blocking::Client) -> flowflex::Result<()> {
+    /// client
+    ///     .send_event("order.shipped", serde_json::json!({
+    ///         "invoice": flowflex::Attachment::from_path("./invoice.pdf"),
+    ///     }))
+    ///     .on_progress(|p| eprintln!("{} {}/{}", p.path, p.sent, p.total))
+    ///     .send()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn on_progress(mut self, f: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
+        self.inner = self.inner.on_progress(f);
+        self
+    }
+
+    /// Uploads the attachments, posts the event, and returns what the async
+    /// send would: blocks until done.
+    ///
+    /// ```no_run
+    /// # fn demo(client: flowflex::blocking::Client) -> flowflex::Result<()> {
+    /// let sent = client.send_event("ping", serde_json::json!({})).send()?;
+    /// println!("{}", sent.response);
+    /// # Ok(()) }
+    /// ```
+    pub fn send(self) -> Result<SendEventResult> {
+        self.client.block_on(self.inner.into_future())
+    }
+}
+
+/// Builds a blocking [`Client`]: the setters of [`crate::ClientBuilder`],
+/// and a [`build`](Self::build) that returns a blocking client.
+///
+/// ```
+/// use std::time::Duration;
+/// use flowflex::RetryConfig;
+///
+/// let client = flowflex::blocking::Client::builder()
+///     .api_key("cik_xxx")
+///     .api_secret("yyy")
+///     .integration_code("ic_abc123")
+///     .base_url("https://api.flowflex.ai")
+///     .retry(RetryConfig::default().max_retries(5))
+///     .build()
+///     .unwrap();
+/// # let _ = client;
+/// ```
+#[derive(Clone, Default, Debug)]
+pub struct ClientBuilder {
+    inner: crate::ClientBuilder,
+}
+
+/// Each setter forwards to the async builder's setter of the same name.
+macro_rules! forward {
+    ($($(#[$doc:meta])* $name:ident($arg:ident: $ty:ty);)+) => {$(
+        $(#[$doc])*
+        #[doc = concat!("\n\nSee [`crate::ClientBuilder::", stringify!($name), "`].")]
+        #[must_use]
+        pub fn $name(self, $arg: $ty) -> Self {
+            ClientBuilder { inner: self.inner.$name($arg) }
+        }
+    )+};
+}
+
+impl ClientBuilder {
+    forward! {
+        /// The custom integration's API key (`cik_...`).
+        api_key(key: impl Into<String>);
+        /// The custom integration's API secret. Never printed or logged.
+        api_secret(secret: impl Into<String>);
+        /// The integration code, the `<code>` in `/v1/events/<code>`.
+        integration_code(code: impl Into<String>);
+        /// The FlowFlex host (default [`DEFAULT_BASE_URL`](crate::DEFAULT_BASE_URL)).
+        base_url(url: impl Into<String>);
+        /// The timeout of each request (default 30 s).
+        timeout(timeout: Duration);
+        /// The timeout for establishing a connection.
+        connect_timeout(timeout: Duration);
+        /// The largest file accepted, in bytes.
+        max_file_bytes(bytes: u64);
+        /// How many uploads of one send run at once.
+        max_concurrent_uploads(n: usize);
+        /// The retry policy (default [`RetryConfig::default`]).
+        retry(retry: RetryConfig);
+        /// The number of retries, on the current policy.
+        max_retries(n: u32);
+        /// A ready `reqwest::Client` (proxies, custom TLS roots, middleware).
+        http_client(client: reqwest::Client);
+    }
+
+    /// Fills unset values from `FLOWFLEX_API_KEY`, `FLOWFLEX_API_SECRET`,
+    /// `FLOWFLEX_INTEGRATION_CODE` and `FLOWFLEX_BASE_URL`.
+    ///
+    /// ```no_run
+    /// # fn main() -> flowflex::Result<()> {
+    /// let client = flowflex::blocking::Client::builder()
+    ///     .max_retries(5)
+    ///     .from_env()
+    ///     .build()?;
+    /// # let _ = client; Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn from_env(self) -> Self {
+        ClientBuilder {
+            inner: self.inner.from_env(),
+        }
+    }
+
+    /// Checks the configuration and builds the client, as
+    /// [`crate::ClientBuilder::build`]. Sends nothing.
+    ///
+    /// ```
+    /// let err = flowflex::blocking::Client::builder().build().unwrap_err();
+    /// assert!(err.to_string().contains("FLOWFLEX_API_KEY"));
+    /// ```
+    pub fn build(self) -> Result<Client> {
+        Client::from_async(self.inner.build()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A loopback address nothing listens on.
+    fn closed_port_url() -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    }
+
+    fn client() -> Client {
+        Client::builder()
+            .api_key("cik_test")
+            .api_secret("very-secret-value")
+            .integration_code("ic_abc123")
+            .base_url(closed_port_url())
+            .max_retries(0)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn inside_a_runtime_it_refuses_instead_of_panicking() {
+        let client = client();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let err = runtime.block_on(async move {
+            let err = client
+                .send_event("ping", serde_json::json!({}))
+                .send()
+                .unwrap_err();
+            // The last handle, dropped inside a runtime: no panic either.
+            drop(client);
+            err
+        });
+        assert!(matches!(err, Error::Config { .. }), "{err}");
+        assert!(err.to_string().contains("async flowflex::Client"), "{err}");
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let client = client();
+        let text = format!(
+            "{client:?} {:?}",
+            Client::builder().api_secret("very-secret-value")
+        );
+        assert!(!text.contains("very-secret-value"), "{text}");
+        assert!(text.contains("ic_abc123"), "{text}");
+    }
+
+    #[test]
+    fn errors_come_back_typed() {
+        let err = client()
+            .send_event("ping", serde_json::json!({}))
+            .send()
+            .unwrap_err();
+        assert!(matches!(err, Error::Network { .. }), "{err}");
+    }
+}
