@@ -14,8 +14,31 @@
 
 #![allow(clippy::print_stdout)] // An example shows its results.
 
-use flowflex::{Attachment, Client};
-use serde_json::json;
+use flowflex::{Attachment, Client, FlowFlexEvent};
+use serde::Serialize;
+
+/// A part of the event: no event name, nested under `order`.
+#[derive(Serialize, FlowFlexEvent)]
+struct Order {
+    id: String,
+    receipt: Attachment,
+}
+
+/// The event: its name, its files with their limits (checked when this
+/// builds, and again against the real files before any request), and the
+/// paths a flow reads them by.
+#[derive(Serialize, FlowFlexEvent)]
+#[flowflex(event = "order.shipped")]
+struct OrderShipped {
+    #[flowflex(mime = "application/pdf", max_size = "10 MB")]
+    invoice: Attachment,
+    #[flowflex(mime = "image/png")]
+    label: Attachment,
+    #[flowflex(mime = "image/*")]
+    gallery: Vec<Attachment>,
+    order: Order,
+    note: String,
+}
 
 /// The sample files shipped with the examples.
 fn asset(name: &str) -> std::path::PathBuf {
@@ -46,24 +69,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         (client, Some(emulator))
     };
 
-    // One PDF, a label, a gallery of two photos (the same file twice: it is
-    // uploaded once), a nested receipt from memory, and plain values.
+    // A PDF from disk, a label compiled into the binary, a gallery with the
+    // same photo twice (uploaded once), a nested receipt from memory.
     let photo = Attachment::from_path(asset("photo.jpg"));
-    let receipt = std::fs::read(asset("invoice.pdf"))?;
-    let sent = client
-        .send_event(
-            "order.shipped",
-            json!({
-                "invoice": Attachment::from_path(asset("invoice.pdf")),
-                "label": Attachment::from_path(asset("label.png")),
-                "gallery": [photo.clone(), photo],
-                "order": {
-                    "id": "ord_42",
-                    "receipt": Attachment::from_bytes(receipt, "receipt.pdf"),
-                },
-                "note": "Deliver to the back door",
-            }),
-        )
+    let event = OrderShipped {
+        invoice: Attachment::from_path(asset("invoice.pdf")),
+        label: flowflex::include_attachment!("assets/label.png"),
+        gallery: vec![photo.clone(), photo],
+        order: Order {
+            id: "ord_42".into(),
+            receipt: Attachment::from_bytes(std::fs::read(asset("invoice.pdf"))?, "receipt.pdf"),
+        },
+        note: "Deliver to the back door".into(),
+    };
+    println!(
+        "{} carries files at {:?}",
+        OrderShipped::EVENT,
+        OrderShipped::attachment_paths()
+    );
+    let sent = event
+        .send(&client)
         .idempotency_key("quickstart-ord_42")
         .await?;
 
