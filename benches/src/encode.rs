@@ -101,7 +101,7 @@ pub(crate) struct Encoded {
     pub(crate) runtime: Vec<f64>,
     /// `serde_json::to_vec` of the struct with the ids in place.
     pub(crate) plain: Vec<f64>,
-    /// A prototype of writing the body directly (see [`direct`]).
+    /// A prototype of writing the body directly (see [`Direct`]).
     pub(crate) direct: Vec<f64>,
 }
 

@@ -11,6 +11,9 @@ pub(crate) struct Machine {
     pub(crate) kernel: String,
     pub(crate) rustc: String,
     pub(crate) profile: &'static str,
+    /// `/proc/loadavg`'s 1-minute figure when the run started: other work
+    /// on the machine skews every figure.
+    pub(crate) load: f64,
 }
 
 impl Machine {
@@ -41,6 +44,7 @@ impl Machine {
             memory_gib: memory_kib / (1024.0 * 1024.0),
             kernel,
             rustc,
+            load: load_average(),
             profile: if cfg!(debug_assertions) {
                 "debug"
             } else {
@@ -51,8 +55,14 @@ impl Machine {
 
     pub(crate) fn summary(&self) -> String {
         format!(
-            "{} CPUs ({}), {:.1} GiB RAM, Linux {}, {}, {} build",
-            self.cpus, self.cpu_model, self.memory_gib, self.kernel, self.rustc, self.profile
+            "{} CPUs ({}), {:.1} GiB RAM, Linux {}, {}, {} build, load {:.2} at start",
+            self.cpus,
+            self.cpu_model,
+            self.memory_gib,
+            self.kernel,
+            self.rustc,
+            self.profile,
+            self.load
         )
     }
 
@@ -64,6 +74,16 @@ impl Machine {
             "kernel": self.kernel,
             "rustc": self.rustc,
             "profile": self.profile,
+            "load_at_start": self.load,
+            "load_at_end": load_average(),
         })
     }
+}
+
+/// The 1-minute load average (0 where unknown).
+pub(crate) fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().and_then(|f| f.parse().ok()))
+        .unwrap_or(0.0)
 }

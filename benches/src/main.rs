@@ -222,5 +222,16 @@ fn run(args: &Args) -> Result<(), BoxError> {
         std::fs::write(path, serde_json::to_vec_pretty(&report.json())?)?;
         eprintln!("wrote {}", path.display());
     }
+    // A missing Python or curl is reported, not fatal; a workload that
+    // broke is (CI runs `--quick` to catch that).
+    let errors = results.errors();
+    if !errors.is_empty() {
+        return Err(format!(
+            "{} workload(s) failed:\n  {}",
+            errors.len(),
+            errors.join("\n  ")
+        )
+        .into());
+    }
     Ok(())
 }

@@ -74,7 +74,8 @@ impl Report {
         let ratio = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a / b);
 
         let rss = r.rss_rust.median();
-        let upload = ratio(rate(&r.upload_rust), rate(&r.upload_curl));
+        // Rate over rate is curl's time over ours, per adjacent pair.
+        let upload = paired(&r.upload_curl, &r.upload_rust);
         let fan = ratio(r.fan_rust.median(), r.single_rust.median());
         let events = ratio(r.events1_rust.median(), r.events1_python.median());
         // Per batch, then the median: both sides of a pair ran side by side.
@@ -291,8 +292,9 @@ impl Report {
         }
         let _ = write!(
             out,
-            "\nMachine: {}\nPython: {}\ncurl: {}\n",
+            "\nMachine: {}, {:.2} at end\nPython: {}\ncurl: {}\n",
             self.machine.summary(),
+            crate::machine::load_average(),
             self.python.as_ref().unwrap_or_else(|e| e),
             self.curl.as_ref().unwrap_or_else(|e| e),
         );
@@ -301,6 +303,9 @@ impl Report {
             "Medians of {} run(s); Rust vs Python is how many times better Rust is (higher is better).",
             self.plan.runs
         );
+        if self.plan.quick {
+            out.push_str("--quick: small sizes and one run check that the harness works; these figures are not measurements.\n");
+        }
         out
     }
 

@@ -80,6 +80,31 @@ pub(crate) struct Results {
     pub(crate) encode_python_plain: Outcome,
 }
 
+impl Results {
+    /// Every failure, as `name: error`.
+    pub(crate) fn errors(&self) -> Vec<String> {
+        let named = [
+            ("memory, Rust", &self.rss_rust),
+            ("memory, Python", &self.rss_python),
+            ("upload, Rust", &self.upload_rust),
+            ("upload, Python", &self.upload_python),
+            ("upload, curl", &self.upload_curl),
+            ("fan-out, Rust", &self.fan_rust),
+            ("fan-out, Python", &self.fan_python),
+            ("events 1, Rust", &self.events1_rust),
+            ("events 1, Python", &self.events1_python),
+            ("events 64, Rust", &self.events64_rust),
+            ("events 64, Python", &self.events64_python),
+            ("encode, Rust", &self.encode_runtime),
+            ("encode, Python", &self.encode_python_sdk),
+        ];
+        named
+            .iter()
+            .filter_map(|(name, o)| o.error.as_ref().map(|e| format!("{name}: {e}")))
+            .collect()
+    }
+}
+
 /// Runs every workload.
 pub(crate) fn all(
     runtime: &Runtime,

@@ -22,5 +22,8 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(err) => assert!(matches!(err, flowflex::Error::Payload { .. }), "{err:?}"),
     }
-    assert_eq!(flowflex::preview(&value).expect("a Value serializes"), value);
+    assert_eq!(
+        flowflex::preview(&value).expect("a Value serializes"),
+        value
+    );
 });

@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use arbitrary::Arbitrary;
-use flowflex::Attachment;
 use flowflex::__fuzz::{substitute, walk};
+use flowflex::Attachment;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
 
@@ -52,7 +52,10 @@ fn to_json(node: &Node, depth: usize, placed: &mut Vec<usize>) -> Value {
             placed.push(i);
             attachments()[i].clone()
         }
-        Node::Arr(items) => items.iter().map(|n| to_json(n, depth + 1, placed)).collect(),
+        Node::Arr(items) => items
+            .iter()
+            .map(|n| to_json(n, depth + 1, placed))
+            .collect(),
         Node::Obj(entries) => {
             let mut map = Map::new();
             for (k, n) in entries {
@@ -127,7 +130,10 @@ fuzz_target!(|root: Vec<(String, Node)>| {
     assert_eq!(used.len(), walked.unique);
     let mut by_path = std::collections::BTreeMap::new();
     for slot in &walked.slots {
-        let at = walked.value.pointer(&slot.pointer).expect("the pointer resolves");
+        let at = walked
+            .value
+            .pointer(&slot.pointer)
+            .expect("the pointer resolves");
         assert!(is_marker(at), "{} is a marker", slot.pointer);
         assert_eq!(path_of_pointer(&walked.value, &slot.pointer), slot.path);
         let previous = by_path.insert(slot.path.clone(), slot.unique);

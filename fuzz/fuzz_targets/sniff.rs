@@ -2,8 +2,8 @@
 //! each other, and `Mime` parsing of any text is sound.
 #![no_main]
 
-use flowflex::Mime;
 use flowflex::__fuzz::{Detected, sniff_check, sniff_detect, sniff_len};
+use flowflex::Mime;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -38,11 +38,18 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(mime) = text.parse::<Mime>() {
-            assert!(text.to_ascii_lowercase().contains(mime.as_str()), "{text:?}");
+            assert!(
+                text.to_ascii_lowercase().contains(mime.as_str()),
+                "{text:?}"
+            );
         }
         if let Some(mime) = Mime::from_filename(text) {
             let ext = text.rsplit_once('.').map(|(_, e)| e).unwrap_or_default();
-            assert!(mime.extensions().iter().any(|e| e.eq_ignore_ascii_case(ext)));
+            assert!(
+                mime.extensions()
+                    .iter()
+                    .any(|e| e.eq_ignore_ascii_case(ext))
+            );
         }
     }
 });

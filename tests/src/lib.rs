@@ -228,3 +228,12 @@ pub fn request_bound(
 ) -> Duration {
     timeout * (max_retries + 1) + max_backoff.max(max_retry_after) * max_retries
 }
+
+/// `http://127.0.0.1:PORT` where nothing listens: a port the OS just handed
+/// out and that was closed again (a fixed port such as 1 may be in use).
+pub fn closed_port_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    let addr = listener.local_addr().expect("its address");
+    drop(listener);
+    format!("http://{addr}")
+}

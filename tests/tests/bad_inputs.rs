@@ -30,7 +30,11 @@ async fn refused_locally(
     path: &str,
     fix: &str,
 ) -> Error {
-    let err = h.client.send_event("e", payload).await.unwrap_err();
+    let err = h
+        .client
+        .send_event("e", payload)
+        .await
+        .expect_err("the send is refused");
     assert_eq!(err.attachment_kind(), Some(kind), "{err}");
     assert_eq!(err.path(), Some(path), "{err}");
     let text = err.to_string();
@@ -41,7 +45,11 @@ async fn refused_locally(
 
 /// Expects a payload error saying `fix`, with no request made.
 async fn payload_refused(h: &Harness, payload: impl serde::Serialize, fix: &str) {
-    let err = h.client.send_event("e", payload).await.unwrap_err();
+    let err = h
+        .client
+        .send_event("e", payload)
+        .await
+        .expect_err("the send is refused");
     assert!(matches!(err, Error::Payload { .. }), "{err:?}");
     assert!(err.to_string().contains(fix), "says {fix:?}: {err}");
     assert!(h.emulator.requests().is_empty());
@@ -53,7 +61,7 @@ async fn header_refused(h: &Harness, event: &str, key: Option<&str>, fix: &str) 
     if let Some(key) = key {
         send = send.idempotency_key(key);
     }
-    let err = send.await.unwrap_err();
+    let err = send.await.expect_err("the send is refused");
     assert!(matches!(err, Error::Config { .. }), "{err:?}");
     assert!(err.to_string().contains(fix), "says {fix:?}: {err}");
     assert!(h.emulator.requests().is_empty());
@@ -429,20 +437,20 @@ async fn change_file_mid_upload(h: &Harness, path: std::path::PathBuf, grow: boo
         let file = std::fs::OpenOptions::new()
             .append(true)
             .open(&path)
-            .unwrap();
-        let len = file.metadata().unwrap().len();
+            .expect("the file opens");
+        let len = file.metadata().expect("metadata").len();
         if grow {
-            std::io::Write::write_all(&mut &file, b"late bytes").unwrap();
+            std::io::Write::write_all(&mut &file, b"late bytes").expect("append");
         } else {
-            file.set_len(len / 2).unwrap();
+            file.set_len(len / 2).expect("truncate");
         }
     });
     let err = h
         .client
         .send_event("e", json!({"video": Attachment::from_path(&file)}))
         .await
-        .unwrap_err();
-    changer.await.unwrap();
+        .expect_err("the send is refused");
+    changer.await.expect("the changer task");
     err
 }
 
@@ -775,7 +783,7 @@ async fn with_upload_url_answer(answer: Fault) -> (Harness, Error) {
         .client
         .send_event("e", json!({"f": pdf("f.pdf")}))
         .await
-        .unwrap_err();
+        .expect_err("the send is refused");
     assert_eq!(seen(&h), [Endpoint::UploadUrl], "no PUT, no event: {err}");
     assert_eq!(err.path(), Some("f"), "{err}");
     (h, err)
@@ -929,4 +937,34 @@ async fn redirect_from_the_api_is_not_followed() {
         "nothing reached the other host"
     );
     assert_eq!(seen(&h), [Endpoint::Events], "not retried");
+}
+
+#[tokio::test]
+async fn redirect_from_storage_is_not_followed() {
+    let h = Harness::start().await;
+    let elsewhere = flowflex_emulator::Emulator::builder()
+        .host([127, 0, 0, 2].into())
+        .start()
+        .await
+        .unwrap();
+    h.emulator.inject(
+        Fault::on(Endpoint::Storage)
+            .redirect(format!("{}/storage/x?token=y", elsewhere.base_url())),
+    );
+    let err = h
+        .client
+        .send_event("e", json!({"f": pdf("f.pdf")}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(307));
+    assert_eq!(err.path(), Some("f"));
+    assert!(
+        err.to_string().contains("Redirects are not followed"),
+        "{err}"
+    );
+    assert!(
+        elsewhere.requests().is_empty(),
+        "the file went nowhere else"
+    );
+    assert_eq!(seen(&h), [Endpoint::UploadUrl, Endpoint::Storage]);
 }

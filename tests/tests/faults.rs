@@ -359,8 +359,10 @@ async fn each_endpoint_slower_than_the_timeout_fails_within_the_bound() {
 
 /// A peer that accepts TCP connections and never reads or answers.
 async fn black_hole() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
     let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let count = std::sync::Arc::clone(&accepted);
     tokio::spawn(async move {
@@ -538,7 +540,7 @@ async fn send_while_clock_jumps(
         .client
         .send_event("e", json!({"doc": Attachment::from_path(file)}))
         .await;
-    jump.await.unwrap();
+    jump.await.expect("the clock task");
     result
 }
 
@@ -609,8 +611,11 @@ async fn drop_mid_flight(endpoint: Endpoint) {
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(0)
         .build()
-        .unwrap();
-    let client = builder_for(emulator).http_client(http).build().unwrap();
+        .expect("reqwest client");
+    let client = builder_for(emulator)
+        .http_client(http)
+        .build()
+        .expect("client");
     emulator.inject(Fault::on(endpoint).hang());
     let metrics = tokio::runtime::Handle::current().metrics();
     let payload = json!({

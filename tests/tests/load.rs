@@ -125,7 +125,7 @@ async fn drive(client: Client, files: &[PathBuf], events: usize, in_flight: usiz
         .await;
     let elapsed = started.elapsed();
     sampling.store(false, Ordering::Relaxed);
-    sampler.await.unwrap();
+    sampler.await.expect("the sampler");
     ClientSide {
         elapsed_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
         failed: failures.len(),
@@ -165,7 +165,7 @@ fn audit(emulator: &Emulator, hashes: &[String], events: usize) -> ServerSide {
             .idempotency_key
             .clone()
             .expect("every event has a key");
-        let i = usize::try_from(event.payload["i"].as_u64().expect("i")).unwrap();
+        let i = usize::try_from(event.payload["i"].as_u64().expect("i")).expect("an index");
         assert_eq!(key, format!("load-{i}"), "payload and key belong together");
         *per_key.entry(key).or_default() += 1;
         let id = event.payload["doc"].as_str().expect("an asset id");
@@ -206,8 +206,8 @@ async fn setup(file_bytes: usize) -> (Emulator, tempfile::TempDir, Vec<PathBuf>,
         .retain_bytes(false)
         .start()
         .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
+        .expect("the emulator starts");
+    let dir = tempfile::tempdir().expect("a temp dir");
     let kinds = [
         Mime::Pdf,
         Mime::Png,
@@ -220,7 +220,8 @@ async fn setup(file_bytes: usize) -> (Emulator, tempfile::TempDir, Vec<PathBuf>,
         .map(|i| {
             let mime = kinds[i % kinds.len()];
             let path = dir.path().join(format!("f{i}.{}", mime.extension()));
-            std::fs::write(&path, tests::sample(mime, file_bytes / 16 * (i + 1))).unwrap();
+            std::fs::write(&path, tests::sample(mime, file_bytes / 16 * (i + 1)))
+                .expect("a fixture file");
             path
         })
         .collect();
@@ -229,6 +230,8 @@ async fn setup(file_bytes: usize) -> (Emulator, tempfile::TempDir, Vec<PathBuf>,
     (emulator, dir, files, hashes)
 }
 
+// The figures are this test's output, for docs/reliability.md.
+#[allow(clippy::print_stdout)]
 fn report(events: usize, in_flight: usize, file_bytes: usize, c: &ClientSide, s: &ServerSide) {
     println!("events sent:              {events}");
     println!("in flight:                {in_flight}");

@@ -61,13 +61,35 @@ async fn every_error_and_config_type_formats_without_secrets() {
     emulator.inject(Fault::on(Endpoint::Events).hang());
     let timeout_err = timeout_err.send_event("e", json!({})).await.unwrap_err();
     let network_err = builder_for(&emulator)
-        .base_url("http://127.0.0.1:1")
+        .base_url(tests::closed_port_url())
         .retry(flowflex::RetryConfig::disabled())
         .build()
         .unwrap()
         .send_event("e", json!({}))
         .await
         .unwrap_err();
+    // A hostile upload-url answer: plain http off loopback, token in the path.
+    let fake_token = "tok-in-path-0123456789";
+    emulator.clear_faults();
+    emulator.inject(Fault::on(Endpoint::UploadUrl).respond_json(
+        200,
+        json!({
+            "assetId": "asset_x",
+            "uploadUrl": format!("http://storage.example.com/{fake_token}/put?sig={fake_token}"),
+            "token": fake_token,
+        }),
+    ));
+    let hostile_url_err = client
+        .send_event(
+            "e",
+            json!({"f": Attachment::from_bytes(sample(Mime::Png, 1), "x.png")}),
+        )
+        .await
+        .unwrap_err();
+    let flowflex::Error::Upload { source, .. } = hostile_url_err else {
+        panic!("an upload error: {hostile_url_err:?}");
+    };
+    let invalid_response_err = *source;
     let ticket = client
         .create_upload_url("a.pdf", Mime::Pdf, 1)
         .await
@@ -84,6 +106,7 @@ async fn every_error_and_config_type_formats_without_secrets() {
         (&payload_err, "Payload"),
         (&timeout_err, "Timeout"),
         (&network_err, "Network"),
+        (&invalid_response_err, "InvalidResponse"),
     ];
     for (err, kind) in kinds {
         let debug = format!("{err:?}");
@@ -101,7 +124,7 @@ async fn every_error_and_config_type_formats_without_secrets() {
         "server echo was scrubbed"
     );
     for text in &shown {
-        for needle in [secret, token.as_str(), upload_token.as_str()] {
+        for needle in [secret, token.as_str(), upload_token.as_str(), fake_token] {
             assert!(!text.contains(needle), "{needle:?} leaked: {text}");
         }
     }

@@ -23,10 +23,11 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Do not use it from inside an async runtime (a `#[tokio::main]` function,
-//! a handler of an async web framework): it would block that runtime's
-//! thread. There every call returns [`Error::Config`] saying so, instead of
-//! panicking; use the async [`Client`](crate::Client) there.
+//! Called where a Tokio runtime is current (a `spawn_blocking` closure, or
+//! async code by mistake), each call runs on a thread of its own rather than
+//! panicking as a nested `block_on` would. In async code use the async
+//! [`Client`](crate::Client) instead: a blocking call holds the runtime's
+//! thread until it returns.
 
 use std::fmt;
 use std::sync::Arc;
@@ -123,6 +124,8 @@ impl Client {
     }
 
     /// Wraps an async client, sharing its configuration and connection pool.
+    /// Pooled connections are driven by the runtime that opened them, so
+    /// prefer a client that is not also used on another runtime.
     ///
     /// ```
     /// let async_client = flowflex::Client::builder()
@@ -229,16 +232,25 @@ impl Client {
         self.block_on(self.inner.client.create_upload_url(filename, mime, size))
     }
 
-    fn block_on<F: Future<Output = Result<T>>, T>(&self, future: F) -> Result<T> {
-        if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(Error::config(
-                "flowflex::blocking::Client was called from inside an async runtime, where it would block the runtime's thread: use the async flowflex::Client and .await there",
-            ));
+    fn block_on<F, T>(&self, future: F) -> Result<T>
+    where
+        F: Future<Output = Result<T>> + Send,
+        T: Send,
+    {
+        let Some(runtime) = &self.inner.runtime else {
+            return Err(Error::config("the blocking client was shut down"));
+        };
+        if tokio::runtime::Handle::try_current().is_err() {
+            return runtime.block_on(future);
         }
-        match &self.inner.runtime {
-            Some(runtime) => runtime.block_on(future),
-            None => Err(Error::config("the blocking client was shut down")),
-        }
+        // Tokio refuses to start a runtime on a thread that drives another
+        // (it panics); a thread of our own has none.
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| runtime.block_on(future))
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
     }
 }
 
@@ -417,24 +429,37 @@ mod tests {
             .unwrap()
     }
 
+    /// In async code and in `spawn_blocking` alike: an answer, no panic.
     #[test]
-    fn inside_a_runtime_it_refuses_instead_of_panicking() {
-        let client = client();
+    fn inside_a_runtime_it_runs_on_a_thread_of_its_own() {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
+        let client = client();
+        let in_task = client.clone();
         let err = runtime.block_on(async move {
-            let err = client
+            let err = in_task
                 .send_event("ping", serde_json::json!({}))
                 .send()
                 .unwrap_err();
-            // The last handle, dropped inside a runtime: no panic either.
-            drop(client);
+            drop(in_task);
             err
         });
-        assert!(matches!(err, Error::Config { .. }), "{err}");
-        assert!(err.to_string().contains("async flowflex::Client"), "{err}");
+        assert!(matches!(err, Error::Network { .. }), "{err}");
+        let err = runtime
+            .block_on(async {
+                tokio::task::spawn_blocking(move || {
+                    let err = client.upload(&Attachment::from_bytes(&b"hi"[..], "hi.txt"));
+                    // The last handle, dropped where a runtime is current.
+                    drop(client);
+                    err
+                })
+                .await
+            })
+            .unwrap()
+            .unwrap_err();
+        assert!(matches!(err, Error::Upload { .. }), "{err}");
     }
 
     #[test]
