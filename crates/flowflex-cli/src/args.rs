@@ -63,8 +63,9 @@ pub struct SendArgs {
     pub data: Option<String>,
 
     /// Attach FILE at payload PATH (invoice, order.receipt, gallery[]).
-    /// Repeat for more files.
-    #[arg(long = "attach", value_name = "PATH=FILE")]
+    /// Repeat for more files. Add ;type=MIME for a file whose name does not
+    /// tell its type (scan=./scan-7f3a;type=image/png).
+    #[arg(long = "attach", value_name = "PATH=FILE[;type=MIME]")]
     pub attach: Vec<AttachSpec>,
 
     /// The idempotency key: FlowFlex fires the flow once per key. Default: a
@@ -158,13 +159,16 @@ pub struct CheckArgs {
     pub files: Vec<PathBuf>,
 }
 
-/// One `--attach PATH=FILE`.
+/// One `--attach PATH=FILE`, or `PATH=FILE;type=MIME` (as curl's `-F`) for
+/// a file whose name does not tell its type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttachSpec {
     /// Where in the payload the asset id goes.
     pub path: PayloadPath,
     /// The file to upload.
     pub file: PathBuf,
+    /// The MIME type, when given with `;type=`.
+    pub mime: Option<flowflex::Mime>,
 }
 
 impl std::str::FromStr for AttachSpec {
@@ -174,12 +178,25 @@ impl std::str::FromStr for AttachSpec {
         let (path, file) = spec.split_once('=').ok_or_else(|| {
             "expected PATH=FILE, e.g. invoice=./invoice.pdf or 'gallery[]=a.jpg'".to_owned()
         })?;
+        let (file, mime) = match file.rsplit_once(";type=") {
+            Some((file, mime)) => (
+                file,
+                Some(mime.parse::<flowflex::Mime>().map_err(|e| {
+                    format!(
+                        "`;type={mime}`: {}",
+                        e.to_string().trim_start_matches("invalid configuration: ")
+                    )
+                })?),
+            ),
+            None => (file, None),
+        };
         if file.is_empty() {
             return Err(format!("no file after `{path}=`: give PATH=FILE"));
         }
         Ok(AttachSpec {
             path: path.parse()?,
             file: PathBuf::from(file),
+            mime,
         })
     }
 }
@@ -199,6 +216,17 @@ mod tests {
         let spec: AttachSpec = "gallery[]=photos/a=b.jpg".parse().unwrap();
         assert_eq!(spec.path.to_string(), "gallery[]");
         assert_eq!(spec.file, PathBuf::from("photos/a=b.jpg"));
+        assert_eq!(spec.mime, None);
+        let typed: AttachSpec = "scan=./scan-7f3a;type=image/png".parse().unwrap();
+        assert_eq!(typed.file, PathBuf::from("./scan-7f3a"));
+        assert_eq!(typed.mime, Some(flowflex::Mime::Png));
+        let err = "scan=./scan;type=image/gif"
+            .parse::<AttachSpec>()
+            .unwrap_err();
+        assert!(
+            err.contains("image/gif") && err.contains("image/png"),
+            "{err}"
+        );
         for bad in [
             "invoice.pdf",
             "invoice=",

@@ -1,36 +1,29 @@
 //! `flowflex check`: what FlowFlex would make of each file.
 //!
-//! Each file goes through exactly what a send does: the SDK's checks (name,
-//! type, magic bytes, size), then an upload to an emulator inside this
-//! process, which applies the service's rules. Nothing leaves the machine.
+//! Each file goes through exactly the checks a send makes before its first
+//! request (name, type, magic bytes, size). Nothing is sent.
 
 use std::io::Write as _;
 use std::path::Path;
 
-use flowflex::blocking::Client;
 use flowflex::{Attachment, Error};
-use flowflex_emulator::Emulator;
 
 use crate::args::CheckArgs;
 use crate::exit;
 use crate::report::Failure;
 
 pub(crate) fn run(args: &CheckArgs) -> Result<u8, Failure> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| cannot_start(&e))?;
+        .map_err(|e| Failure::Other {
+            message: format!("cannot start the async runtime: {e}"),
+            hint: "check the process's thread and file limits".to_owned(),
+        })?;
     let mut out = std::io::stdout().lock();
     let mut refused = 0;
     for file in &args.files {
-        // A fresh emulator per file: it keeps what it stores in memory.
-        let emulator = runtime
-            .block_on(Emulator::start())
-            .map_err(|e| cannot_start(&e))?;
-        let verdict = check(&emulator, file);
-        runtime.block_on(emulator.shutdown());
-        let line = match verdict {
+        let line = match runtime.block_on(check(file)) {
             Ok(summary) => format!("{}: ok: {summary}", file.display()),
             Err(why) => {
                 refused += 1;
@@ -49,39 +42,21 @@ pub(crate) fn run(args: &CheckArgs) -> Result<u8, Failure> {
     })
 }
 
-/// `Ok("PDF document (application/pdf), 596 B")` or `Err(why not)`.
-fn check(emulator: &Emulator, file: &Path) -> Result<String, String> {
-    let client = Client::builder()
-        .api_key(emulator.api_key())
-        .api_secret(emulator.api_secret())
-        .integration_code(emulator.integration_code())
-        .base_url(emulator.base_url())
-        .max_retries(0)
-        .build()
-        .map_err(|e| e.to_string())?;
-    let attachment = Attachment::from_path(file);
-    match client.upload(&attachment) {
-        Ok(_) => {
-            let mime = attachment
-                .mime()
-                .map(|m| format!("{} ({m})", m.label()))
-                .unwrap_or_default();
-            let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
-            Ok(format!(
-                "{mime}, {}, within the {} limit",
-                human_size(size),
-                human_size(flowflex::MAX_FILE_BYTES)
-            ))
-        }
+/// `Ok("PDF document (application/pdf), 596 B, ...")` or `Err(why not)`.
+async fn check(file: &Path) -> Result<String, String> {
+    match Attachment::from_path(file)
+        .check(flowflex::MAX_FILE_BYTES)
+        .await
+    {
+        Ok(info) => Ok(format!(
+            "{} ({}), {}, within the {} limit",
+            info.mime.label(),
+            info.mime,
+            human_size(info.size),
+            human_size(flowflex::MAX_FILE_BYTES)
+        )),
         Err(Error::Attachment { message, .. }) => Err(message),
         Err(other) => Err(other.to_string()),
-    }
-}
-
-fn cannot_start(e: &std::io::Error) -> Failure {
-    Failure::Other {
-        message: format!("cannot start the in-process emulator that checks files: {e}"),
-        hint: "flowflex check needs a free port on 127.0.0.1".to_owned(),
     }
 }
 

@@ -94,7 +94,11 @@ pub(crate) fn read_data(data: Option<&str>) -> Result<Map<String, Value>, String
 /// Puts each attachment at its path in `payload`.
 pub(crate) fn attach(payload: &mut Map<String, Value>, specs: &[AttachSpec]) -> Result<(), String> {
     for spec in specs {
-        let marker = serde_json::to_value(Attachment::from_path(&spec.file))
+        let mut attachment = Attachment::from_path(&spec.file);
+        if let Some(mime) = spec.mime {
+            attachment = attachment.with_mime(mime);
+        }
+        let marker = serde_json::to_value(attachment)
             .map_err(|e| format!("{}: {e}", spec.file.display()))?;
         put(payload, &spec.path, marker)?;
     }

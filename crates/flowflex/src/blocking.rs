@@ -206,6 +206,33 @@ impl Client {
         }
     }
 
+    /// Sends a derived event (`#[flowflex(event = "..")]`) with each field's
+    /// `mime` and `max_size` checked before any request, as
+    /// `event.send(&async_client)` does.
+    ///
+    /// ```no_run
+    /// # fn demo(client: flowflex::blocking::Client) -> flowflex::Result<()> {
+    /// use flowflex::{Attachment, FlowFlexEvent};
+    ///
+    /// #[derive(serde::Serialize, FlowFlexEvent)]
+    /// #[flowflex(event = "invoice.created")]
+    /// struct InvoiceCreated {
+    ///     #[flowflex(mime = "application/pdf", max_size = "10 MB")]
+    ///     invoice: Attachment,
+    /// }
+    ///
+    /// let event = InvoiceCreated { invoice: Attachment::from_path("./invoice.pdf") };
+    /// let sent = client.send_named(&event).idempotency_key("invoice-7").send()?;
+    /// println!("{}", sent.uploaded_assets["invoice"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn send_named<'a, E: crate::NamedEvent>(&'a self, event: &'a E) -> SendEvent<'a> {
+        SendEvent {
+            client: self,
+            inner: crate::NamedEvent::send(event, &self.inner.client),
+        }
+    }
+
     /// Uploads one attachment and returns its asset id (valid for 48 h), as
     /// [`crate::Client::upload`].
     ///

@@ -116,7 +116,7 @@ mod retry;
 mod send;
 mod sniff;
 
-pub use attachment::Attachment;
+pub use attachment::{Attachment, FileInfo};
 pub use client::{
     Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_CONCURRENT_UPLOADS, DEFAULT_TIMEOUT,
 };
