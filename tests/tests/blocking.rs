@@ -17,13 +17,12 @@ fn start() -> (
     flowflex::blocking::Client,
 ) {
     // The emulator needs a runtime of its own; the client brings its own.
-    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let emulator = runtime
         .block_on(flowflex_emulator::Emulator::start())
-        .unwrap();
-    let client =
-        flowflex::blocking::Client::from_async(tests::builder_for(&emulator).build().unwrap())
-            .unwrap();
+        .expect("emulator");
+    let client = tests::builder_for(&emulator).build().expect("client");
+    let client = flowflex::blocking::Client::from_async(client).expect("blocking client");
     (runtime, emulator, client)
 }
 
