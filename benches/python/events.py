@@ -1,7 +1,7 @@
 """Sends the order event for SECONDS, IN_FLIGHT at a time from one client
-(threads); prints how many were sent and in how long.
+(threads), RUNS times; prints the events per second of each run.
 
-usage: events.py SECONDS IN_FLIGHT
+usage: events.py SECONDS IN_FLIGHT RUNS
 """
 
 import sys
@@ -10,28 +10,31 @@ import time
 
 from common import ORDER, client, emit
 
-seconds, in_flight = float(sys.argv[1]), int(sys.argv[2])
+seconds, in_flight, runs = float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 ff = client()
 for _ in range(20):
     ff.send_event("bench.event", payload=ORDER)
 
-counts = [0] * in_flight
-start = time.perf_counter()
-deadline = start + seconds
+
+def run():
+    counts = [0] * in_flight
+    start = time.perf_counter()
+    deadline = start + seconds
+
+    def worker(i):
+        while time.perf_counter() < deadline:
+            ff.send_event("bench.event", payload=ORDER)
+            counts[i] += 1
+
+    if in_flight == 1:
+        worker(0)
+    else:
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(in_flight)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    return sum(counts) / (time.perf_counter() - start)
 
 
-def worker(i):
-    while time.perf_counter() < deadline:
-        ff.send_event("bench.event", payload=ORDER)
-        counts[i] += 1
-
-
-if in_flight == 1:
-    worker(0)
-else:
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(in_flight)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-emit({"events": sum(counts), "seconds": time.perf_counter() - start})
+emit({"per_second": [run() for _ in range(runs)]})

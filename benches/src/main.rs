@@ -109,7 +109,7 @@ pub(crate) struct Plan {
     pub(crate) latency: Duration,
     /// Runs of each timed workload.
     pub(crate) runs: usize,
-    /// How long each events-per-second workload runs.
+    /// How long each run of an events-per-second workload lasts.
     pub(crate) event_duration: Duration,
     /// Iterations of one encode measurement.
     pub(crate) encode_iterations: usize,
@@ -139,7 +139,7 @@ impl Plan {
                 fan_file_size: 1024 * 1024,
                 latency: Duration::from_millis(100),
                 runs: 5,
-                event_duration: Duration::from_secs(3),
+                event_duration: Duration::from_secs(1),
                 encode_iterations: 50_000,
                 only: Vec::new(),
             }

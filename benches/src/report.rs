@@ -358,6 +358,7 @@ impl Report {
                     "rust_runtime": outcome(&r.encode_runtime),
                     "rust_to_vec": outcome(&r.encode_plain),
                     "rust_direct_prototype": outcome(&r.encode_direct),
+                    "rust_derive_walk": outcome(&r.encode_walk),
                     "python_sdk": outcome(&r.encode_python_sdk),
                     "python_json_dumps": outcome(&r.encode_python_plain),
                 },

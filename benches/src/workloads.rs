@@ -76,6 +76,8 @@ pub(crate) struct Results {
     pub(crate) encode_plain: Outcome,
     /// Nanoseconds of the prototype of a direct encoding (`encode::Direct`).
     pub(crate) encode_direct: Outcome,
+    /// Nanoseconds of the derive's walk alone.
+    pub(crate) encode_walk: Outcome,
     pub(crate) encode_python_sdk: Outcome,
     pub(crate) encode_python_plain: Outcome,
 }
@@ -204,11 +206,11 @@ fn events(runtime: &Runtime, plan: &Plan, python: Option<&Python>, r: &mut Resul
                 &[
                     plan.event_duration.as_secs_f64().to_string(),
                     in_flight.to_string(),
+                    plan.runs.to_string(),
                 ],
                 server.base_url(),
             )?;
-            let events = number(&out, "events")?;
-            Ok(vec![events / number(&out, "seconds")?])
+            floats(&out, "per_second")
         });
     }
 }
@@ -220,6 +222,7 @@ fn encode(plan: &Plan, python: Option<&Python>, r: &mut Results) {
             r.encode_runtime = Outcome::of(Ok(encoded.runtime));
             r.encode_plain = Outcome::of(Ok(encoded.plain));
             r.encode_direct = Outcome::of(Ok(encoded.direct));
+            r.encode_walk = Outcome::of(Ok(encoded.walk));
         }
         Err(err) => r.encode_runtime = Outcome::of(Err(err)),
     }
@@ -386,7 +389,8 @@ async fn fan_out_rust(plan: &Plan, files: &Files) -> Result<(Vec<f64>, Vec<f64>)
 
 // ------------------------------------------------------------------ events
 
-/// Events per second without files, `in_flight` sends at a time from one client.
+/// Events per second without files, `in_flight` sends at a time from one
+/// client, one sample per run.
 async fn events_rust(plan: &Plan, in_flight: usize) -> Result<Vec<f64>, BoxError> {
     let server = Server::start(Duration::ZERO)?;
     let client = server.client()?;
@@ -394,21 +398,25 @@ async fn events_rust(plan: &Plan, in_flight: usize) -> Result<Vec<f64>, BoxError
     for _ in 0..20 {
         client.send_event("bench.event", &payload).await?;
     }
-    let sent = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
-    let deadline = start + plan.event_duration;
-    let workers: Vec<_> = (0..in_flight)
-        .map(|_| {
-            let (client, payload, sent) = (client.clone(), payload.clone(), Arc::clone(&sent));
-            tokio::spawn(send_until(client, payload, sent, deadline))
-        })
-        .collect();
-    for worker in workers {
-        worker.await??;
+    let mut rates = Vec::new();
+    for _ in 0..plan.runs {
+        let sent = Arc::new(AtomicU64::new(0));
+        let start = Instant::now();
+        let deadline = start + plan.event_duration;
+        let workers: Vec<_> = (0..in_flight)
+            .map(|_| {
+                let (client, payload, sent) = (client.clone(), payload.clone(), Arc::clone(&sent));
+                tokio::spawn(send_until(client, payload, sent, deadline))
+            })
+            .collect();
+        for worker in workers {
+            worker.await??;
+        }
+        let elapsed = start.elapsed().as_secs_f64();
+        #[allow(clippy::cast_precision_loss)]
+        rates.push(sent.load(Ordering::Relaxed) as f64 / elapsed);
     }
-    let elapsed = start.elapsed().as_secs_f64();
-    #[allow(clippy::cast_precision_loss)]
-    Ok(vec![sent.load(Ordering::Relaxed) as f64 / elapsed])
+    Ok(rates)
 }
 
 async fn send_until(
