@@ -63,6 +63,24 @@ impl Harness {
         path
     }
 
+    /// Sends `{key: attachment}` and returns the asset the emulator stored
+    /// for it.
+    pub async fn send_one(
+        &self,
+        key: &str,
+        attachment: flowflex::Attachment,
+    ) -> flowflex::Result<flowflex_emulator::StoredAsset> {
+        let sent = self
+            .client
+            .send_event("e", serde_json::json!({ key: attachment }))
+            .await?;
+        let id = sent.uploaded_assets[key].as_str();
+        Ok(self
+            .emulator
+            .asset(id)
+            .expect("the emulator holds the asset"))
+    }
+
     /// Writes a valid file of `mime`, `extra` bytes long after its signature.
     pub fn sample_file(&self, name: &str, mime: Mime, extra: usize) -> PathBuf {
         self.file(name, &sample(mime, extra))

@@ -270,18 +270,8 @@ async fn non_utf8_path() {
     )
     .await;
     // What the message says to do works: the file itself is readable.
-    let sent = h
-        .client
-        .send_event(
-            "e",
-            json!({"f": Attachment::from_path(&path).with_filename("facture.pdf")}),
-        )
-        .await
-        .unwrap();
-    let asset = h
-        .emulator
-        .asset(sent.uploaded_assets["f"].as_str())
-        .unwrap();
+    let fixed = Attachment::from_path(&path).with_filename("facture.pdf");
+    let asset = h.send_one("f", fixed).await.unwrap();
     assert_eq!(asset.sha256, sha256(&sample(Mime::Pdf, 50)));
 }
 
@@ -374,15 +364,7 @@ async fn exactly_25_mib_is_accepted_and_stored_whole() {
     let bytes = sample(Mime::Mp4, size - sample(Mime::Mp4, 0).len());
     assert_eq!(bytes.len(), size);
     let path = h.file("max.mp4", &bytes);
-    let sent = h
-        .client
-        .send_event("e", json!({"v": Attachment::from_path(&path)}))
-        .await
-        .unwrap();
-    let asset = h
-        .emulator
-        .asset(sent.uploaded_assets["v"].as_str())
-        .unwrap();
+    let asset = h.send_one("v", Attachment::from_path(&path)).await.unwrap();
     assert_eq!(asset.size, flowflex::MAX_FILE_BYTES);
     assert_eq!(asset.sha256, sha256(&bytes));
 }
@@ -774,9 +756,10 @@ async fn streamed_reader_sent_twice() {
 
 // ---------------------------------------------------------- server answers
 
-/// Scripts the next upload-url answer and sends one file; returns the error
-/// and checks that nothing but that one upload-url request was made.
-async fn with_upload_url_answer(answer: Fault) -> (Harness, Error) {
+/// Scripts the next upload-url answer and sends one file: the send must stop
+/// at that answer with an `InvalidResponse` saying `says` (and what to
+/// check), no PUT and no event made, and no `token` of the answer shown.
+async fn upload_url_answer_refused(answer: Fault, says: &str, token: Option<&str>) {
     let h = Harness::start().await;
     h.emulator.inject(answer);
     let err = h
@@ -786,11 +769,7 @@ async fn with_upload_url_answer(answer: Fault) -> (Harness, Error) {
         .expect_err("the send is refused");
     assert_eq!(seen(&h), [Endpoint::UploadUrl], "no PUT, no event: {err}");
     assert_eq!(err.path(), Some("f"), "{err}");
-    (h, err)
-}
-
-fn invalid_response(err: &Error, says: &str) {
-    let Error::Upload { source, .. } = err else {
+    let Error::Upload { source, .. } = &err else {
         panic!("an upload error: {err:?}");
     };
     assert!(
@@ -803,73 +782,63 @@ fn invalid_response(err: &Error, says: &str) {
         text.contains("Check that the base URL points at FlowFlex"),
         "{text}"
     );
+    if let Some(token) = token {
+        assert!(
+            !format!("{err} {err:?}").contains(token),
+            "token shown: {err}"
+        );
+    }
+}
+
+/// An upload-url answer (status 200) with this ticket.
+fn ticket(asset_id: &str, upload_url: &str, token: &str) -> Fault {
+    Fault::on(Endpoint::UploadUrl).respond_json(
+        200,
+        json!({"assetId": asset_id, "uploadUrl": upload_url, "token": token}),
+    )
 }
 
 #[tokio::test]
 async fn upload_url_answer_that_is_not_json() {
-    let (_h, err) = with_upload_url_answer(
-        Fault::on(Endpoint::UploadUrl)
-            .status(200)
-            .body("<html>captive portal</html>")
-            .content_type("text/html"),
-    )
-    .await;
-    invalid_response(&err, "not JSON");
+    let html = Fault::on(Endpoint::UploadUrl)
+        .status(200)
+        .body("<html>captive portal</html>")
+        .content_type("text/html");
+    upload_url_answer_refused(html, "not JSON", None).await;
 }
 
 #[tokio::test]
 async fn upload_url_answer_without_an_asset_id() {
-    let (_h, err) = with_upload_url_answer(Fault::on(Endpoint::UploadUrl).respond_json(
+    let answer = Fault::on(Endpoint::UploadUrl).respond_json(
         200,
         json!({"uploadUrl": "https://s.example/put", "token": "t"}),
-    ))
-    .await;
-    invalid_response(&err, "no \"assetId\"");
+    );
+    upload_url_answer_refused(answer, "no \"assetId\"", None).await;
 }
 
 #[tokio::test]
 async fn upload_url_answer_with_a_malformed_asset_id() {
-    let (_h, err) = with_upload_url_answer(Fault::on(Endpoint::UploadUrl).respond_json(
-        200,
-        json!({"assetId": "asset_\r\nx", "uploadUrl": "https://s.example/put", "token": "t"}),
-    ))
-    .await;
-    invalid_response(&err, "\"assetId\" is malformed");
+    let answer = ticket("asset_\r\nx", "https://s.example/put", "t");
+    upload_url_answer_refused(answer, "\"assetId\" is malformed", None).await;
 }
 
 #[tokio::test]
 async fn upload_url_that_is_http_off_loopback() {
-    let (_h, err) = with_upload_url_answer(Fault::on(Endpoint::UploadUrl).respond_json(
-        200,
-        json!({"assetId": "asset_abc", "uploadUrl": "http://storage.example.com/tok123456/put?token=tok123456", "token": "tok123456"}),
-    ))
-    .await;
-    invalid_response(&err, "is not https");
-    assert!(!err.to_string().contains("tok123456"), "{err}");
+    let url = "http://storage.example.com/tok123456/put?token=tok123456";
+    let answer = ticket("asset_abc", url, "tok123456");
+    upload_url_answer_refused(answer, "is not https", Some("tok123456")).await;
 }
 
 #[tokio::test]
 async fn upload_url_with_another_scheme() {
-    let (_h, err) = with_upload_url_answer(Fault::on(Endpoint::UploadUrl).respond_json(
-        200,
-        json!({"assetId": "asset_abc", "uploadUrl": "ftp://127.0.0.1/put", "token": "t"}),
-    ))
-    .await;
-    invalid_response(&err, "is not https");
+    let answer = ticket("asset_abc", "ftp://127.0.0.1/put", "t");
+    upload_url_answer_refused(answer, "is not https", None).await;
 }
 
 #[tokio::test]
 async fn upload_url_that_is_not_a_url() {
-    let (_h, err) = with_upload_url_answer(Fault::on(Endpoint::UploadUrl).respond_json(
-        200,
-        json!({"assetId": "asset_abc", "uploadUrl": "storage/put/tok987654321", "token": "tok987654321"}),
-    ))
-    .await;
-    invalid_response(&err, "is not a URL");
-    assert!(
-        !err.to_string().contains("tok987654321"),
-        "token shown: {err}"
-    );
+    let answer = ticket("asset_abc", "storage/put/tok987654321", "tok987654321");
+    upload_url_answer_refused(answer, "is not a URL", Some("tok987654321")).await;
 }
 
 #[tokio::test]
@@ -914,20 +883,24 @@ async fn error_body_with_a_huge_message_field() {
     assert!(err.to_string().len() < 2_000, "{}", err.to_string().len());
 }
 
-#[tokio::test]
-async fn redirect_from_the_api_is_not_followed() {
+/// Answers the next request to `endpoint` with a redirect to another host
+/// (the rest of 127.0.0.0/8 is loopback too) and sends one file: the send
+/// fails with the 307 and what to do, and nothing reaches the other host.
+async fn redirect_refused(endpoint: Endpoint, path: &str) -> Harness {
     let h = Harness::start().await;
-    // Another host: the rest of 127.0.0.0/8 is loopback too.
     let elsewhere = flowflex_emulator::Emulator::builder()
         .host([127, 0, 0, 2].into())
         .start()
         .await
-        .unwrap();
-    h.emulator.inject(
-        Fault::on(Endpoint::Events).redirect(format!("{}/v1/events/x", elsewhere.base_url())),
-    );
-    let err = h.client.send_event("e", json!({"a": 1})).await.unwrap_err();
-    assert_eq!(err.status(), Some(307));
+        .expect("a second emulator on 127.0.0.2");
+    let to = format!("{}{path}", elsewhere.base_url());
+    h.emulator.inject(Fault::on(endpoint).redirect(to));
+    let err = h
+        .client
+        .send_event("e", json!({"f": pdf("f.pdf")}))
+        .await
+        .expect_err("the send is refused");
+    assert_eq!(err.status(), Some(307), "{err}");
     assert!(
         err.to_string().contains("Redirects are not followed"),
         "{err}"
@@ -936,35 +909,20 @@ async fn redirect_from_the_api_is_not_followed() {
         elsewhere.requests().is_empty(),
         "nothing reached the other host"
     );
-    assert_eq!(seen(&h), [Endpoint::Events], "not retried");
+    h
+}
+
+#[tokio::test]
+async fn redirect_from_the_api_is_not_followed() {
+    let h = redirect_refused(Endpoint::Events, "/v1/events/x").await;
+    let seen = seen(&h);
+    assert_eq!(seen.last(), Some(&Endpoint::Events));
+    assert_eq!(seen.len(), 3, "upload-url, storage, one event request");
 }
 
 #[tokio::test]
 async fn redirect_from_storage_is_not_followed() {
-    let h = Harness::start().await;
-    let elsewhere = flowflex_emulator::Emulator::builder()
-        .host([127, 0, 0, 2].into())
-        .start()
-        .await
-        .unwrap();
-    h.emulator.inject(
-        Fault::on(Endpoint::Storage)
-            .redirect(format!("{}/storage/x?token=y", elsewhere.base_url())),
-    );
-    let err = h
-        .client
-        .send_event("e", json!({"f": pdf("f.pdf")}))
-        .await
-        .unwrap_err();
-    assert_eq!(err.status(), Some(307));
-    assert_eq!(err.path(), Some("f"));
-    assert!(
-        err.to_string().contains("Redirects are not followed"),
-        "{err}"
-    );
-    assert!(
-        elsewhere.requests().is_empty(),
-        "the file went nowhere else"
-    );
+    let h = redirect_refused(Endpoint::Storage, "/storage/x?token=y").await;
     assert_eq!(seen(&h), [Endpoint::UploadUrl, Endpoint::Storage]);
+    assert!(h.emulator.events().is_empty());
 }

@@ -252,15 +252,7 @@ async fn storage_answer_lost_after_the_file_was_stored_is_put_again_whole() {
     h.emulator
         .inject(Fault::on(Endpoint::Storage).drop_after_processing());
     let file = h.sample_file("v.mp4", Mime::Mp4, 500_000);
-    let sent = h
-        .client
-        .send_event("e", json!({"v": Attachment::from_path(&file)}))
-        .await
-        .unwrap();
-    let asset = h
-        .emulator
-        .asset(sent.uploaded_assets["v"].as_str())
-        .unwrap();
+    let asset = h.send_one("v", Attachment::from_path(&file)).await.unwrap();
     assert_eq!(asset.put_count, 2, "the retry overwrote the same object");
     assert_eq!(asset.sha256, sha256_file(&file));
     assert_eq!(h.emulator.events().len(), 1);
@@ -424,17 +416,10 @@ async fn a_slow_first_upload_attempt_is_retried_and_stored_whole() {
     h.emulator
         .inject(Fault::on(Endpoint::Storage).delay(Duration::from_secs(1)));
     let file = h.sample_file("big.mp4", Mime::Mp4, 200_000);
-    let sent = h
-        .client
-        .send_event("e", json!({"v": Attachment::from_path(&file)}))
-        .await
-        .unwrap();
+    let asset = h.send_one("v", Attachment::from_path(&file)).await.unwrap();
     // The held first PUT may still land later, with the same bytes.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let asset = h
-        .emulator
-        .asset(sent.uploaded_assets["v"].as_str())
-        .unwrap();
+    let asset = h.emulator.asset(&asset.asset_id).unwrap();
     assert_eq!(asset.sha256, sha256_file(&file));
     assert_eq!(h.emulator.events().len(), 1);
     referenced_assets_are_whole(&h.emulator, &[("/v", &file)]);
