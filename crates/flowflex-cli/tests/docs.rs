@@ -4,8 +4,14 @@
 //! - `flowflex ...`: parsed with the CLI's own parser, then run for real:
 //!   `send` and `check` against an emulator, `emulator` until it announces
 //!   itself (on a free port instead of the documented one);
-//! - `cargo ...`: must be run by `.ci/run` as written, or be a
-//!   `cargo install --path` of a crate that has a binary;
+//! - `cargo ...`: must be run by `.ci/run` as written; or, for the long or
+//!   networked runs CI leaves out, be checked against what it names: a
+//!   `cargo install --path` of a crate with a binary, `cargo install` of a
+//!   known tool, a `cargo test --test T -- --ignored` whose test file holds
+//!   an ignored test, a `cargo run -p P` of a package CI also runs, a
+//!   `cargo fuzz run T` of a target of `fuzz/` (and its dictionaries), a
+//!   `cargo deny check K` of a section of `deny.toml`. `NAME=value` words
+//!   before `cargo` are allowed;
 //! - `export ...`: only the variables `flowflex` reads, with the values the
 //!   same page's `flowflex emulator` command serves.
 //!
@@ -168,6 +174,9 @@ fn every_documented_command_is_run_or_checked() {
             match doc.words[0].as_str() {
                 "flowflex" => run_flowflex(&local, doc),
                 "cargo" => check_cargo(doc, &ci),
+                w if w.contains('=') && doc.words.iter().any(|w| w == "cargo") => {
+                    check_cargo(doc, &ci);
+                }
                 "export" => check_export(doc, served.as_ref()),
                 other => panic!(
                     "{}: `{other}` is neither run nor checked by crates/flowflex-cli/tests/docs.rs: add a rule there, or leave the command out",
@@ -230,26 +239,115 @@ fn check_cargo(doc: &Doc, ci: &str) {
     if ci.lines().any(|l| l.contains(&doc.line)) {
         return;
     }
-    if let ["cargo", "install", "--path", dir] = doc
+    let root = workspace_root();
+    let words: Vec<&str> = doc
         .words
         .iter()
         .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        let manifest = std::fs::read_to_string(workspace_root().join(dir).join("Cargo.toml"))
-            .unwrap_or_else(|e| panic!("{}: no crate at {dir}: {e}", doc.at));
-        assert!(
-            manifest.contains("[[bin]]") && manifest.contains("name = \"flowflex\""),
-            "{}: {dir} has no `flowflex` binary to install",
+        .skip_while(|w| w.contains('=') && !w.starts_with('-'))
+        .collect();
+    let flag = |name: &str| {
+        words
+            .iter()
+            .position(|w| *w == name)
+            .and_then(|i| words.get(i + 1).copied())
+    };
+    match words.as_slice() {
+        ["cargo", "install", "--path", dir] => {
+            let manifest = std::fs::read_to_string(root.join(dir).join("Cargo.toml"))
+                .unwrap_or_else(|e| panic!("{}: no crate at {dir}: {e}", doc.at));
+            assert!(
+                manifest.contains("[[bin]]") && manifest.contains("name = \"flowflex\""),
+                "{}: {dir} has no `flowflex` binary to install",
+                doc.at
+            );
+        }
+        ["cargo", "install", tool, ..] => assert!(
+            ["cargo-fuzz", "cargo-deny"].contains(tool),
+            "{}: installs `{tool}`, which no rule here knows",
             doc.at
-        );
-        return;
+        ),
+        ["cargo", "test", ..] => {
+            let package =
+                flag("-p").unwrap_or_else(|| panic!("{}: name the package with -p", doc.at));
+            let test =
+                flag("--test").unwrap_or_else(|| panic!("{}: name the test with --test", doc.at));
+            assert!(
+                words.contains(&"--ignored"),
+                "{}: a cargo test CI does not run must be an --ignored one",
+                doc.at
+            );
+            let file = member_dir(package).join("tests").join(format!("{test}.rs"));
+            let source = std::fs::read_to_string(&file)
+                .unwrap_or_else(|e| panic!("{}: no test file {}: {e}", doc.at, file.display()));
+            assert!(
+                source.contains("#[ignore"),
+                "{}: {} has no ignored test",
+                doc.at,
+                file.display()
+            );
+        }
+        ["cargo", "run", ..] => {
+            let package =
+                flag("-p").unwrap_or_else(|| panic!("{}: name the package with -p", doc.at));
+            assert!(
+                ci.contains(&format!("cargo run -p {package}")),
+                "{}: .ci/run never runs {package}, so this command is not known to work",
+                doc.at
+            );
+        }
+        ["cargo", "fuzz", "run", ..] => {
+            let dir = root.join(flag("--fuzz-dir").unwrap_or("fuzz"));
+            let target = words[3..]
+                .iter()
+                .scan(false, |skip, w| {
+                    let take = !*skip && !w.starts_with('-');
+                    *skip = *w == "--fuzz-dir";
+                    Some((take, *w))
+                })
+                .find_map(|(take, w)| take.then_some(w))
+                .unwrap_or_else(|| panic!("{}: which fuzz target?", doc.at));
+            let manifest =
+                std::fs::read_to_string(dir.join("Cargo.toml")).expect("fuzz/Cargo.toml");
+            assert!(
+                manifest.contains(&format!("name = \"{target}\"")),
+                "{}: fuzz/ has no target `{target}`",
+                doc.at
+            );
+            for dict in words.iter().filter_map(|w| w.strip_prefix("-dict=")) {
+                assert!(root.join(dict).exists(), "{}: no dictionary {dict}", doc.at);
+            }
+        }
+        ["cargo", "deny", "check", kinds @ ..] => {
+            let config = std::fs::read_to_string(root.join("deny.toml")).expect("deny.toml");
+            for kind in kinds {
+                assert!(
+                    config.contains(&format!("[{kind}]")),
+                    "{}: deny.toml has no [{kind}] section",
+                    doc.at
+                );
+            }
+        }
+        _ => panic!(
+            "{}: `{}` is not run by .ci/run: run it there as written, or leave it out",
+            doc.at, doc.line
+        ),
     }
-    panic!(
-        "{}: `{}` is not run by .ci/run: run it there as written, or leave it out",
-        doc.at, doc.line
-    );
+}
+
+/// The directory of a workspace member, by package name.
+fn member_dir(package: &str) -> PathBuf {
+    let root = workspace_root();
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml");
+    manifest
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix('"')?.split('"').next())
+        .map(|member| root.join(member))
+        .find(|dir| {
+            std::fs::read_to_string(dir.join("Cargo.toml"))
+                .is_ok_and(|m| m.contains(&format!("name = \"{package}\"")))
+        })
+        .unwrap_or_else(|| panic!("no workspace member is the package {package}"))
 }
 
 /// What the page's `flowflex emulator` command serves, as the variables
