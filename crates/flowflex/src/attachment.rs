@@ -84,11 +84,29 @@ impl Attachment {
     /// A file on disk. Its name (for the upload and the MIME type) is the
     /// path's last component, unless [`with_filename`](Self::with_filename)
     /// sets another. The file is streamed, never read whole into memory.
+    ///
+    /// ```
+    /// use flowflex::{Attachment, Mime};
+    ///
+    /// // Nothing is read yet: the file need not exist until a send.
+    /// let invoice = Attachment::from_path("./invoices/2024-07.pdf");
+    /// assert_eq!(invoice.filename(), Some("2024-07.pdf"));
+    /// assert_eq!(invoice.mime(), Some(Mime::Pdf));
+    /// ```
     pub fn from_path(path: impl AsRef<Path>) -> Self {
         Self::new(Source::Path(path.as_ref().to_path_buf()), None)
     }
 
     /// Bytes in memory, with the file name to store them under.
+    ///
+    /// ```
+    /// use flowflex::{Attachment, Mime};
+    ///
+    /// let notes = Attachment::from_bytes("hello, flows".as_bytes().to_vec(), "notes.txt");
+    /// assert_eq!(notes.filename(), Some("notes.txt"));
+    /// assert_eq!(notes.mime(), Some(Mime::Txt));
+    /// assert_eq!(notes.size_hint(), Some(12));
+    /// ```
     pub fn from_bytes(bytes: impl Into<Bytes>, filename: impl Into<String>) -> Self {
         Self::new(Source::Bytes(bytes.into()), Some(filename.into()))
     }
@@ -100,6 +118,17 @@ impl Attachment {
     /// upload), and the upload can be retried. With `with_size` it is streamed
     /// as it is read: no copy, but a one-shot body that is not retried and
     /// cannot be sent by a second send.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let reader = std::io::Cursor::new(b"hello, flows".to_vec());
+    /// let notes = flowflex::Attachment::from_reader(reader, "notes.txt");
+    /// assert_eq!(notes.size_hint(), None); // known once read
+    /// let info = notes.check(flowflex::MAX_FILE_BYTES).await.unwrap();
+    /// assert_eq!(info.size, 12);
+    /// # }
+    /// ```
     pub fn from_reader(
         reader: impl AsyncRead + Send + Unpin + 'static,
         filename: impl Into<String>,
@@ -146,6 +175,15 @@ impl Attachment {
 
     /// The name the file is stored under; also decides its MIME type when
     /// none is set.
+    ///
+    /// ```
+    /// use flowflex::{Attachment, Mime};
+    ///
+    /// let scan = Attachment::from_path("/tmp/upload-7f3a").with_filename("scan.png");
+    /// assert_eq!(scan.filename(), Some("scan.png"));
+    /// assert_eq!(scan.mime(), Some(Mime::Png));
+    /// assert_eq!(scan.path(), Some(std::path::Path::new("/tmp/upload-7f3a")));
+    /// ```
     #[must_use]
     pub fn with_filename(self, filename: impl Into<String>) -> Self {
         let filename = filename.into();
@@ -154,6 +192,15 @@ impl Attachment {
 
     /// The MIME type, instead of the one the file name's extension implies.
     /// The file's bytes are still checked against it.
+    ///
+    /// ```
+    /// use flowflex::{Attachment, Mime};
+    ///
+    /// let png = &b"\x89PNG\r\n\x1a\n...."[..];
+    /// let label = Attachment::from_bytes(png, "label").with_mime(Mime::Png);
+    /// assert_eq!(label.filename(), Some("label"));
+    /// assert_eq!(label.mime(), Some(Mime::Png));
+    /// ```
     #[must_use]
     pub fn with_mime(self, mime: Mime) -> Self {
         self.edit(|i| i.mime = Some(mime))
@@ -162,12 +209,27 @@ impl Attachment {
     /// The size in bytes. For a reader this makes the upload stream as it
     /// reads (see [`from_reader`](Self::from_reader)); for a path or bytes it
     /// must equal the actual size, or the send fails.
+    ///
+    /// ```
+    /// use flowflex::Attachment;
+    ///
+    /// let reader = std::io::Cursor::new(b"hello, flows".to_vec());
+    /// let notes = Attachment::from_reader(reader, "notes.txt").with_size(12);
+    /// assert_eq!(notes.size_hint(), Some(12));
+    /// ```
     #[must_use]
     pub fn with_size(self, size: u64) -> Self {
         self.edit(|i| i.size = Some(size))
     }
 
     /// The file name, as set or taken from the path.
+    ///
+    /// ```
+    /// use flowflex::Attachment;
+    ///
+    /// assert_eq!(Attachment::from_path("docs/Invoice 7.pdf").filename(), Some("Invoice 7.pdf"));
+    /// assert_eq!(Attachment::from_path("/").filename(), None);
+    /// ```
     #[must_use]
     pub fn filename(&self) -> Option<&str> {
         match (&self.inner.filename, &self.inner.source) {
@@ -178,6 +240,13 @@ impl Attachment {
     }
 
     /// The MIME type, as set or implied by the file name.
+    ///
+    /// ```
+    /// use flowflex::{Attachment, Mime};
+    ///
+    /// assert_eq!(Attachment::from_path("photo.JPG").mime(), Some(Mime::Jpeg));
+    /// assert_eq!(Attachment::from_path("anim.gif").mime(), None);
+    /// ```
     #[must_use]
     pub fn mime(&self) -> Option<Mime> {
         self.inner
@@ -186,6 +255,14 @@ impl Attachment {
     }
 
     /// The size, when known without reading: set, or the length of bytes.
+    ///
+    /// ```
+    /// use flowflex::Attachment;
+    ///
+    /// assert_eq!(Attachment::from_bytes(vec![b'a'; 10], "a.txt").size_hint(), Some(10));
+    /// assert_eq!(Attachment::from_path("a.txt").size_hint(), None);
+    /// assert_eq!(Attachment::from_path("a.txt").with_size(10).size_hint(), Some(10));
+    /// ```
     #[must_use]
     pub fn size_hint(&self) -> Option<u64> {
         match &self.inner.source {
@@ -195,6 +272,14 @@ impl Attachment {
     }
 
     /// The path of a file attachment.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use flowflex::Attachment;
+    ///
+    /// assert_eq!(Attachment::from_path("./a.pdf").path(), Some(Path::new("./a.pdf")));
+    /// assert_eq!(Attachment::from_bytes(vec![b'a'], "a.txt").path(), None);
+    /// ```
     #[must_use]
     pub fn path(&self) -> Option<&Path> {
         match &self.inner.source {
@@ -204,6 +289,14 @@ impl Attachment {
     }
 
     /// Whether two attachments are the same file (one is a clone of the other).
+    ///
+    /// ```
+    /// use flowflex::Attachment;
+    ///
+    /// let invoice = Attachment::from_path("./invoice.pdf");
+    /// assert!(invoice.same_file(&invoice.clone())); // uploaded once per send
+    /// assert!(!invoice.same_file(&Attachment::from_path("./invoice.pdf")));
+    /// ```
     #[must_use]
     pub fn same_file(&self, other: &Attachment) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner) || self.inner.id == other.inner.id
@@ -648,6 +741,17 @@ impl fmt::Debug for Attachment {
 }
 
 /// What [`Attachment::check`] found: the file as a send would upload it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use flowflex::{Attachment, Mime};
+///
+/// let label = Attachment::from_bytes(&b"\x89PNG\r\n\x1a\n...."[..], "label.png");
+/// let info = label.check(flowflex::MAX_FILE_BYTES).await.unwrap();
+/// assert_eq!((info.filename.as_str(), info.mime, info.size), ("label.png", Mime::Png, 12));
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FileInfo {

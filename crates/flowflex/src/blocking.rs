@@ -155,24 +155,67 @@ impl Client {
     }
 
     /// The async client inside, for code that has both worlds.
+    ///
+    /// ```
+    /// let client = flowflex::blocking::Client::builder()
+    ///     .api_key("cik_xxx")
+    ///     .api_secret("yyy")
+    ///     .integration_code("ic_abc123")
+    ///     .build()
+    ///     .unwrap();
+    /// let async_client: &flowflex::Client = client.as_async();
+    /// assert_eq!(async_client.integration_code(), "ic_abc123");
+    /// ```
     #[must_use]
     pub fn as_async(&self) -> &crate::Client {
         &self.inner.client
     }
 
     /// The base URL requests go to.
+    ///
+    /// ```
+    /// let client = flowflex::blocking::Client::builder()
+    ///     .api_key("cik_xxx")
+    ///     .api_secret("yyy")
+    ///     .integration_code("ic_abc123")
+    ///     .base_url("https://flowflex.example.com/api")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(client.base_url().as_str(), "https://flowflex.example.com/");
+    /// ```
     #[must_use]
     pub fn base_url(&self) -> &url::Url {
         self.inner.client.base_url()
     }
 
     /// The integration code events are sent to.
+    ///
+    /// ```
+    /// let client = flowflex::blocking::Client::builder()
+    ///     .api_key("cik_xxx")
+    ///     .api_secret("yyy")
+    ///     .integration_code("ic_abc123")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(client.integration_code(), "ic_abc123");
+    /// ```
     #[must_use]
     pub fn integration_code(&self) -> &str {
         self.inner.client.integration_code()
     }
 
     /// The largest file this client accepts, in bytes.
+    ///
+    /// ```
+    /// let client = flowflex::blocking::Client::builder()
+    ///     .api_key("cik_xxx")
+    ///     .api_secret("yyy")
+    ///     .integration_code("ic_abc123")
+    ///     .max_file_bytes(5_000_000)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(client.max_file_bytes(), 5_000_000);
+    /// ```
     #[must_use]
     pub fn max_file_bytes(&self) -> u64 {
         self.inner.client.max_file_bytes()
@@ -283,6 +326,14 @@ impl Client {
 
 /// A pending blocking send, from [`Client::send_event`]: configure it, then
 /// call [`send`](Self::send).
+///
+/// ```no_run
+/// # fn demo(client: flowflex::blocking::Client) -> flowflex::Result<()> {
+/// let send = client.send_event("order.shipped", serde_json::json!({"order_id": 42}));
+/// let sent = send.idempotency_key("order-42-shipped").send()?; // sent only by .send()
+/// println!("{}", sent.response);
+/// # Ok(()) }
+/// ```
 #[must_use = "a send does nothing until .send() is called"]
 pub struct SendEvent<'a> {
     client: &'a Client,

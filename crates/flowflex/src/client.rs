@@ -19,12 +19,36 @@ use crate::retry::{Backoff, RetryConfig, is_retryable_status, parse_retry_after}
 use crate::send::{AssetId, SendEvent, UploadTicket};
 
 /// The base URL used when none is configured.
+///
+/// ```
+/// let client = flowflex::Client::builder()
+///     .api_key("cik_xxx")
+///     .api_secret("yyy")
+///     .integration_code("ic_abc123")
+///     .build()
+///     .unwrap();
+/// assert!(client.base_url().as_str().starts_with(flowflex::DEFAULT_BASE_URL));
+/// ```
 pub const DEFAULT_BASE_URL: &str = "https://api.flowflex.ai";
 
 /// The default per-request timeout.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// assert_eq!(flowflex::DEFAULT_TIMEOUT, Duration::from_secs(30));
+/// // Twice the default, for large files on a slow link:
+/// let builder = flowflex::Client::builder().timeout(flowflex::DEFAULT_TIMEOUT * 2);
+/// ```
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The default number of uploads run at once for one send.
+///
+/// ```
+/// assert_eq!(flowflex::DEFAULT_MAX_CONCURRENT_UPLOADS, 16);
+/// // Fewer at once, for a narrow uplink:
+/// let builder = flowflex::Client::builder().max_concurrent_uploads(4);
+/// ```
 pub const DEFAULT_MAX_CONCURRENT_UPLOADS: usize = 16;
 
 /// Longest error body read (the rest is dropped).
@@ -97,6 +121,19 @@ impl fmt::Debug for Client {
 
 /// Builds a [`Client`]. Every setter is optional until [`build`](Self::build),
 /// which checks the whole configuration and says what is missing.
+///
+/// ```
+/// use flowflex::{ClientBuilder, RetryConfig};
+///
+/// let client = ClientBuilder::default()
+///     .api_key("cik_xxx")
+///     .api_secret("yyy")
+///     .integration_code("ic_abc123")
+///     .retry(RetryConfig::default().max_retries(5))
+///     .build()
+///     .unwrap();
+/// assert_eq!(client.integration_code(), "ic_abc123");
+/// ```
 #[derive(Clone, Default)]
 pub struct ClientBuilder {
     api_key: Option<String>,
@@ -132,6 +169,15 @@ impl fmt::Debug for ClientBuilder {
 
 impl ClientBuilder {
     /// The custom integration's API key (`cik_...`).
+    ///
+    /// ```
+    /// let builder = flowflex::Client::builder()
+    ///     .api_secret("yyy")
+    ///     .integration_code("ic_abc123");
+    /// let err = builder.clone().build().unwrap_err();
+    /// assert!(err.to_string().contains("api_key is missing"));
+    /// assert!(builder.api_key("cik_xxx").build().is_ok());
+    /// ```
     #[must_use]
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(key.into());
@@ -139,6 +185,11 @@ impl ClientBuilder {
     }
 
     /// The custom integration's API secret. Never printed or logged.
+    ///
+    /// ```
+    /// let builder = flowflex::Client::builder().api_secret("very-secret-value");
+    /// assert!(!format!("{builder:?}").contains("very-secret-value"));
+    /// ```
     #[must_use]
     pub fn api_secret(mut self, secret: impl Into<String>) -> Self {
         self.api_secret = Some(Secret::new(secret));
@@ -146,6 +197,14 @@ impl ClientBuilder {
     }
 
     /// The integration code, the `<code>` in `/v1/events/<code>`.
+    ///
+    /// ```
+    /// let builder = flowflex::Client::builder().api_key("cik_xxx").api_secret("yyy");
+    /// let client = builder.clone().integration_code("ic_abc123").build().unwrap();
+    /// assert_eq!(client.integration_code(), "ic_abc123");
+    /// // Only ASCII letters, digits, '_', '-' and '.': no blanks.
+    /// assert!(builder.integration_code("ic abc").build().is_err());
+    /// ```
     #[must_use]
     pub fn integration_code(mut self, code: impl Into<String>) -> Self {
         self.integration_code = Some(code.into());
@@ -156,6 +215,17 @@ impl ClientBuilder {
     /// and `/` are removed. Must be `https`, except on loopback
     /// (`localhost`, `127.0.0.0/8`, `::1`), so credentials never travel in
     /// clear text.
+    ///
+    /// ```
+    /// let builder = flowflex::Client::builder()
+    ///     .api_key("cik_xxx")
+    ///     .api_secret("yyy")
+    ///     .integration_code("ic_abc123");
+    /// let client = builder.clone().base_url("https://ff.example.com/api/").build().unwrap();
+    /// assert_eq!(client.base_url().as_str(), "https://ff.example.com/");
+    /// assert!(builder.clone().base_url("http://localhost:8080").build().is_ok());
+    /// assert!(builder.base_url("http://ff.example.com").build().is_err()); // not https
+    /// ```
     #[must_use]
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
@@ -164,6 +234,17 @@ impl ClientBuilder {
 
     /// The timeout of each request, including reading its response (default
     /// 30 s). A storage upload of a large file must fit in it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let builder = flowflex::Client::builder()
+    ///     .api_key("cik_xxx")
+    ///     .api_secret("yyy")
+    ///     .integration_code("ic_abc123");
+    /// assert!(builder.clone().timeout(Duration::from_secs(120)).build().is_ok());
+    /// assert!(builder.timeout(Duration::ZERO).build().is_err());
+    /// ```
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
@@ -172,6 +253,18 @@ impl ClientBuilder {
 
     /// The timeout for establishing a connection (default: the smaller of
     /// the request timeout and 10 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let client = flowflex::Client::builder()
+    ///     .api_key("cik_xxx")
+    ///     .api_secret("yyy")
+    ///     .integration_code("ic_abc123")
+    ///     .connect_timeout(Duration::from_secs(3))
+    ///     .build();
+    /// assert!(client.is_ok());
+    /// ```
     #[must_use]
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = Some(timeout);
@@ -180,6 +273,16 @@ impl ClientBuilder {
 
     /// The largest file accepted, in bytes (default and maximum
     /// [`MAX_FILE_BYTES`](crate::MAX_FILE_BYTES), the service's limit).
+    ///
+    /// ```
+    /// let builder = flowflex::Client::builder()
+    ///     .api_key("cik_xxx")
+    ///     .api_secret("yyy")
+    ///     .integration_code("ic_abc123");
+    /// let client = builder.clone().max_file_bytes(10 * 1024 * 1024).build().unwrap();
+    /// assert_eq!(client.max_file_bytes(), 10_485_760);
+    /// assert!(builder.max_file_bytes(flowflex::MAX_FILE_BYTES + 1).build().is_err());
+    /// ```
     #[must_use]
     pub fn max_file_bytes(mut self, bytes: u64) -> Self {
         self.max_file_bytes = Some(bytes);
@@ -188,6 +291,15 @@ impl ClientBuilder {
 
     /// How many uploads of one send run at once (default
     /// [`DEFAULT_MAX_CONCURRENT_UPLOADS`]).
+    ///
+    /// ```
+    /// let builder = flowflex::Client::builder()
+    ///     .api_key("cik_xxx")
+    ///     .api_secret("yyy")
+    ///     .integration_code("ic_abc123");
+    /// assert!(builder.clone().max_concurrent_uploads(4).build().is_ok());
+    /// assert!(builder.max_concurrent_uploads(0).build().is_err());
+    /// ```
     #[must_use]
     pub fn max_concurrent_uploads(mut self, n: usize) -> Self {
         self.max_concurrent_uploads = Some(n);
@@ -195,6 +307,18 @@ impl ClientBuilder {
     }
 
     /// The retry policy (default [`RetryConfig::default`]).
+    ///
+    /// ```
+    /// use flowflex::RetryConfig;
+    ///
+    /// let client = flowflex::Client::builder()
+    ///     .api_key("cik_xxx")
+    ///     .api_secret("yyy")
+    ///     .integration_code("ic_abc123")
+    ///     .retry(RetryConfig::disabled())
+    ///     .build();
+    /// assert!(client.is_ok());
+    /// ```
     #[must_use]
     pub fn retry(mut self, retry: RetryConfig) -> Self {
         self.retry = Some(retry);
@@ -203,6 +327,15 @@ impl ClientBuilder {
 
     /// Shorthand for `retry(RetryConfig::default().max_retries(n))` on the
     /// current policy.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flowflex::RetryConfig;
+    ///
+    /// let builder = flowflex::Client::builder()
+    ///     .retry(RetryConfig::default().max_backoff(Duration::from_secs(2)))
+    ///     .max_retries(5); // keeps the 2 s cap, retries 5 times
+    /// ```
     #[must_use]
     pub fn max_retries(mut self, n: u32) -> Self {
         self.retry = Some(self.retry.take().unwrap_or_default().max_retries(n));
@@ -213,6 +346,19 @@ impl ClientBuilder {
     /// timeouts and redirect policy apply; the SDK sets the per-request
     /// timeout. Keep redirects off (`reqwest::redirect::Policy::none()`), as
     /// the default client does.
+    ///
+    /// ```
+    /// use reqwest::redirect::Policy;
+    ///
+    /// let http = reqwest::Client::builder().redirect(Policy::none()).build().unwrap();
+    /// let client = flowflex::Client::builder()
+    ///     .api_key("cik_xxx")
+    ///     .api_secret("yyy")
+    ///     .integration_code("ic_abc123")
+    ///     .http_client(http)
+    ///     .build();
+    /// assert!(client.is_ok());
+    /// ```
     #[must_use]
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
@@ -221,6 +367,15 @@ impl ClientBuilder {
 
     /// Fills unset values from `FLOWFLEX_API_KEY`, `FLOWFLEX_API_SECRET`,
     /// `FLOWFLEX_INTEGRATION_CODE` and `FLOWFLEX_BASE_URL`.
+    ///
+    /// ```no_run
+    /// # fn main() -> flowflex::Result<()> {
+    /// let client = flowflex::Client::builder()
+    ///     .max_retries(5)
+    ///     .from_env()
+    ///     .build()?;
+    /// # let _ = client; Ok(()) }
+    /// ```
     #[must_use]
     pub fn from_env(mut self) -> Self {
         let var = |name| std::env::var(name).ok();
@@ -236,6 +391,17 @@ impl ClientBuilder {
     }
 
     /// Checks the configuration and builds the client. Sends nothing.
+    ///
+    /// ```
+    /// let err = flowflex::Client::builder()
+    ///     .api_key("cik_xxx")
+    ///     .api_secret("yyy")
+    ///     .integration_code("ic_abc123")
+    ///     .base_url("http://flowflex.example.com")
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("must use https"));
+    /// ```
     pub fn build(self) -> Result<Client> {
         let api_key = required(self.api_key.as_deref(), "api_key", "FLOWFLEX_API_KEY")?;
         if api_key.contains(':') {
@@ -434,6 +600,17 @@ pub(crate) struct Call<'a> {
 
 impl Client {
     /// A builder with nothing set.
+    ///
+    /// ```
+    /// let client = flowflex::Client::builder()
+    ///     .api_key("cik_xxx")
+    ///     .api_secret("yyy")
+    ///     .integration_code("ic_abc123")
+    ///     .base_url("http://127.0.0.1:8080")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(client.base_url().as_str(), "http://127.0.0.1:8080/");
+    /// ```
     #[must_use]
     pub fn builder() -> ClientBuilder {
         ClientBuilder::default()
@@ -442,23 +619,60 @@ impl Client {
     /// A client configured from `FLOWFLEX_API_KEY`, `FLOWFLEX_API_SECRET`,
     /// `FLOWFLEX_INTEGRATION_CODE` and `FLOWFLEX_BASE_URL` (default
     /// [`DEFAULT_BASE_URL`]).
+    ///
+    /// ```no_run
+    /// # fn main() -> flowflex::Result<()> {
+    /// let client = flowflex::Client::from_env()?;
+    /// println!("sending to {}", client.integration_code());
+    /// # Ok(()) }
+    /// ```
     pub fn from_env() -> Result<Client> {
         ClientBuilder::default().from_env().build()
     }
 
     /// The base URL requests go to.
+    ///
+    /// ```
+    /// let client = flowflex::Client::builder()
+    ///     .api_key("cik_xxx")
+    ///     .api_secret("yyy")
+    ///     .integration_code("ic_abc123")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(client.base_url().as_str(), "https://api.flowflex.ai/");
+    /// ```
     #[must_use]
     pub fn base_url(&self) -> &Url {
         &self.inner.base_url
     }
 
     /// The integration code events are sent to.
+    ///
+    /// ```
+    /// let client = flowflex::Client::builder()
+    ///     .api_key("cik_xxx")
+    ///     .api_secret("yyy")
+    ///     .integration_code("ic_abc123")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(client.integration_code(), "ic_abc123");
+    /// ```
     #[must_use]
     pub fn integration_code(&self) -> &str {
         &self.inner.integration_code
     }
 
     /// The largest file this client accepts, in bytes.
+    ///
+    /// ```
+    /// let client = flowflex::Client::builder()
+    ///     .api_key("cik_xxx")
+    ///     .api_secret("yyy")
+    ///     .integration_code("ic_abc123")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(client.max_file_bytes(), flowflex::MAX_FILE_BYTES);
+    /// ```
     #[must_use]
     pub fn max_file_bytes(&self) -> u64 {
         self.inner.max_file_bytes
@@ -502,6 +716,13 @@ impl Client {
 
     /// Asks for a presigned upload URL. Most callers never need this:
     /// [`send_event`](Self::send_event) and [`upload`](Self::upload) do it.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: flowflex::Client) -> flowflex::Result<()> {
+    /// let ticket = client.create_upload_url("invoice.pdf", flowflex::Mime::Pdf, 48_213).await?;
+    /// println!("PUT the bytes to {} for {}", ticket.upload_url, ticket.asset_id);
+    /// # Ok(()) }
+    /// ```
     pub async fn create_upload_url(
         &self,
         filename: &str,
@@ -534,6 +755,13 @@ impl Client {
     /// Uploads one attachment and returns its asset id (valid for 48 h).
     ///
     /// The file is checked first (type, magic bytes, size), as in a send.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: flowflex::Client) -> flowflex::Result<()> {
+    /// let id = client.upload(&flowflex::Attachment::from_path("./invoice.pdf")).await?;
+    /// println!("{id}");
+    /// # Ok(()) }
+    /// ```
     pub async fn upload(&self, attachment: &Attachment) -> Result<AssetId> {
         let prepared = attachment.prepare(self.inner.max_file_bytes).await?;
         self.upload_prepared(&prepared, None).await

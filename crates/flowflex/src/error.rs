@@ -4,6 +4,16 @@ use std::fmt;
 use std::time::Duration;
 
 /// `Result` with [`Error`] as the default error type.
+///
+/// ```
+/// use flowflex::Mime;
+///
+/// fn parse(essence: &str) -> flowflex::Result<Mime> {
+///     essence.parse()
+/// }
+/// assert_eq!(parse("application/pdf").unwrap(), Mime::Pdf);
+/// assert!(parse("image/gif").is_err());
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong while configuring the client or sending an event.
@@ -153,6 +163,17 @@ pub enum Error {
 }
 
 /// The kind of an [`Error::Attachment`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use flowflex::{Attachment, AttachmentErrorKind};
+///
+/// let notes = Attachment::from_bytes(b"hello, flows".to_vec(), "notes.txt");
+/// let err = notes.check(10).await.unwrap_err(); // 12 bytes, over a 10-byte cap
+/// assert_eq!(err.attachment_kind(), Some(AttachmentErrorKind::TooLarge));
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AttachmentErrorKind {
@@ -179,6 +200,20 @@ pub enum AttachmentErrorKind {
 }
 
 /// The request an error comes from.
+///
+/// ```
+/// use flowflex::{Endpoint, Error};
+///
+/// fn failed_at(err: &Error) -> Option<Endpoint> {
+///     match err {
+///         Error::Api { endpoint, .. } | Error::Timeout { endpoint, .. } => Some(*endpoint),
+///         Error::Upload { source, .. } => failed_at(source),
+///         _ => None,
+///     }
+/// }
+/// assert_eq!(failed_at(&flowflex::Client::builder().build().unwrap_err()), None);
+/// assert!(Endpoint::Storage.to_string().starts_with("storage upload"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Endpoint {
@@ -202,6 +237,19 @@ impl fmt::Display for Endpoint {
 
 impl Error {
     /// The HTTP status of the failed request, if the server answered.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flowflex::{Endpoint, Error};
+    ///
+    /// let err = Error::Api {
+    ///     endpoint: Endpoint::Event, status: 429, code: Some("RATE_LIMITED".into()),
+    ///     message: "slow down".into(), retry_after: Some(Duration::from_secs(5)),
+    ///     attempts: 4, details: None,
+    /// };
+    /// assert_eq!(err.status(), Some(429));
+    /// assert_eq!(flowflex::Client::builder().build().unwrap_err().status(), None);
+    /// ```
     #[must_use]
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -212,6 +260,18 @@ impl Error {
     }
 
     /// The service's machine-readable error code, e.g. `"ASSET_FILE_MISSING"`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flowflex::{Endpoint, Error};
+    ///
+    /// let err = Error::Api {
+    ///     endpoint: Endpoint::Event, status: 429, code: Some("RATE_LIMITED".into()),
+    ///     message: "slow down".into(), retry_after: Some(Duration::from_secs(5)),
+    ///     attempts: 4, details: None,
+    /// };
+    /// assert_eq!(err.code(), Some("RATE_LIMITED"));
+    /// ```
     #[must_use]
     pub fn code(&self) -> Option<&str> {
         match self {
@@ -222,6 +282,18 @@ impl Error {
     }
 
     /// The delay the server asked for (`Retry-After`) on the last attempt.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flowflex::{Endpoint, Error};
+    ///
+    /// let err = Error::Api {
+    ///     endpoint: Endpoint::Event, status: 429, code: Some("RATE_LIMITED".into()),
+    ///     message: "slow down".into(), retry_after: Some(Duration::from_secs(5)),
+    ///     attempts: 4, details: None,
+    /// };
+    /// assert_eq!(err.retry_after(), Some(Duration::from_secs(5)));
+    /// ```
     #[must_use]
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
@@ -237,6 +309,19 @@ impl Error {
     /// The SDK already retried these as its [`RetryConfig`](crate::RetryConfig)
     /// allows; this tells the caller whether a later retry of the whole send
     /// makes sense.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flowflex::{Endpoint, Error};
+    ///
+    /// let err = Error::Api {
+    ///     endpoint: Endpoint::Event, status: 429, code: Some("RATE_LIMITED".into()),
+    ///     message: "slow down".into(), retry_after: Some(Duration::from_secs(5)),
+    ///     attempts: 4, details: None,
+    /// };
+    /// assert!(err.is_retryable()); // 429: later may work
+    /// assert!(!flowflex::Client::builder().build().unwrap_err().is_retryable());
+    /// ```
     #[must_use]
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -250,6 +335,20 @@ impl Error {
 
     /// The payload path of the attachment this error concerns (`invoice`,
     /// `gallery[2]`, `order.receipt`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let client = flowflex::Client::builder().api_key("cik_xxx").api_secret("yyy")
+    /// #     .integration_code("ic_abc123").base_url("http://127.0.0.1:9").build().unwrap();
+    /// let fake = flowflex::Attachment::from_bytes(b"not a png".to_vec(), "label.png");
+    /// let err = client
+    ///     .send_event("order.shipped", serde_json::json!({ "order": { "label": fake } }))
+    ///     .await
+    ///     .unwrap_err(); // checked before any request: nothing was sent
+    /// assert_eq!(err.path(), Some("order.label"));
+    /// # }
+    /// ```
     #[must_use]
     pub fn path(&self) -> Option<&str> {
         match self {
@@ -259,6 +358,17 @@ impl Error {
     }
 
     /// The [`AttachmentErrorKind`] of an [`Error::Attachment`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use flowflex::{Attachment, AttachmentErrorKind};
+    ///
+    /// let fake = Attachment::from_bytes(b"not a png".to_vec(), "x.png");
+    /// let err = fake.check(flowflex::MAX_FILE_BYTES).await.unwrap_err();
+    /// assert_eq!(err.attachment_kind(), Some(AttachmentErrorKind::TypeMismatch));
+    /// # }
+    /// ```
     #[must_use]
     pub fn attachment_kind(&self) -> Option<AttachmentErrorKind> {
         match self {

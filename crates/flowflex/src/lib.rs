@@ -140,6 +140,18 @@ pub use retry::RetryConfig;
 pub use send::{AssetId, Progress, SendEvent, SendEventResult, UploadTicket, UploadUrl};
 
 /// The largest file FlowFlex stores: 25 MiB (26 214 400 bytes).
+///
+/// ```
+/// assert_eq!(flowflex::MAX_FILE_BYTES, 26_214_400);
+/// let err = flowflex::Client::builder()
+///     .api_key("cik_xxx")
+///     .api_secret("yyy")
+///     .integration_code("ic_abc123")
+///     .max_file_bytes(flowflex::MAX_FILE_BYTES + 1)
+///     .build()
+///     .unwrap_err(); // no client accepts more
+/// assert!(err.to_string().contains("max_file_bytes"));
+/// ```
 pub const MAX_FILE_BYTES: u64 = 25 * 1024 * 1024;
 
 #[doc(hidden)]

@@ -27,9 +27,24 @@ macro_rules! mimes {
 
         impl Mime {
             /// Every accepted type, in the service's order.
+            ///
+            /// ```
+            /// use flowflex::Mime;
+            ///
+            /// assert_eq!(Mime::ALL.len(), 16);
+            /// assert_eq!(Mime::ALL[0], Mime::Pdf);
+            /// assert!(Mime::ALL.contains(&Mime::Ogg));
+            /// ```
             pub const ALL: [Mime; 16] = [$(Mime::$variant),+];
 
             /// The MIME essence as sent on the wire, e.g. `"application/pdf"`.
+            ///
+            /// ```
+            /// use flowflex::Mime;
+            ///
+            /// assert_eq!(Mime::Jpeg.as_str(), "image/jpeg");
+            /// assert_eq!(Mime::Mpeg.as_str(), Mime::Mpeg.to_string());
+            /// ```
             #[must_use]
             pub const fn as_str(self) -> &'static str {
                 match self { $(Mime::$variant => $essence,)+ }
@@ -37,6 +52,13 @@ macro_rules! mimes {
 
             /// The file extensions (lowercase, without the dot) that map to this type;
             /// the first is the canonical one.
+            ///
+            /// ```
+            /// use flowflex::Mime;
+            ///
+            /// assert_eq!(Mime::Jpeg.extensions(), ["jpg", "jpeg"]);
+            /// assert_eq!(Mime::Pdf.extensions(), ["pdf"]);
+            /// ```
             #[must_use]
             pub const fn extensions(self) -> &'static [&'static str] {
                 match self { $(Mime::$variant => &[$($ext),+],)+ }
@@ -84,6 +106,14 @@ impl Mime {
     /// The type for a file extension (case-insensitive, with or without the dot).
     ///
     /// Returns `None` for an extension FlowFlex does not accept.
+    ///
+    /// ```
+    /// use flowflex::Mime;
+    ///
+    /// assert_eq!(Mime::from_extension("JPG"), Some(Mime::Jpeg));
+    /// assert_eq!(Mime::from_extension(".pdf"), Some(Mime::Pdf));
+    /// assert_eq!(Mime::from_extension("gif"), None);
+    /// ```
     #[must_use]
     pub fn from_extension(ext: &str) -> Option<Mime> {
         let ext = ext.strip_prefix('.').unwrap_or(ext);
@@ -95,6 +125,14 @@ impl Mime {
     }
 
     /// The type for a file name, from its extension.
+    ///
+    /// ```
+    /// use flowflex::Mime;
+    ///
+    /// assert_eq!(Mime::from_filename("Invoice.PDF"), Some(Mime::Pdf));
+    /// assert_eq!(Mime::from_filename("backup.tar.mp3"), Some(Mime::Mpeg));
+    /// assert_eq!(Mime::from_filename("README"), None);
+    /// ```
     #[must_use]
     pub fn from_filename(name: &str) -> Option<Mime> {
         let (_, ext) = name.rsplit_once('.')?;
@@ -102,12 +140,26 @@ impl Mime {
     }
 
     /// The canonical extension, e.g. `"pdf"` or `"jpg"`.
+    ///
+    /// ```
+    /// use flowflex::Mime;
+    ///
+    /// assert_eq!(Mime::Jpeg.extension(), "jpg");
+    /// assert_eq!(Mime::ThreeGpp.extension(), "3gp");
+    /// ```
     #[must_use]
     pub fn extension(self) -> &'static str {
         self.extensions()[0]
     }
 
-    /// A short human name for messages ("PDF", "PNG image").
+    /// A short human name for messages ("PDF document", "PNG image").
+    ///
+    /// ```
+    /// use flowflex::Mime;
+    ///
+    /// assert_eq!(Mime::Png.label(), "PNG image");
+    /// assert_eq!(Mime::Docx.label(), "Word document");
+    /// ```
     #[must_use]
     pub const fn label(self) -> &'static str {
         match self {

@@ -61,6 +61,13 @@ impl Default for RetryConfig {
 
 impl RetryConfig {
     /// No retries: every request is sent once.
+    ///
+    /// ```
+    /// use flowflex::RetryConfig;
+    ///
+    /// assert_eq!(RetryConfig::disabled().get_max_retries(), 0);
+    /// assert_eq!(RetryConfig::disabled(), RetryConfig::default().max_retries(0));
+    /// ```
     #[must_use]
     pub fn disabled() -> Self {
         RetryConfig {
@@ -70,6 +77,13 @@ impl RetryConfig {
     }
 
     /// How many times a failed request is sent again (0 disables retries).
+    ///
+    /// ```
+    /// use flowflex::RetryConfig;
+    ///
+    /// let retry = RetryConfig::default().max_retries(5);
+    /// assert_eq!(retry.get_max_retries(), 5);
+    /// ```
     #[must_use]
     pub fn max_retries(mut self, n: u32) -> Self {
         self.max_retries = n;
@@ -77,6 +91,15 @@ impl RetryConfig {
     }
 
     /// The wait before the first retry.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flowflex::RetryConfig;
+    ///
+    /// let default = RetryConfig::default();
+    /// assert_eq!(default.clone().initial_backoff(Duration::from_millis(200)), default);
+    /// let slower = RetryConfig::default().initial_backoff(Duration::from_secs(1));
+    /// ```
     #[must_use]
     pub fn initial_backoff(mut self, d: Duration) -> Self {
         self.initial_backoff = d;
@@ -84,6 +107,15 @@ impl RetryConfig {
     }
 
     /// The longest wait between attempts (before `Retry-After`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flowflex::RetryConfig;
+    ///
+    /// let default = RetryConfig::default();
+    /// assert_eq!(default.clone().max_backoff(Duration::from_secs(10)), default);
+    /// let capped = RetryConfig::default().max_backoff(Duration::from_secs(2));
+    /// ```
     #[must_use]
     pub fn max_backoff(mut self, d: Duration) -> Self {
         self.max_backoff = d;
@@ -91,6 +123,15 @@ impl RetryConfig {
     }
 
     /// The factor the wait grows by after each attempt (at least 1).
+    ///
+    /// ```
+    /// use flowflex::RetryConfig;
+    ///
+    /// let default = RetryConfig::default();
+    /// assert_eq!(default.clone().multiplier(2.0), default);
+    /// // Below 1 is raised to 1: a constant wait.
+    /// assert_eq!(default.clone().multiplier(0.5), default.multiplier(1.0));
+    /// ```
     #[must_use]
     pub fn multiplier(mut self, m: f64) -> Self {
         self.multiplier = if m.is_finite() { m.max(1.0) } else { 2.0 };
@@ -99,6 +140,15 @@ impl RetryConfig {
 
     /// The longest `Retry-After` the client will wait; longer requests are
     /// cut to this.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flowflex::RetryConfig;
+    ///
+    /// let default = RetryConfig::default();
+    /// assert_eq!(default.clone().max_retry_after(Duration::from_secs(30)), default);
+    /// let impatient = RetryConfig::default().max_retry_after(Duration::from_secs(5));
+    /// ```
     #[must_use]
     pub fn max_retry_after(mut self, d: Duration) -> Self {
         self.max_retry_after = d;
@@ -107,6 +157,14 @@ impl RetryConfig {
 
     /// Whether waits are randomised (on by default, so that many clients do
     /// not retry in step).
+    ///
+    /// ```
+    /// use flowflex::RetryConfig;
+    ///
+    /// assert_eq!(RetryConfig::default().jitter(true), RetryConfig::default());
+    /// let exact = RetryConfig::default().jitter(false);
+    /// assert_ne!(exact, RetryConfig::default());
+    /// ```
     #[must_use]
     pub fn jitter(mut self, on: bool) -> Self {
         self.jitter = on;
@@ -114,6 +172,14 @@ impl RetryConfig {
     }
 
     /// Seeds the jitter's random generator, for reproducible waits in tests.
+    ///
+    /// ```
+    /// use flowflex::RetryConfig;
+    ///
+    /// // The same waits on every run of a test.
+    /// let retry = RetryConfig::default().jitter_seed(42);
+    /// assert_eq!(retry, RetryConfig::default().jitter_seed(42));
+    /// ```
     #[must_use]
     pub fn jitter_seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
@@ -121,6 +187,12 @@ impl RetryConfig {
     }
 
     /// The configured number of retries.
+    ///
+    /// ```
+    /// use flowflex::RetryConfig;
+    ///
+    /// assert_eq!(RetryConfig::default().get_max_retries(), 3);
+    /// ```
     #[must_use]
     pub fn get_max_retries(&self) -> u32 {
         self.max_retries

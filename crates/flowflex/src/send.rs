@@ -20,6 +20,14 @@ use crate::redact::{Secret, printable, url_without_query};
 
 /// The opaque id of an uploaded file, as it appears in the event payload
 /// (`"asset_..."`). It expires 48 h after upload: never store it to reuse.
+///
+/// ```
+/// use flowflex::AssetId;
+///
+/// let id: AssetId = serde_json::from_str(r#""asset_7f3a""#).unwrap();
+/// assert_eq!(id, "asset_7f3a");
+/// assert_eq!(serde_json::to_string(&id).unwrap(), r#""asset_7f3a""#);
+/// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct AssetId(String);
@@ -30,12 +38,23 @@ impl AssetId {
     }
 
     /// The id as a string slice.
+    ///
+    /// ```
+    /// let id: flowflex::AssetId = serde_json::from_str(r#""asset_7f3a""#).unwrap();
+    /// assert_eq!(id.as_str(), "asset_7f3a");
+    /// ```
     #[must_use]
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
     /// The id as an owned string.
+    ///
+    /// ```
+    /// let id: flowflex::AssetId = serde_json::from_str(r#""asset_7f3a""#).unwrap();
+    /// let owned: String = id.into_string();
+    /// assert_eq!(owned, "asset_7f3a");
+    /// ```
     #[must_use]
     pub fn into_string(self) -> String {
         self.0
@@ -76,6 +95,14 @@ impl PartialEq<&str> for AssetId {
 ///
 /// Its URL carries a token that lets anyone upload: `Debug` and `Display`
 /// hide the query.
+///
+/// ```no_run
+/// # async fn demo(client: flowflex::Client) -> flowflex::Result<()> {
+/// let ticket = client.create_upload_url("invoice.pdf", flowflex::Mime::Pdf, 48_213).await?;
+/// println!("{ticket:?}"); // the asset id and the URL, without the token
+/// println!("upload {} to {}", ticket.asset_id, ticket.upload_url);
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct UploadTicket {
     /// The id the file will have once uploaded.
@@ -87,6 +114,14 @@ pub struct UploadTicket {
 
 impl UploadTicket {
     /// The upload token. Secret: keep it out of logs.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: flowflex::Client) -> flowflex::Result<()> {
+    /// let ticket = client.create_upload_url("invoice.pdf", flowflex::Mime::Pdf, 48_213).await?;
+    /// assert!(format!("{ticket:?}").contains("token: <redacted>"));
+    /// let token: &str = ticket.expose_token(); // the real value
+    /// # let _ = token; Ok(()) }
+    /// ```
     #[must_use]
     pub fn expose_token(&self) -> &str {
         self.token.expose()
@@ -104,6 +139,13 @@ impl fmt::Debug for UploadTicket {
 }
 
 /// A presigned URL; shown without its query (the token).
+///
+/// ```no_run
+/// # async fn demo(client: flowflex::Client) -> flowflex::Result<()> {
+/// let ticket = client.create_upload_url("invoice.pdf", flowflex::Mime::Pdf, 48_213).await?;
+/// println!("uploading to {}", ticket.upload_url); // `https://host/path?<redacted>`
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct UploadUrl {
     pub(crate) url: Url,
@@ -111,6 +153,14 @@ pub struct UploadUrl {
 
 impl UploadUrl {
     /// The full URL, token included. Secret: keep it out of logs.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: flowflex::Client) -> flowflex::Result<()> {
+    /// let ticket = client.create_upload_url("invoice.pdf", flowflex::Mime::Pdf, 48_213).await?;
+    /// // Your own PUT, to the full URL:
+    /// let request = reqwest::Client::new().put(ticket.upload_url.expose().clone());
+    /// # let _ = request; Ok(()) }
+    /// ```
     #[must_use]
     pub fn expose(&self) -> &Url {
         &self.url
@@ -130,6 +180,17 @@ impl fmt::Display for UploadUrl {
 }
 
 /// What a successful send returns.
+///
+/// ```no_run
+/// # async fn demo(client: flowflex::Client) -> flowflex::Result<()> {
+/// let sent = client
+///     .send_event("order.shipped", serde_json::json!({
+///         "invoice": flowflex::Attachment::from_path("./invoice.pdf"),
+///     }))
+///     .await?;
+/// println!("{} {} {}", sent.idempotency_key, sent.uploaded_assets["invoice"], sent.response);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct SendEventResult {
@@ -154,6 +215,17 @@ pub struct FieldRules {
 }
 
 /// A progress report for one attachment's upload.
+///
+/// ```no_run
+/// # async fn demo(client: flowflex::Client) -> flowflex::Result<()> {
+/// client
+///     .send_event("order.shipped", serde_json::json!({
+///         "video": flowflex::Attachment::from_path("./unboxing.mp4"),
+///     }))
+///     .on_progress(|p| eprintln!("{} ({}): {}/{} bytes", p.path, p.filename, p.sent, p.total))
+///     .await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Progress {
@@ -170,6 +242,14 @@ pub struct Progress {
 type ProgressFn = std::sync::Arc<dyn Fn(&Progress) + Send + Sync>;
 
 /// A pending send, from [`Client::send_event`]: configure it, then `.await`.
+///
+/// ```no_run
+/// # async fn demo(client: flowflex::Client) -> flowflex::Result<()> {
+/// let send = client.send_event("order.shipped", serde_json::json!({"order_id": 42}));
+/// let sent = send.idempotency_key("order-42-shipped").await?; // sent only when awaited
+/// println!("{}", sent.response);
+/// # Ok(()) }
+/// ```
 #[must_use = "a send does nothing until it is awaited"]
 pub struct SendEvent<'a> {
     client: &'a Client,
@@ -213,6 +293,16 @@ impl<'a> SendEvent<'a> {
     /// repeated key with the first response instead of firing the flow again,
     /// so a key derived from your own ids (`"order-42-shipped"`) makes a
     /// whole send safe to repeat.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: flowflex::Client) -> flowflex::Result<()> {
+    /// let sent = client
+    ///     .send_event("order.shipped", serde_json::json!({"order_id": 42}))
+    ///     .idempotency_key("order-42-shipped")
+    ///     .await?;
+    /// assert_eq!(sent.idempotency_key, "order-42-shipped");
+    /// # Ok(()) }
+    /// ```
     pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
         self.idempotency_key = Some(key.into());
         self
@@ -220,6 +310,17 @@ impl<'a> SendEvent<'a> {
 
     /// Calls `f` as each attachment's bytes go out (from the upload tasks,
     /// so keep it quick).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: flowflex::Client) -> flowflex::Result<()> {
+    /// client
+    ///     .send_event("order.shipped", serde_json::json!({
+    ///         "invoice": flowflex::Attachment::from_path("./invoice.pdf"),
+    ///     }))
+    ///     .on_progress(|p| eprintln!("{} {}/{}", p.path, p.sent, p.total))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn on_progress(mut self, f: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
         self.progress = Some(std::sync::Arc::new(f));
         self
