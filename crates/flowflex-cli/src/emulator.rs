@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use flowflex_emulator::{DEFAULT_API_SECRET, Emulator, RecordedEvent};
+use flowflex_emulator::{DEFAULT_API_SECRET, Emulator, RecordedEvent, stop_signal};
 use serde_json::{Map, Value, json};
 
 use crate::args::EmulatorArgs;
@@ -43,7 +43,8 @@ async fn serve(args: &EmulatorArgs) -> Result<u8, Failure> {
     };
     // Listen for signals before announcing readiness, so that a supervisor
     // that stops us right after reading the address gets a clean exit.
-    let mut stop = std::pin::pin!(stop_signal()?);
+    let mut stop =
+        std::pin::pin!(stop_signal().map_err(|e| failure("cannot listen for stop signals", &e))?);
 
     // The secret is never printed; stderr says which one is in force, before
     // stdout announces readiness.
@@ -52,12 +53,7 @@ async fn serve(args: &EmulatorArgs) -> Result<u8, Failure> {
     } else {
         eprintln_quiet(&format!("api secret: {DEFAULT_API_SECRET} (default)"));
     }
-    let base_url = emulator.base_url();
-    let announcement = format!(
-        "FlowFlex emulator listening on {base_url}\nFLOWFLEX_BASE_URL={base_url}\nFLOWFLEX_API_KEY={}\nFLOWFLEX_INTEGRATION_CODE={}\n",
-        emulator.api_key(),
-        emulator.integration_code()
-    );
+    let announcement = emulator.announcement();
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(announcement.as_bytes())
@@ -81,29 +77,6 @@ async fn serve(args: &EmulatorArgs) -> Result<u8, Failure> {
     }
     emulator.shutdown().await;
     Ok(exit::OK)
-}
-
-/// Resolves on Ctrl-C, or SIGTERM on Unix.
-fn stop_signal() -> Result<impl Future<Output = ()>, Failure> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let listen = |kind| signal(kind).map_err(|e| failure("cannot listen for stop signals", &e));
-        let mut interrupt = listen(SignalKind::interrupt())?;
-        let mut terminate = listen(SignalKind::terminate())?;
-        Ok(async move {
-            tokio::select! {
-                _ = interrupt.recv() => {}
-                _ = terminate.recv() => {}
-            }
-        })
-    }
-    #[cfg(not(unix))]
-    {
-        Ok(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-    }
 }
 
 /// `--record FILE`: every accepted event, one JSON line each, in order.

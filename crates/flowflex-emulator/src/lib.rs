@@ -43,6 +43,7 @@ mod fault;
 mod headers;
 mod mime;
 mod model;
+mod serve;
 mod server;
 mod state;
 
@@ -54,6 +55,7 @@ pub use emulator::{
 pub use fault::Fault;
 pub use mime::ALLOWED_MIME_TYPES;
 pub use model::{Endpoint, RecordedEvent, RecordedRequest, StoredAsset};
+pub use serve::stop_signal;
 
 /// The default largest file, in bytes: 25 MiB, as the FlowFlex API.
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 25 * 1024 * 1024;

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use flowflex_emulator::{
-    DEFAULT_API_KEY, DEFAULT_API_SECRET, DEFAULT_INTEGRATION_CODE, DEFAULT_MAX_FILE_BYTES, Emulator,
+    DEFAULT_API_KEY, DEFAULT_API_SECRET, DEFAULT_INTEGRATION_CODE, DEFAULT_MAX_FILE_BYTES,
+    Emulator, stop_signal,
 };
 
 /// A local FlowFlex API and presigned storage, for development and tests.
@@ -57,7 +58,7 @@ async fn main() -> ExitCode {
     };
     // Listen for signals before announcing readiness, so that a supervisor
     // that stops us right after reading the address gets a clean exit.
-    let stop = match StopSignal::install() {
+    let stop = match stop_signal() {
         Ok(stop) => stop,
         Err(err) => {
             eprintln!("flowflex-emulator: cannot listen for stop signals: {err}");
@@ -71,58 +72,9 @@ async fn main() -> ExitCode {
     } else {
         eprintln!("api secret: {DEFAULT_API_SECRET} (default)");
     }
-    let base_url = emulator.base_url();
-    println!("FlowFlex emulator listening on {base_url}");
-    println!("FLOWFLEX_BASE_URL={base_url}");
-    println!("FLOWFLEX_API_KEY={}", emulator.api_key());
-    println!("FLOWFLEX_INTEGRATION_CODE={}", emulator.integration_code());
+    print!("{}", emulator.announcement());
 
-    stop.recv().await;
+    stop.await;
     emulator.shutdown().await;
     ExitCode::SUCCESS
-}
-
-/// Ctrl-C, or SIGTERM on Unix.
-#[derive(Debug)]
-struct StopSignal {
-    #[cfg(unix)]
-    interrupt: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl StopSignal {
-    fn install() -> std::io::Result<StopSignal> {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            Ok(StopSignal {
-                interrupt: signal(SignalKind::interrupt())?,
-                terminate: signal(SignalKind::terminate())?,
-            })
-        }
-        #[cfg(not(unix))]
-        {
-            Ok(StopSignal {})
-        }
-    }
-
-    async fn recv(self) {
-        #[cfg(unix)]
-        {
-            let StopSignal {
-                mut interrupt,
-                mut terminate,
-            } = self;
-            tokio::select! {
-                _ = interrupt.recv() => {}
-                _ = terminate.recv() => {}
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let StopSignal {} = self;
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
