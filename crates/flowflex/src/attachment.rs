@@ -594,10 +594,7 @@ impl Attachment {
                 let head = bytes.slice(..bytes.len().min(sniff::SNIFF_LEN));
                 Ok((size, head, Body::Bytes(bytes)))
             }
-            ReaderState::Taken => Err(self.error(
-                AttachmentErrorKind::Consumed,
-                "this reader was already streamed by an earlier send and cannot be read again: use Attachment::from_path or from_bytes to send the same content more than once",
-            )),
+            ReaderState::Taken => Err(self.consumed()),
             ReaderState::Peeked { head, rest } => {
                 *slot.lock() = ReaderState::Peeked {
                     head: head.clone(),
@@ -661,6 +658,14 @@ impl Attachment {
                 }
             },
         }
+    }
+
+    /// A one-shot reader taken by an earlier send.
+    fn consumed(&self) -> Error {
+        self.error(
+            AttachmentErrorKind::Consumed,
+            "this reader was already streamed by an earlier send and cannot be read again: use Attachment::from_path or from_bytes to send the same content more than once",
+        )
     }
 
     fn io_error(&self, e: &std::io::Error) -> Error {
@@ -849,10 +854,7 @@ impl Prepared {
                 let state = std::mem::replace(&mut *slot.lock(), ReaderState::Taken);
                 let ReaderState::Peeked { head, rest } = state else {
                     *slot.lock() = state;
-                    return Err(a.error(
-                        AttachmentErrorKind::Consumed,
-                        "this reader was already streamed by an earlier send and cannot be read again: use Attachment::from_path or from_bytes to send the same content more than once",
-                    ));
+                    return Err(a.consumed());
                 };
                 let remaining = self.size.saturating_sub(head.len() as u64);
                 let head = futures_util::stream::iter([Ok(head)]);

@@ -587,7 +587,6 @@ pub(crate) fn parse_base_url(raw: &str) -> Result<Url> {
 pub(crate) struct Reply {
     pub(crate) status: u16,
     pub(crate) body: Bytes,
-    pub(crate) attempts: u32,
 }
 
 /// What the request loop needs to know about one request.
@@ -956,7 +955,6 @@ impl Client {
             return Ok(Reply {
                 status,
                 body: body.freeze(),
-                attempts: attempt,
             });
         }
         Err(api_error(
@@ -1130,7 +1128,6 @@ fn parse_ticket(reply: &Reply, scrubber: &Scrubber) -> Result<UploadTicket> {
             scrubber.scrub(&url_without_query(&url))
         )));
     }
-    let _ = reply.attempts;
     Ok(UploadTicket {
         asset_id: AssetId::new(asset_id),
         upload_url: crate::send::UploadUrl { url },

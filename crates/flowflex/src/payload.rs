@@ -148,25 +148,23 @@ fn readers() -> &'static Mutex<HashMap<Uuid, Attachment>> {
     READERS.get_or_init(Mutex::default)
 }
 
-fn sign(fields: &[&str]) -> String {
+/// The HMAC of a marker's fields, each length-prefixed so that no two field
+/// lists hash alike.
+fn mac_of(fields: &[&str]) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(mac_key()).expect("HMAC takes any key length");
     for field in fields {
         mac.update(&(field.len() as u64).to_le_bytes());
         mac.update(field.as_bytes());
     }
-    hex::encode(mac.finalize().into_bytes())
+    mac
+}
+
+fn sign(fields: &[&str]) -> String {
+    hex::encode(mac_of(fields).finalize().into_bytes())
 }
 
 fn verify(fields: &[&str], tag: &str) -> bool {
-    let Ok(tag) = hex::decode(tag) else {
-        return false;
-    };
-    let mut mac = Hmac::<Sha256>::new_from_slice(mac_key()).expect("HMAC takes any key length");
-    for field in fields {
-        mac.update(&(field.len() as u64).to_le_bytes());
-        mac.update(field.as_bytes());
-    }
-    mac.verify_slice(&tag).is_ok()
+    hex::decode(tag).is_ok_and(|tag| mac_of(fields).verify_slice(&tag).is_ok())
 }
 
 fn detached_marker(a: &Attachment) -> std::result::Result<Value, String> {
