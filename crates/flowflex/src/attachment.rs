@@ -632,7 +632,12 @@ impl Attachment {
                 }
                 None => {
                     let mut buf = BytesMut::new();
-                    let result = (&mut reader).take(cap + 1).read_to_end_buf(&mut buf).await;
+                    let result = fill(
+                        &mut reader,
+                        &mut buf,
+                        usize::try_from(cap + 1).unwrap_or(usize::MAX),
+                    )
+                    .await;
                     let bytes = buf.freeze();
                     if let Err(e) = result {
                         *slot.lock() = ReaderState::Taken;
@@ -688,23 +693,11 @@ impl Attachment {
     }
 }
 
-trait ReadToEndBuf {
-    async fn read_to_end_buf(&mut self, buf: &mut BytesMut) -> std::io::Result<()>;
-}
-
-impl<R: AsyncRead + Unpin> ReadToEndBuf for R {
-    async fn read_to_end_buf(&mut self, buf: &mut BytesMut) -> std::io::Result<()> {
-        loop {
-            buf.reserve(64 * 1024);
-            if self.read_buf(buf).await? == 0 {
-                return Ok(());
-            }
-        }
-    }
-}
-
+/// Reads until `buf` holds `want` bytes or the reader ends, growing `buf` a
+/// chunk at a time (a reader of unknown length may be far below `want`).
 async fn fill(reader: &mut BoxReader, buf: &mut BytesMut, want: usize) -> std::io::Result<()> {
     while buf.len() < want {
+        buf.reserve((want - buf.len()).min(64 * 1024));
         let n = reader.take((want - buf.len()) as u64).read_buf(buf).await?;
         if n == 0 {
             break;
