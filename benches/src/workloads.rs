@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use flowflex::{Attachment, Client, Mime};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::runtime::Runtime;
 
 use crate::curl::Curl;
@@ -373,7 +373,7 @@ async fn fan_out_rust(plan: &Plan, files: &Files) -> Result<(Vec<f64>, Vec<f64>)
         async move {
             let start = Instant::now();
             client
-                .send_event("bench.fanout", json!({ "files": attachments }))
+                .send_event("bench.fanout", flowflex::json!({ "files": attachments }))
                 .await?;
             Ok::<_, BoxError>(start.elapsed().as_secs_f64())
         }

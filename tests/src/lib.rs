@@ -72,7 +72,7 @@ impl Harness {
     ) -> flowflex::Result<flowflex_emulator::StoredAsset> {
         let sent = self
             .client
-            .send_event("e", serde_json::json!({ key: attachment }))
+            .send_event("e", flowflex::json!({ key: attachment }))
             .await?;
         let id = sent.uploaded_assets[key].as_str();
         Ok(self

@@ -25,7 +25,7 @@ fn config_error(result: flowflex::Result<flowflex::Client>, what: &str, fix: &st
 /// message says `fix`, and checks that no request at all was made.
 async fn refused_locally(
     h: &Harness,
-    payload: Value,
+    payload: flowflex::Payload,
     kind: AttachmentErrorKind,
     path: &str,
     fix: &str,
@@ -57,7 +57,7 @@ async fn payload_refused(h: &Harness, payload: impl serde::Serialize, fix: &str)
 
 /// Expects a config error about the event name or key, with no request made.
 async fn header_refused(h: &Harness, event: &str, key: Option<&str>, fix: &str) {
-    let mut send = h.client.send_event(event, json!({"a": 1}));
+    let mut send = h.client.send_event(event, flowflex::json!({"a": 1}));
     if let Some(key) = key {
         send = send.idempotency_key(key);
     }
@@ -219,7 +219,7 @@ async fn filename_over_255_bytes() {
     let name = format!("{}.pdf", "n".repeat(252));
     refused_locally(
         &h,
-        json!({"f": pdf(&name)}),
+        flowflex::json!({"f": pdf(&name)}),
         AttachmentErrorKind::InvalidFilename,
         "f",
         "give a shorter one",
@@ -232,7 +232,7 @@ async fn filename_of_blanks() {
     let h = Harness::start().await;
     refused_locally(
         &h,
-        json!({"f": pdf("   ")}),
+        flowflex::json!({"f": pdf("   ")}),
         AttachmentErrorKind::InvalidFilename,
         "f",
         "with_filename",
@@ -245,7 +245,7 @@ async fn filename_with_a_c1_control_character() {
     let h = Harness::start().await;
     refused_locally(
         &h,
-        json!({"f": pdf("in\u{9b}voice.pdf")}),
+        flowflex::json!({"f": pdf("in\u{9b}voice.pdf")}),
         AttachmentErrorKind::InvalidFilename,
         "f",
         "give a plain name",
@@ -263,7 +263,7 @@ async fn non_utf8_path() {
     std::fs::write(&path, sample(Mime::Pdf, 50)).unwrap();
     refused_locally(
         &h,
-        json!({"f": Attachment::from_path(&path)}),
+        flowflex::json!({"f": Attachment::from_path(&path)}),
         AttachmentErrorKind::InvalidFilename,
         "f",
         "set one with .with_filename",
@@ -280,7 +280,7 @@ async fn path_without_a_file_name() {
     let h = Harness::start().await;
     refused_locally(
         &h,
-        json!({"f": Attachment::from_path(h.dir.path().join(".."))}),
+        flowflex::json!({"f": Attachment::from_path(h.dir.path().join(".."))}),
         AttachmentErrorKind::NotAFile,
         "f",
         "point it at a file",
@@ -303,7 +303,7 @@ async fn unreadable_file() {
         let through_file = path.join("child.pdf");
         refused_locally(
             &h,
-            json!({"f": Attachment::from_path(through_file)}),
+            flowflex::json!({"f": Attachment::from_path(through_file)}),
             AttachmentErrorKind::Unreadable,
             "f",
             "check the file",
@@ -312,7 +312,7 @@ async fn unreadable_file() {
     } else {
         refused_locally(
             &h,
-            json!({"f": Attachment::from_path(&path)}),
+            flowflex::json!({"f": Attachment::from_path(&path)}),
             AttachmentErrorKind::Unreadable,
             "f",
             "make the file readable",
@@ -333,7 +333,7 @@ async fn named_pipe_is_not_a_file() {
     assert!(made.success());
     refused_locally(
         &h,
-        json!({"f": Attachment::from_path(&fifo)}),
+        flowflex::json!({"f": Attachment::from_path(&fifo)}),
         AttachmentErrorKind::NotAFile,
         "f",
         "use Attachment::from_reader",
@@ -349,7 +349,7 @@ async fn dangling_symlink() {
     std::os::unix::fs::symlink(h.dir.path().join("never-existed.pdf"), &link).unwrap();
     refused_locally(
         &h,
-        json!({"f": Attachment::from_path(&link)}),
+        flowflex::json!({"f": Attachment::from_path(&link)}),
         AttachmentErrorKind::NotFound,
         "f",
         "check the path",
@@ -378,7 +378,7 @@ async fn one_byte_over_25_mib_is_refused_before_any_request() {
     file.set_len(flowflex::MAX_FILE_BYTES + 1).unwrap();
     let err = refused_locally(
         &h,
-        json!({"big": Attachment::from_path(&path)}),
+        flowflex::json!({"big": Attachment::from_path(&path)}),
         AttachmentErrorKind::TooLarge,
         "big",
         "send a smaller file",
@@ -393,7 +393,7 @@ async fn declared_size_that_disagrees_with_the_file() {
     let path = h.sample_file("a.pdf", Mime::Pdf, 100);
     refused_locally(
         &h,
-        json!({"f": Attachment::from_path(&path).with_size(5)}),
+        flowflex::json!({"f": Attachment::from_path(&path).with_size(5)}),
         AttachmentErrorKind::Changed,
         "f",
         "drop with_size or correct it",
@@ -429,7 +429,10 @@ async fn change_file_mid_upload(h: &Harness, path: std::path::PathBuf, grow: boo
     });
     let err = h
         .client
-        .send_event("e", json!({"video": Attachment::from_path(&file)}))
+        .send_event(
+            "e",
+            flowflex::json!({"video": Attachment::from_path(&file)}),
+        )
         .await
         .expect_err("the send is refused");
     changer.await.expect("the changer task");
@@ -486,7 +489,7 @@ async fn png_bytes_named_txt() {
     let h = Harness::start().await;
     let err = refused_locally(
         &h,
-        json!({"notes": Attachment::from_bytes(sample(Mime::Png, 20), "notes.txt")}),
+        flowflex::json!({"notes": Attachment::from_bytes(sample(Mime::Png, 20), "notes.txt")}),
         AttachmentErrorKind::TypeMismatch,
         "notes",
         "name it .png or set .with_mime(Mime::Png)",
@@ -500,7 +503,7 @@ async fn plain_text_named_pdf() {
     let h = Harness::start().await;
     refused_locally(
         &h,
-        json!({"doc": Attachment::from_bytes(&b"just some words\n"[..], "doc.pdf")}),
+        flowflex::json!({"doc": Attachment::from_bytes(&b"just some words\n"[..], "doc.pdf")}),
         AttachmentErrorKind::TypeMismatch,
         "doc",
         "check that this is the file you meant to send",
@@ -513,7 +516,7 @@ async fn spreadsheet_named_docx() {
     let h = Harness::start().await;
     refused_locally(
         &h,
-        json!({"report": Attachment::from_bytes(sample(Mime::Xlsx, 20), "report.docx")}),
+        flowflex::json!({"report": Attachment::from_bytes(sample(Mime::Xlsx, 20), "report.docx")}),
         AttachmentErrorKind::TypeMismatch,
         "report",
         "name it .xlsx",
@@ -527,7 +530,7 @@ async fn gif_named_png() {
     let gif = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!";
     let err = refused_locally(
         &h,
-        json!({"img": Attachment::from_bytes(&gif[..], "img.png")}),
+        flowflex::json!({"img": Attachment::from_bytes(&gif[..], "img.png")}),
         AttachmentErrorKind::TypeMismatch,
         "img",
         "check that this is the file you meant to send",
@@ -542,7 +545,7 @@ async fn unaccepted_type_without_extension() {
     let gif = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!";
     let err = refused_locally(
         &h,
-        json!({"img": Attachment::from_bytes(&gif[..], "img")}),
+        flowflex::json!({"img": Attachment::from_bytes(&gif[..], "img")}),
         AttachmentErrorKind::UnknownType,
         "img",
         "convert it to one of the accepted types",
@@ -610,7 +613,7 @@ async fn payload_nested_deeper_than_256_levels() {
 #[tokio::test]
 async fn attachment_at_depth_64_in_map_values_is_found_and_sent() {
     let h = Harness::start().await;
-    let payload = nest(64, json!(pdf("deep.pdf")));
+    let payload = flowflex::json!(nest(64, json!(pdf("deep.pdf"))));
     let sent = h.client.send_event("e", &payload).await.unwrap();
     let path = (0..64)
         .map(|i| format!("k{i}"))
@@ -631,7 +634,7 @@ async fn two_attachments_with_the_same_flow_path() {
     // `{{trigger.x.y}}` would name both: refuse rather than lose one.
     payload_refused(
         &h,
-        json!({"x.y": pdf("a.pdf"), "x": {"y": pdf("b.pdf")}}),
+        flowflex::json!({"x.y": pdf("a.pdf"), "x": {"y": pdf("b.pdf")}}),
         "rename",
     )
     .await;
@@ -680,7 +683,7 @@ async fn sized_reader_that_ends_early() {
     let reader = Attachment::from_reader(text_reader(100, false), "r.txt").with_size(1000);
     refused_locally(
         &h,
-        json!({"r": reader}),
+        flowflex::json!({"r": reader}),
         AttachmentErrorKind::Changed,
         "r",
         "correct with_size or drop it",
@@ -696,7 +699,7 @@ async fn sized_reader_that_fails_while_streamed() {
     let reader = Attachment::from_reader(text_reader(100_000, true), "r.txt").with_size(200_000);
     let err = h
         .client
-        .send_event("e", json!({"r": reader}))
+        .send_event("e", flowflex::json!({"r": reader}))
         .await
         .unwrap_err();
     assert_eq!(
@@ -719,7 +722,7 @@ async fn sized_reader_longer_than_declared() {
     let reader = Attachment::from_reader(text_reader(50_000, false), "r.txt").with_size(40_000);
     let err = h
         .client
-        .send_event("e", json!({"r": reader}))
+        .send_event("e", flowflex::json!({"r": reader}))
         .await
         .unwrap_err();
     assert_eq!(
@@ -739,13 +742,13 @@ async fn streamed_reader_sent_twice() {
     let h = Harness::start().await;
     let reader = Attachment::from_reader(text_reader(100, false), "r.txt").with_size(100);
     h.client
-        .send_event("first", json!({"r": reader.clone()}))
+        .send_event("first", flowflex::json!({"r": reader.clone()}))
         .await
         .unwrap();
     h.emulator.clear_requests();
     refused_locally(
         &h,
-        json!({"r": reader}),
+        flowflex::json!({"r": reader}),
         AttachmentErrorKind::Consumed,
         "r",
         "use Attachment::from_path or from_bytes",
@@ -764,7 +767,7 @@ async fn upload_url_answer_refused(answer: Fault, says: &str, token: Option<&str
     h.emulator.inject(answer);
     let err = h
         .client
-        .send_event("e", json!({"f": pdf("f.pdf")}))
+        .send_event("e", flowflex::json!({"f": pdf("f.pdf")}))
         .await
         .expect_err("the send is refused");
     assert_eq!(seen(&h), [Endpoint::UploadUrl], "no PUT, no event: {err}");
@@ -849,7 +852,11 @@ async fn success_body_over_4_mib() {
             .status(202)
             .body("x".repeat(5 * 1024 * 1024)),
     );
-    let err = h.client.send_event("e", json!({"a": 1})).await.unwrap_err();
+    let err = h
+        .client
+        .send_event("e", flowflex::json!({"a": 1}))
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::InvalidResponse { .. }), "{err:?}");
     assert!(err.to_string().contains("over 4194304 bytes"), "{err}");
     assert_eq!(
@@ -864,7 +871,11 @@ async fn error_body_with_non_string_fields() {
     let h = Harness::start().await;
     h.emulator
         .inject(Fault::on(Endpoint::Events).respond_json(400, json!({"error": 5, "code": ["X"]})));
-    let err = h.client.send_event("e", json!({"a": 1})).await.unwrap_err();
+    let err = h
+        .client
+        .send_event("e", flowflex::json!({"a": 1}))
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), Some(400));
     assert_eq!(err.code(), None, "no code made up from a non-string: {err}");
     assert!(err.to_string().contains("Check the request"), "{err}");
@@ -878,7 +889,11 @@ async fn error_body_with_a_huge_message_field() {
         422,
         json!({"error": "y".repeat(60_000), "code": "TOO_MUCH"}),
     ));
-    let err = h.client.send_event("e", json!({"a": 1})).await.unwrap_err();
+    let err = h
+        .client
+        .send_event("e", flowflex::json!({"a": 1}))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("TOO_MUCH"));
     assert!(err.to_string().len() < 2_000, "{}", err.to_string().len());
 }
@@ -897,7 +912,7 @@ async fn redirect_refused(endpoint: Endpoint, path: &str) -> Harness {
     h.emulator.inject(Fault::on(endpoint).redirect(to));
     let err = h
         .client
-        .send_event("e", json!({"f": pdf("f.pdf")}))
+        .send_event("e", flowflex::json!({"f": pdf("f.pdf")}))
         .await
         .expect_err("the send is refused");
     assert_eq!(err.status(), Some(307), "{err}");

@@ -78,7 +78,7 @@ fn dynamic_payloads_and_uploads() {
     let sent = client
         .send_event(
             "e",
-            serde_json::json!({"img": Attachment::from_bytes(png, "b.png")}),
+            flowflex::json!({"img": Attachment::from_bytes(png, "b.png")}),
         )
         .send()
         .unwrap();

@@ -28,7 +28,7 @@ async fn missing_file_fails_before_any_request() {
         .client
         .send_event(
             "e",
-            json!({"ok": Attachment::from_path(ok), "gone": Attachment::from_path(h.dir.path().join("nope.pdf"))}),
+            flowflex::json!({"ok": Attachment::from_path(ok), "gone": Attachment::from_path(h.dir.path().join("nope.pdf"))}),
         )
         .await
         .unwrap_err();
@@ -43,7 +43,7 @@ async fn directory_is_not_a_file() {
     std::fs::create_dir(&dir).unwrap();
     let err = h
         .client
-        .send_event("e", json!({"d": Attachment::from_path(dir)}))
+        .send_event("e", flowflex::json!({"d": Attachment::from_path(dir)}))
         .await
         .unwrap_err();
     assert_local(&h, &err, AttachmentErrorKind::NotAFile, "d");
@@ -55,7 +55,10 @@ async fn png_named_pdf_is_rejected_by_its_magic_bytes() {
     let fake = h.sample_file("invoice.pdf", Mime::Png, 100);
     let err = h
         .client
-        .send_event("e", json!({"gallery": [Attachment::from_path(fake)]}))
+        .send_event(
+            "e",
+            flowflex::json!({"gallery": [Attachment::from_path(fake)]}),
+        )
         .await
         .unwrap_err();
     assert_local(&h, &err, AttachmentErrorKind::TypeMismatch, "gallery[0]");
@@ -74,7 +77,7 @@ async fn explicit_mime_contradicting_the_bytes_is_rejected() {
         .client
         .send_event(
             "e",
-            json!({"x": Attachment::from_bytes(sample(Mime::Jpeg, 10), "photo.jpg").with_mime(Mime::Mp4)}),
+            flowflex::json!({"x": Attachment::from_bytes(sample(Mime::Jpeg, 10), "photo.jpg").with_mime(Mime::Mp4)}),
         )
         .await
         .unwrap_err();
@@ -89,7 +92,7 @@ async fn unknown_and_missing_extensions_need_a_mime() {
             .client
             .send_event(
                 "e",
-                json!({path: Attachment::from_bytes(sample(Mime::Png, 1), name)}),
+                flowflex::json!({path: Attachment::from_bytes(sample(Mime::Png, 1), name)}),
             )
             .await
             .unwrap_err();
@@ -110,20 +113,23 @@ async fn over_the_cap_is_refused_before_any_request_and_exactly_the_cap_passes()
         .client
         .send_event(
             "e",
-            json!({"exact": Attachment::from_path(&exact), "over": Attachment::from_path(&over)}),
+            flowflex::json!({"exact": Attachment::from_path(&exact), "over": Attachment::from_path(&over)}),
         )
         .await
         .unwrap_err();
     assert_local(&h, &err, AttachmentErrorKind::TooLarge, "over");
     h.client
-        .send_event("e", json!({"exact": Attachment::from_path(&exact)}))
+        .send_event(
+            "e",
+            flowflex::json!({"exact": Attachment::from_path(&exact)}),
+        )
         .await
         .unwrap();
     let err = h
         .client
         .send_event(
             "e",
-            json!({"r": Attachment::from_reader(std::io::Cursor::new(vec![b'a'; 1001]), "r.txt")}),
+            flowflex::json!({"r": Attachment::from_reader(std::io::Cursor::new(vec![b'a'; 1001]), "r.txt")}),
         )
         .await
         .unwrap_err();
@@ -140,7 +146,7 @@ async fn empty_file_of_a_signed_type_is_rejected() {
     let empty = h.file("empty.pdf", b"");
     let err = h
         .client
-        .send_event("e", json!({"p": Attachment::from_path(empty)}))
+        .send_event("e", flowflex::json!({"p": Attachment::from_path(empty)}))
         .await
         .unwrap_err();
     assert_local(&h, &err, AttachmentErrorKind::TypeMismatch, "p");
@@ -151,14 +157,18 @@ async fn empty_file_of_a_signed_type_is_rejected() {
 async fn header_injection_in_event_name_and_key_is_refused() {
     let h = Harness::start().await;
     for event in ["order\r\nX-Evil: 1", "a\nb", "nul\0", "", "   "] {
-        let err = h.client.send_event(event, json!({})).await.unwrap_err();
+        let err = h
+            .client
+            .send_event(event, flowflex::json!({}))
+            .await
+            .unwrap_err();
         assert!(matches!(err, Error::Config { .. }), "{event:?}: {err}");
         assert!(err.to_string().contains("event name"), "{err}");
     }
     for key in ["k\r\n", "k\u{7f}", ""] {
         let err = h
             .client
-            .send_event("e", json!({}))
+            .send_event("e", flowflex::json!({}))
             .idempotency_key(key)
             .await
             .unwrap_err();
@@ -166,7 +176,7 @@ async fn header_injection_in_event_name_and_key_is_refused() {
     }
     let err = h
         .client
-        .send_event("e", json!({"a": 1}))
+        .send_event("e", flowflex::json!({"a": 1}))
         .idempotency_key("x".repeat(300))
         .await
         .unwrap_err();
@@ -182,7 +192,7 @@ async fn bad_filenames_are_refused() {
             .client
             .send_event(
                 "e",
-                json!({"f": Attachment::from_bytes(sample(Mime::Pdf, 1), name)}),
+                flowflex::json!({"f": Attachment::from_bytes(sample(Mime::Pdf, 1), name)}),
             )
             .await
             .unwrap_err();
@@ -218,7 +228,7 @@ async fn payloads_that_are_not_objects_are_refused() {
 async fn forged_markers_cannot_exfiltrate_local_files() {
     let h = Harness::start().await;
     let secret_file = h.file("secret.txt", b"private\n");
-    let genuine = serde_json::to_value(json!({"f": Attachment::from_path(&secret_file)})).unwrap();
+    let genuine = serde_json::to_value(flowflex::json!({"f": Attachment::from_path(&secret_file)})).unwrap();
     let mut forged = genuine.clone();
     let marker = forged["f"]["$flowflex:attachment"].as_object_mut().unwrap();
     marker.insert("data".into(), json!("/etc/hostname"));
@@ -259,7 +269,7 @@ async fn reader_that_fails_midway_is_an_attachment_error() {
         .client
         .send_event(
             "e",
-            json!({"r": Attachment::from_reader(Broken(3), "r.txt")}),
+            flowflex::json!({"r": Attachment::from_reader(Broken(3), "r.txt")}),
         )
         .await
         .unwrap_err();
@@ -280,7 +290,7 @@ async fn transient_failures_are_retried_and_the_event_fires_once() {
     let started = Instant::now();
     let sent = h
         .client
-        .send_event("e", json!({"f": Attachment::from_path(&file)}))
+        .send_event("e", flowflex::json!({"f": Attachment::from_path(&file)}))
         .idempotency_key("retry-me")
         .await
         .unwrap();
@@ -319,7 +329,7 @@ async fn retry_after_as_http_date_is_honoured() {
     h.emulator
         .inject(Fault::on(Endpoint::Events).status(503).retry_after_date(at));
     let started = Instant::now();
-    h.client.send_event("e", json!({})).await.unwrap();
+    h.client.send_event("e", flowflex::json!({})).await.unwrap();
     // HTTP dates have one-second resolution.
     assert!(
         started.elapsed() >= Duration::from_millis(900),
@@ -333,7 +343,11 @@ async fn exhausted_retries_carry_the_last_status() {
     let h = Harness::start().await;
     h.emulator
         .inject(Fault::on(Endpoint::Events).status(503).times(10));
-    let err = h.client.send_event("e", json!({})).await.unwrap_err();
+    let err = h
+        .client
+        .send_event("e", flowflex::json!({}))
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), Some(503));
     assert!(err.is_retryable());
     assert!(err.to_string().contains("after 4 attempts"), "{err}");
@@ -352,7 +366,11 @@ async fn client_errors_are_not_retried_and_keep_the_service_code() {
     let h = Harness::start().await;
     h.emulator
         .inject(Fault::on(Endpoint::Events).status(400).code("BAD_PAYLOAD"));
-    let err = h.client.send_event("e", json!({})).await.unwrap_err();
+    let err = h
+        .client
+        .send_event("e", flowflex::json!({}))
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), Some(400));
     assert_eq!(err.code(), Some("BAD_PAYLOAD"));
     assert!(!err.is_retryable());
@@ -364,7 +382,11 @@ async fn response_lost_after_the_event_was_accepted_does_not_duplicate_it() {
     let h = Harness::start().await;
     h.emulator
         .inject(Fault::on(Endpoint::Events).drop_after_processing());
-    let sent = h.client.send_event("e", json!({"n": 1})).await.unwrap();
+    let sent = h
+        .client
+        .send_event("e", flowflex::json!({"n": 1}))
+        .await
+        .unwrap();
     assert_eq!(
         h.emulator.events().len(),
         1,
@@ -381,7 +403,7 @@ async fn connection_dropped_mid_upload_is_retried_and_stores_the_whole_file() {
     let file = h.sample_file("big.mp4", Mime::Mp4, 2 * 1024 * 1024);
     let sent = h
         .client
-        .send_event("e", json!({"v": Attachment::from_path(&file)}))
+        .send_event("e", flowflex::json!({"v": Attachment::from_path(&file)}))
         .await
         .unwrap();
     let asset = h
@@ -406,7 +428,7 @@ async fn one_permanent_upload_failure_fails_the_send_with_its_path() {
         .client
         .send_event(
             "e",
-            json!({"gallery": [Attachment::from_path(&b), Attachment::from_path(&a)]}),
+            flowflex::json!({"gallery": [Attachment::from_path(&b), Attachment::from_path(&a)]}),
         )
         .await
         .unwrap_err();
@@ -432,7 +454,7 @@ async fn a_one_shot_reader_is_not_retried_and_the_error_says_so() {
         .client
         .send_event(
             "e",
-            json!({"r": Attachment::from_reader(std::io::Cursor::new(data.clone()), "r.pdf").with_size(data.len() as u64)}),
+            flowflex::json!({"r": Attachment::from_reader(std::io::Cursor::new(data.clone()), "r.pdf").with_size(data.len() as u64)}),
         )
         .await
         .unwrap_err();
@@ -456,7 +478,11 @@ async fn a_server_that_never_answers_times_out_within_the_bound() {
     .await;
     h.emulator.inject(Fault::on(Endpoint::Events).hang());
     let started = Instant::now();
-    let err = h.client.send_event("e", json!({})).await.unwrap_err();
+    let err = h
+        .client
+        .send_event("e", flowflex::json!({}))
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err}");
     assert!(err.is_retryable());
     assert!(
@@ -473,7 +499,10 @@ async fn wrong_credentials_say_what_to_check_and_leak_nothing() {
         .api_secret("wrong-secret-123")
         .build()
         .unwrap();
-    let err = client.send_event("e", json!({})).await.unwrap_err();
+    let err = client
+        .send_event("e", flowflex::json!({}))
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), Some(401));
     let text = format!("{err} {err:?}");
     assert!(text.contains("FLOWFLEX_API_SECRET"), "{text}");
@@ -489,13 +518,13 @@ async fn stale_asset_ids_are_asset_file_missing() {
         .await
         .unwrap();
     h.client
-        .send_event("e", json!({"img": id.as_str()}))
+        .send_event("e", flowflex::json!({"img": id.as_str()}))
         .await
         .unwrap();
     h.emulator.advance_clock(Duration::from_secs(49 * 3600));
     let err = h
         .client
-        .send_event("e", json!({"img": id.as_str()}))
+        .send_event("e", flowflex::json!({"img": id.as_str()}))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("ASSET_FILE_MISSING"));
@@ -512,14 +541,22 @@ async fn non_json_and_huge_error_bodies_are_reported_briefly() {
             .body("<html>proxy says no</html>")
             .content_type("text/html"),
     );
-    let err = h.client.send_event("e", json!({})).await.unwrap_err();
+    let err = h
+        .client
+        .send_event("e", flowflex::json!({}))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("proxy says no"), "{err}");
     h.emulator.inject(
         Fault::on(Endpoint::Events)
             .status(400)
             .body("x".repeat(5_000_000)),
     );
-    let err = h.client.send_event("e", json!({})).await.unwrap_err();
+    let err = h
+        .client
+        .send_event("e", flowflex::json!({}))
+        .await
+        .unwrap_err();
     assert!(err.to_string().len() < 2000, "{}", err.to_string().len());
 }
 
@@ -531,7 +568,7 @@ async fn dropping_a_send_mid_flight_sends_no_event() {
     let file = h.sample_file("slow.pdf", Mime::Pdf, 1000);
     let send = h
         .client
-        .send_event("e", json!({"f": Attachment::from_path(file)}))
+        .send_event("e", flowflex::json!({"f": Attachment::from_path(file)}))
         .into_future();
     assert!(
         tokio::time::timeout(Duration::from_millis(150), send)
@@ -564,7 +601,7 @@ async fn a_file_that_changes_size_before_upload_is_an_error_not_a_truncation() {
     };
     let err = h
         .client
-        .send_event("e", json!({"log": Attachment::from_path(&path)}))
+        .send_event("e", flowflex::json!({"log": Attachment::from_path(&path)}))
         .await
         .unwrap_err();
     grow.await.unwrap();

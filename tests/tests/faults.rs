@@ -83,7 +83,7 @@ async fn every_retried_status_on_every_endpoint_fires_the_event_once() {
             h.emulator.inject(Fault::on(endpoint).status(status));
             let key = format!("status-{status}-{endpoint}");
             h.client
-                .send_event("e", json!({"doc": Attachment::from_path(&file)}))
+                .send_event("e", flowflex::json!({"doc": Attachment::from_path(&file)}))
                 .idempotency_key(&key)
                 .await
                 .unwrap_or_else(|e| panic!("{key}: {e}"));
@@ -125,7 +125,7 @@ async fn retry_after_longer_than_the_cap_is_cut_to_max_retry_after() {
     let file = h.sample_file("a.png", Mime::Png, 1000);
     let started = Instant::now();
     h.client
-        .send_event("e", json!({"img": Attachment::from_path(&file)}))
+        .send_event("e", flowflex::json!({"img": Attachment::from_path(&file)}))
         .await
         .unwrap();
     let took = started.elapsed();
@@ -148,7 +148,7 @@ async fn retry_after_date_in_the_past_retries_at_once() {
     h.client
         .send_event(
             "e",
-            json!({"f": Attachment::from_bytes(&b"hi\n"[..], "f.txt")}),
+            flowflex::json!({"f": Attachment::from_bytes(&b"hi\n"[..], "f.txt")}),
         )
         .await
         .unwrap();
@@ -174,7 +174,10 @@ async fn exhausted_retries_on_each_endpoint_carry_the_last_status() {
         let file = h.sample_file("x.jpg", Mime::Jpeg, 500);
         let err = h
             .client
-            .send_event("e", json!({"photos": [Attachment::from_path(&file)]}))
+            .send_event(
+                "e",
+                flowflex::json!({"photos": [Attachment::from_path(&file)]}),
+            )
             .await
             .unwrap_err();
         assert_eq!(err.status(), Some(429), "{endpoint}: {err}");
@@ -210,7 +213,11 @@ async fn statuses_that_retrying_cannot_fix_are_sent_once() {
         h.emulator.clear_requests();
         h.emulator
             .inject(Fault::on(Endpoint::Events).status(status));
-        let err = h.client.send_event("e", json!({"n": 1})).await.unwrap_err();
+        let err = h
+            .client
+            .send_event("e", flowflex::json!({"n": 1}))
+            .await
+            .unwrap_err();
         assert_eq!(err.status(), Some(status), "{err}");
         assert!(!err.is_retryable(), "{status}");
         assert_eq!(h.emulator.requests().len(), 1, "{status} sent once");
@@ -228,7 +235,7 @@ async fn connection_dropped_mid_event_is_retried_with_the_same_key() {
     let file = h.sample_file("r.pdf", Mime::Pdf, 4000);
     let sent = h
         .client
-        .send_event("e", json!({"r": Attachment::from_path(&file)}))
+        .send_event("e", flowflex::json!({"r": Attachment::from_path(&file)}))
         .idempotency_key("drop-mid-event")
         .await
         .unwrap();
@@ -266,7 +273,10 @@ async fn upload_url_answer_lost_leaves_only_an_unreferenced_empty_asset() {
     let file = h.sample_file("l.png", Mime::Png, 2000);
     let sent = h
         .client
-        .send_event("e", json!({"label": Attachment::from_path(&file)}))
+        .send_event(
+            "e",
+            flowflex::json!({"label": Attachment::from_path(&file)}),
+        )
         .await
         .unwrap();
     let assets = h.emulator.assets();
@@ -287,7 +297,7 @@ async fn a_late_first_attempt_is_a_replay_not_a_second_event() {
     h.emulator
         .inject(Fault::on(Endpoint::Events).delay(Duration::from_millis(800)));
     h.client
-        .send_event("e", json!({"n": 1}))
+        .send_event("e", flowflex::json!({"n": 1}))
         .idempotency_key("late-first")
         .await
         .unwrap();
@@ -314,7 +324,7 @@ async fn each_endpoint_slower_than_the_timeout_fails_within_the_bound() {
         let started = Instant::now();
         let err = h
             .client
-            .send_event("e", json!({"slow": Attachment::from_path(&file)}))
+            .send_event("e", flowflex::json!({"slow": Attachment::from_path(&file)}))
             .await
             .unwrap_err();
         let took = started.elapsed();
@@ -382,7 +392,7 @@ async fn a_server_that_accepts_and_never_answers_ends_within_the_bound() {
     let err = client
         .send_event(
             "e",
-            json!({"f": Attachment::from_bytes(&b"x\n"[..], "f.txt")}),
+            flowflex::json!({"f": Attachment::from_bytes(&b"x\n"[..], "f.txt")}),
         )
         .await
         .unwrap_err();
@@ -447,7 +457,7 @@ async fn one_of_n_parallel_uploads_failing_for_good_stops_the_others_and_the_eve
     let gallery: Vec<_> = files.iter().map(Attachment::from_path).collect();
     let err = h
         .client
-        .send_event("e", json!({"gallery": gallery}))
+        .send_event("e", flowflex::json!({"gallery": gallery}))
         .await
         .unwrap_err();
 
@@ -523,7 +533,7 @@ async fn send_while_clock_jumps(
     });
     let result = h
         .client
-        .send_event("e", json!({"doc": Attachment::from_path(file)}))
+        .send_event("e", flowflex::json!({"doc": Attachment::from_path(file)}))
         .await;
     jump.await.expect("the clock task");
     result
@@ -553,7 +563,7 @@ async fn upload_url_expired_before_the_put_is_a_clear_error() {
     assert!(h.emulator.events().is_empty());
     // What the message says works: a new send gets a fresh URL.
     h.client
-        .send_event("e", json!({"doc": Attachment::from_path(&file)}))
+        .send_event("e", flowflex::json!({"doc": Attachment::from_path(&file)}))
         .await
         .unwrap();
     assert_eq!(h.emulator.events().len(), 1);
@@ -577,7 +587,7 @@ async fn asset_expired_before_the_event_is_asset_file_missing() {
     assert!(err.to_string().contains("48 h"), "{err}");
     assert!(h.emulator.events().is_empty());
     h.client
-        .send_event("e", json!({"doc": Attachment::from_path(&file)}))
+        .send_event("e", flowflex::json!({"doc": Attachment::from_path(&file)}))
         .await
         .unwrap();
     assert_eq!(h.emulator.events().len(), 1);

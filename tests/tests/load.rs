@@ -22,7 +22,6 @@ use std::time::{Duration, Instant};
 use flowflex::{Attachment, Client, ClientBuilder, Mime, RetryConfig};
 use flowflex_emulator::{Emulator, Endpoint, Fault};
 use futures_util::StreamExt as _;
-use serde_json::json;
 use tests::{builder_for, eventually, sha256_file};
 
 /// Marks the child process that runs the client side of the long run.
@@ -110,7 +109,7 @@ async fn drive(client: Client, files: &[PathBuf], events: usize, in_flight: usiz
                 let result = client
                     .send_event(
                         "load.test",
-                        json!({"i": i, "doc": Attachment::from_path(file)}),
+                        flowflex::json!({"i": i, "doc": Attachment::from_path(file)}),
                     )
                     .idempotency_key(format!("load-{i}"))
                     .await;

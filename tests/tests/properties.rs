@@ -101,9 +101,9 @@ impl Payload {
             Node::Text(s) => Value::from(s.clone()),
             Node::Att => {
                 *next += 1;
-                serde_json::to_value(&self.fresh[*next - 1]).expect("a marker")
+                serde_json::to_value(&self.fresh[*next - 1]).expect("a token")
             }
-            Node::Shared(i) => serde_json::to_value(&self.shared[*i]).expect("a marker"),
+            Node::Shared(i) => serde_json::to_value(&self.shared[*i]).expect("a token"),
             Node::Arr(items) => items.iter().map(|n| self.to_json(n, next)).collect(),
             Node::Obj(map) => map
                 .iter()
@@ -113,9 +113,10 @@ impl Payload {
         }
     }
 
-    /// As `serde_json::json!` would hold it: detached, signed markers.
-    fn value(&self) -> Value {
-        self.to_json(&self.root, &mut 0)
+    /// As `flowflex::json!` builds it: the JSON with each attachment's
+    /// token, and the attachments themselves.
+    fn value(&self) -> flowflex::Payload {
+        flowflex::json!(self.to_json(&self.root, &mut 0))
     }
 }
 
@@ -193,9 +194,11 @@ fn pointer_of_plain_path(path: &str) -> String {
     pointer
 }
 
+/// An attachment's token: NUL and 16 hex digits.
 fn is_marker(v: &Value) -> bool {
-    v.as_object()
-        .is_some_and(|m| m.len() == 1 && m.contains_key("$flowflex:attachment"))
+    v.as_str().is_some_and(|s| {
+        s.len() == 17 && s.starts_with('\0') && s[1..].bytes().all(|b| b.is_ascii_hexdigit())
+    })
 }
 
 fn holds_marker(v: &Value) -> bool {

@@ -34,24 +34,30 @@ async fn every_error_and_config_type_formats_without_secrets() {
     let file_err = client
         .send_event(
             "e",
-            json!({"f": Attachment::from_bytes(sample(Mime::Png, 1), "x.pdf")}),
+            flowflex::json!({"f": Attachment::from_bytes(sample(Mime::Png, 1), "x.pdf")}),
         )
         .await
         .unwrap_err();
     let upload_err = client
         .send_event(
             "e",
-            json!({"f": Attachment::from_bytes(sample(Mime::Png, 1), "x.png")}),
+            flowflex::json!({"f": Attachment::from_bytes(sample(Mime::Png, 1), "x.png")}),
         )
         .await
         .unwrap_err();
-    let api_err = client.send_event("e", json!({})).await.unwrap_err();
+    let api_err = client
+        .send_event("e", flowflex::json!({}))
+        .await
+        .unwrap_err();
     let config_err = builder
         .clone()
         .base_url("http://example.com")
         .build()
         .unwrap_err();
-    let payload_err = client.send_event("e", json!([1])).await.unwrap_err();
+    let payload_err = client
+        .send_event("e", flowflex::json!([1]))
+        .await
+        .unwrap_err();
     let timeout_err = builder_for(&emulator)
         .timeout(std::time::Duration::from_millis(200))
         .retry(flowflex::RetryConfig::disabled())
@@ -59,13 +65,16 @@ async fn every_error_and_config_type_formats_without_secrets() {
         .unwrap();
     emulator.clear_faults();
     emulator.inject(Fault::on(Endpoint::Events).hang());
-    let timeout_err = timeout_err.send_event("e", json!({})).await.unwrap_err();
+    let timeout_err = timeout_err
+        .send_event("e", flowflex::json!({}))
+        .await
+        .unwrap_err();
     let network_err = builder_for(&emulator)
         .base_url(tests::closed_port_url())
         .retry(flowflex::RetryConfig::disabled())
         .build()
         .unwrap()
-        .send_event("e", json!({}))
+        .send_event("e", flowflex::json!({}))
         .await
         .unwrap_err();
     // A hostile upload-url answer: plain http off loopback, token in the path.
@@ -82,7 +91,7 @@ async fn every_error_and_config_type_formats_without_secrets() {
     let hostile_url_err = client
         .send_event(
             "e",
-            json!({"f": Attachment::from_bytes(sample(Mime::Png, 1), "x.png")}),
+            flowflex::json!({"f": Attachment::from_bytes(sample(Mime::Png, 1), "x.png")}),
         )
         .await
         .unwrap_err();

@@ -23,7 +23,7 @@ async fn python_readme_multiple_files_example() {
         .client
         .send_event(
             "order.shipped",
-            json!({
+            flowflex::json!({
                 "invoice": Attachment::from_path(&invoice),
                 "label":   Attachment::from_path(&label),
                 "gallery": [Attachment::from_path(&a), Attachment::from_path(&b)],
@@ -123,7 +123,7 @@ async fn python_readme_asset_id_example() {
         .client
         .send_event(
             "invoice.created",
-            json!({"assetId": Attachment::from_path(&invoice), "customer_id": "cust_123"}),
+            flowflex::json!({"assetId": Attachment::from_path(&invoice), "customer_id": "cust_123"}),
         )
         .await
         .unwrap();
@@ -213,7 +213,7 @@ async fn every_source_kind_uploads_whole() {
         .client
         .send_event(
             "sources",
-            json!({
+            flowflex::json!({
                 "bytes": Attachment::from_bytes(pdf.clone(), "doc.pdf"),
                 "reader": Attachment::from_reader(std::io::Cursor::new(png.clone()), "img.png"),
                 "streamed": Attachment::from_reader(std::io::Cursor::new(ogg.clone()), "a.ogg")
@@ -257,7 +257,7 @@ async fn storage_puts_have_exact_length_and_no_authorization() {
         .client
         .send_event(
             "lengths",
-            json!({"big": Attachment::from_path(&big), "empty": Attachment::from_path(&empty)}),
+            flowflex::json!({"big": Attachment::from_path(&big), "empty": Attachment::from_path(&empty)}),
         )
         .await
         .unwrap();
@@ -352,7 +352,10 @@ async fn base_url_with_api_suffix_reaches_the_same_routes() {
         .base_url(format!("{}/api/", emulator.base_url()))
         .build()
         .unwrap();
-    client.send_event("e", json!({"a": 1})).await.unwrap();
+    client
+        .send_event("e", flowflex::json!({"a": 1}))
+        .await
+        .unwrap();
     assert_eq!(
         emulator.requests()[0].path,
         format!("/v1/events/{}", emulator.integration_code())
@@ -364,13 +367,13 @@ async fn given_idempotency_key_is_sent_and_replayed() {
     let h = Harness::start().await;
     let first = h
         .client
-        .send_event("order.placed", json!({"n": 1}))
+        .send_event("order.placed", flowflex::json!({"n": 1}))
         .idempotency_key("order-42")
         .await
         .unwrap();
     let second = h
         .client
-        .send_event("order.placed", json!({"n": 1}))
+        .send_event("order.placed", flowflex::json!({"n": 1}))
         .idempotency_key("order-42")
         .await
         .unwrap();
@@ -414,7 +417,7 @@ async fn deep_paths() {
         .client
         .send_event(
             "deep",
-            json!({"a": [{"b": [[f()]]}, {"c": {"d e": f()}}], "x.y": f()}),
+            flowflex::json!({"a": [{"b": [[f()]]}, {"c": {"d e": f()}}], "x.y": f()}),
         )
         .await
         .unwrap();
@@ -443,7 +446,7 @@ async fn uploads_run_in_parallel_within_the_bound() {
             .collect();
         let sent = h
             .client
-            .send_event("e", json!({"gallery": gallery}))
+            .send_event("e", flowflex::json!({"gallery": gallery}))
             .await
             .unwrap();
         assert_eq!(sent.uploaded_assets.len(), files);
@@ -468,7 +471,7 @@ async fn progress_reports_every_byte_and_restarts_on_retry() {
     h.client
         .send_event(
             "e",
-            json!({"video": Attachment::from_path(&big), "doc": Attachment::from_bytes(sample(Mime::Pdf, 10), "d.pdf")}),
+            flowflex::json!({"video": Attachment::from_path(&big), "doc": Attachment::from_bytes(sample(Mime::Pdf, 10), "d.pdf")}),
         )
         .on_progress(move |p| log.lock().unwrap().push((p.path.clone(), p.sent, p.total)))
         .await

@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use base64::Engine as _;
 use flowflex::{Attachment, Mime};
 use flowflex_emulator::{Emulator, Endpoint, Fault};
-use serde_json::json;
 use tests::{builder_for, sample};
 
 #[derive(Clone, Default)]
@@ -51,7 +50,7 @@ async fn trace_logs_of_a_send_with_retries_hold_no_secret_and_no_presigned_url()
     let sent = client
         .send_event(
             "order.shipped",
-            json!({"invoice": Attachment::from_bytes(sample(Mime::Pdf, 5000), "invoice.pdf")}),
+            flowflex::json!({"invoice": Attachment::from_bytes(sample(Mime::Pdf, 5000), "invoice.pdf")}),
         )
         .await
         .unwrap();
@@ -59,7 +58,7 @@ async fn trace_logs_of_a_send_with_retries_hold_no_secret_and_no_presigned_url()
         .api_secret("another-secret-1")
         .build()
         .unwrap();
-    let err = bad.send_event("x", json!({})).await.unwrap_err();
+    let err = bad.send_event("x", flowflex::json!({})).await.unwrap_err();
     tracing::error!(%err, "logged by the application");
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();

@@ -91,18 +91,54 @@ pub(crate) fn read_data(data: Option<&str>) -> Result<Map<String, Value>, String
     }
 }
 
-/// Puts each attachment at its path in `payload`.
-pub(crate) fn attach(payload: &mut Map<String, Value>, specs: &[AttachSpec]) -> Result<(), String> {
-    for spec in specs {
-        let mut attachment = Attachment::from_path(&spec.file);
-        if let Some(mime) = spec.mime {
-            attachment = attachment.with_mime(mime);
-        }
-        let marker = serde_json::to_value(attachment)
-            .map_err(|e| format!("{}: {e}", spec.file.display()))?;
-        put(payload, &spec.path, marker)?;
+/// The payload to send: `data` with each attachment at its path. The same
+/// file attached at several paths (with the same type) is one attachment,
+/// uploaded once.
+pub(crate) fn attach(
+    mut data: Map<String, Value>,
+    specs: &[AttachSpec],
+) -> Result<flowflex::Payload, String> {
+    let mut failed = None;
+    // The attachments serialized inside `flowflex::json!` belong to the payload.
+    let payload = flowflex::json!(place_all(&mut data, specs, &mut failed));
+    match failed {
+        Some(why) => Err(why),
+        None => Ok(payload),
     }
-    Ok(())
+}
+
+fn place_all(
+    data: &mut Map<String, Value>,
+    specs: &[AttachSpec],
+    failed: &mut Option<String>,
+) -> Value {
+    let mut files: Vec<(&AttachSpec, Attachment)> = Vec::new();
+    for spec in specs {
+        let same = files
+            .iter()
+            .find(|(s, _)| s.file == spec.file && s.mime == spec.mime)
+            .map(|(_, a)| a.clone());
+        let attachment = same.unwrap_or_else(|| {
+            let mut attachment = Attachment::from_path(&spec.file);
+            if let Some(mime) = spec.mime {
+                attachment = attachment.with_mime(mime);
+            }
+            files.push((spec, attachment.clone()));
+            attachment
+        });
+        let token = match serde_json::to_value(&attachment) {
+            Ok(token) => token,
+            Err(e) => {
+                *failed = Some(format!("{}: {e}", spec.file.display()));
+                break;
+            }
+        };
+        if let Err(why) = put(data, &spec.path, token) {
+            *failed = Some(why);
+            break;
+        }
+    }
+    Value::Object(std::mem::take(data))
 }
 
 fn put(root: &mut Map<String, Value>, path: &PayloadPath, value: Value) -> Result<(), String> {

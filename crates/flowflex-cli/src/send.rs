@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use flowflex::blocking::Client;
 use indicatif::ProgressDrawTarget;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::args::{ConfigArgs, SendArgs};
 use crate::exit;
@@ -16,11 +16,11 @@ use crate::progress::Bars;
 use crate::report::Failure;
 
 pub(crate) fn run(args: &SendArgs, verbose: bool) -> Result<u8, Failure> {
-    let mut data = payload::read_data(args.data.as_deref()).map_err(Failure::Usage)?;
-    payload::attach(&mut data, &args.attach).map_err(Failure::Usage)?;
+    let data = payload::read_data(args.data.as_deref()).map_err(Failure::Usage)?;
+    let payload = payload::attach(data, &args.attach).map_err(Failure::Usage)?;
     let client = client(&args.config)?;
 
-    let mut send = client.send_event(&args.event, Value::Object(data));
+    let mut send = client.send_event(&args.event, payload);
     if let Some(key) = &args.idempotency_key {
         send = send.idempotency_key(key);
     }

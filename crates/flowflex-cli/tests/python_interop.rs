@@ -145,7 +145,10 @@ fn send_from_rust(emulator: &Served, dir: &Path) -> Vec<BTreeMap<String, flowfle
     assert!(ticket.asset_id.as_str().starts_with("asset_"));
     assert!(client.upload(&file("x.pdf")).is_ok());
     let err = client
-        .send_event("invoice.created", json!({"assetId": file("big.pdf")}))
+        .send_event(
+            "invoice.created",
+            flowflex::json!({"assetId": file("big.pdf")}),
+        )
         .send()
         .expect_err("over the cap");
     assert_eq!(

@@ -249,10 +249,7 @@ fn impl_named(
             pub const EVENT: &'static str = #event;
 
             #[doc = #send_doc]
-            pub fn send<'__flowflex>(
-                &'__flowflex self,
-                client: &'__flowflex #krate::Client,
-            ) -> #krate::SendEvent<'__flowflex> {
+            pub fn send(&self, client: &#krate::Client) -> #krate::SendEvent {
                 #krate::__private::send(client, Self::EVENT, self)
             }
 
@@ -293,10 +290,7 @@ fn fallback(cont: &Container<'_>) -> TokenStream {
             impl #impl_generics #ident #ty_generics #event_where {
                 pub const EVENT: &'static str = #event;
 
-                pub fn send<'__flowflex>(
-                    &'__flowflex self,
-                    client: &'__flowflex #krate::Client,
-                ) -> #krate::SendEvent<'__flowflex> {
+                pub fn send(&self, client: &#krate::Client) -> #krate::SendEvent {
                     ::core::unreachable!()
                 }
 

@@ -13,7 +13,7 @@
 //! # fn main() -> flowflex::Result<()> {
 //! let client = Client::from_env()?;
 //! let sent = client
-//!     .send_event("order.shipped", serde_json::json!({
+//!     .send_event("order.shipped", flowflex::json!({
 //!         "invoice": Attachment::from_path("./invoice.pdf"),
 //!         "note": "passes through",
 //!     }))
@@ -54,7 +54,7 @@ use crate::{AssetId, Attachment, Mime, Progress, RetryConfig, SendEventResult, U
 ///     .timeout(Duration::from_secs(30))
 ///     .build()?;
 /// let sent = client
-///     .send_event("invoice.created", serde_json::json!({
+///     .send_event("invoice.created", flowflex::json!({
 ///         "invoice": Attachment::from_path("./invoice.pdf"),
 ///     }))
 ///     .send()?;
@@ -230,7 +230,7 @@ impl Client {
     /// use flowflex::Attachment;
     ///
     /// let sent = client
-    ///     .send_event("order.shipped", serde_json::json!({
+    ///     .send_event("order.shipped", flowflex::json!({
     ///         "gallery": [Attachment::from_path("a.jpg"), Attachment::from_path("b.jpg")],
     ///     }))
     ///     .idempotency_key("order-42-shipped")
@@ -238,10 +238,10 @@ impl Client {
     /// assert!(sent.uploaded_assets.contains_key("gallery[1]"));
     /// # Ok(()) }
     /// ```
-    pub fn send_event<T: serde::Serialize>(
+    pub fn send_event(
         &self,
         event: impl Into<String>,
-        payload: T,
+        payload: impl crate::IntoPayload,
     ) -> SendEvent<'_> {
         SendEvent {
             client: self,
@@ -269,7 +269,7 @@ impl Client {
     /// println!("{}", sent.uploaded_assets["invoice"]);
     /// # Ok(()) }
     /// ```
-    pub fn send_named<'a, E: crate::NamedEvent>(&'a self, event: &'a E) -> SendEvent<'a> {
+    pub fn send_named<E: crate::NamedEvent>(&self, event: &E) -> SendEvent<'_> {
         SendEvent {
             client: self,
             inner: crate::NamedEvent::send(event, &self.inner.client),
@@ -329,7 +329,7 @@ impl Client {
 ///
 /// ```no_run
 /// # fn demo(client: flowflex::blocking::Client) -> flowflex::Result<()> {
-/// let send = client.send_event("order.shipped", serde_json::json!({"order_id": 42}));
+/// let send = client.send_event("order.shipped", flowflex::json!({"order_id": 42}));
 /// let sent = send.idempotency_key("order-42-shipped").send()?; // sent only by .send()
 /// println!("{}", sent.response);
 /// # Ok(()) }
@@ -337,7 +337,7 @@ impl Client {
 #[must_use = "a send does nothing until .send() is called"]
 pub struct SendEvent<'a> {
     client: &'a Client,
-    inner: crate::SendEvent<'a>,
+    inner: crate::SendEvent,
 }
 
 impl fmt::Debug for SendEvent<'_> {
@@ -353,7 +353,7 @@ impl SendEvent<'_> {
     /// ```no_run
     /// # fn demo(client: flowflex::blocking::Client) -> flowflex::Result<()> {
     /// let sent = client
-    ///     .send_event("order.shipped", serde_json::json!({"order_id": 42}))
+    ///     .send_event("order.shipped", flowflex::json!({"order_id": 42}))
     ///     .idempotency_key("order-42-shipped")
     ///     .send()?;
     /// assert_eq!(sent.idempotency_key, "order-42-shipped");
@@ -370,7 +370,7 @@ impl SendEvent<'_> {
     /// ```no_run
     /// # fn demo(client: flowflex::blocking::Client) -> flowflex::Result<()> {
     /// client
-    ///     .send_event("order.shipped", serde_json::json!({
+    ///     .send_event("order.shipped", flowflex::json!({
     ///         "invoice": flowflex::Attachment::from_path("./invoice.pdf"),
     ///     }))
     ///     .on_progress(|p| eprintln!("{} {}/{}", p.path, p.sent, p.total))
@@ -387,7 +387,7 @@ impl SendEvent<'_> {
     ///
     /// ```no_run
     /// # fn demo(client: flowflex::blocking::Client) -> flowflex::Result<()> {
-    /// let sent = client.send_event("ping", serde_json::json!({})).send()?;
+    /// let sent = client.send_event("ping", flowflex::json!({})).send()?;
     /// println!("{}", sent.response);
     /// # Ok(()) }
     /// ```
@@ -518,7 +518,7 @@ mod tests {
         let in_task = client.clone();
         let err = runtime.block_on(async move {
             let err = in_task
-                .send_event("ping", serde_json::json!({}))
+                .send_event("ping", crate::json!({}))
                 .send()
                 .unwrap_err();
             drop(in_task);
@@ -554,7 +554,7 @@ mod tests {
     #[test]
     fn errors_come_back_typed() {
         let err = client()
-            .send_event("ping", serde_json::json!({}))
+            .send_event("ping", crate::json!({}))
             .send()
             .unwrap_err();
         assert!(matches!(err, Error::Network { .. }), "{err}");

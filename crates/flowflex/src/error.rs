@@ -29,7 +29,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// ```
 /// # async fn demo(client: flowflex::Client) {
-/// match client.send_event("order.shipped", serde_json::json!({"id": 1})).await {
+/// match client.send_event("order.shipped", flowflex::json!({"id": 1})).await {
 ///     Ok(sent) => println!("sent with key {}", sent.idempotency_key),
 ///     Err(err) if err.code() == Some("ASSET_FILE_MISSING") => eprintln!("re-upload: {err}"),
 ///     Err(err) => eprintln!("{err}"),
@@ -343,7 +343,7 @@ impl Error {
     /// #     .integration_code("ic_abc123").base_url("http://127.0.0.1:9").build().unwrap();
     /// let fake = flowflex::Attachment::from_bytes(b"not a png".to_vec(), "label.png");
     /// let err = client
-    ///     .send_event("order.shipped", serde_json::json!({ "order": { "label": fake } }))
+    ///     .send_event("order.shipped", flowflex::json!({ "order": { "label": fake } }))
     ///     .await
     ///     .unwrap_err(); // checked before any request: nothing was sent
     /// assert_eq!(err.path(), Some("order.label"));

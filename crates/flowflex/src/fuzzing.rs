@@ -71,11 +71,11 @@ pub struct Endpoints {
 /// Checks `base_url` and `integration_code` as `ClientBuilder::build` does
 /// and joins the endpoints.
 pub fn endpoints(base_url: &str, integration_code: &str) -> Result<Endpoints> {
-    let base = crate::client::parse_base_url(base_url)?;
-    crate::client::check_integration_code(integration_code)?;
+    let base = crate::builder::parse_base_url(base_url)?;
+    crate::builder::check_integration_code(integration_code)?;
     Ok(Endpoints {
-        upload_url: crate::client::join(&base, &["v1", "assets", "upload-url"]),
-        events: crate::client::join(&base, &["v1", "events", integration_code]),
+        upload_url: crate::builder::join(&base, &["v1", "assets", "upload-url"]),
+        events: crate::builder::join(&base, &["v1", "events", integration_code]),
         base,
     })
 }
@@ -102,22 +102,56 @@ pub struct Walked {
     pub unique: usize,
 }
 
-/// Serializes `payload` and finds its attachments, as a send does.
+/// Serializes `payload` and finds its attachments, as a send does. In
+/// `value` each attachment is its token: a string of NUL and 16 hex digits.
 pub fn walk<T: serde::Serialize + ?Sized>(payload: &T) -> Result<Walked> {
-    let collected = crate::payload::Collected::from_payload(payload)?;
+    let payload = crate::Payload::from_serialize(payload)?;
+    let slots = payload.slots()?;
+    let (value, attachments) = payload.into_parts();
+    let mut pointers = Vec::with_capacity(slots.len());
+    pointers_of(&value, &mut String::new(), &mut pointers, 0);
     Ok(Walked {
-        slots: collected
-            .slots
-            .iter()
-            .map(|s| Slot {
-                path: s.path.clone(),
-                pointer: s.pointer.clone(),
-                unique: s.unique,
+        slots: slots
+            .into_iter()
+            .zip(pointers)
+            .map(|(s, pointer)| Slot {
+                path: s.path,
+                pointer,
+                unique: s.index,
             })
             .collect(),
-        unique: collected.unique.len(),
-        value: collected.value,
+        unique: attachments.len(),
+        value,
     })
+}
+
+/// The JSON pointer of every token, in document order (as the slots).
+fn pointers_of(v: &Value, pointer: &mut String, out: &mut Vec<String>, depth: usize) {
+    if depth > crate::payload::MAX_DEPTH {
+        return;
+    }
+    match v {
+        Value::String(s) if crate::payload::token_key(s).is_some() => out.push(pointer.clone()),
+        Value::Object(map) => {
+            for (key, child) in map {
+                let mark = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                pointers_of(child, pointer, out, depth + 1);
+                pointer.truncate(mark);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                let mark = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&i.to_string());
+                pointers_of(child, pointer, out, depth + 1);
+                pointer.truncate(mark);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The payload as a send would post it if the `i`th distinct attachment got
@@ -125,14 +159,41 @@ pub fn walk<T: serde::Serialize + ?Sized>(payload: &T) -> Result<Walked> {
 pub fn substitute<T: serde::Serialize + ?Sized>(
     payload: &T,
 ) -> Result<(Value, BTreeMap<String, String>)> {
-    let mut collected = crate::payload::Collected::from_payload(payload)?;
-    let ids: Vec<_> = (0..collected.unique.len())
-        .map(|i| crate::AssetId::new(format!("asset_fuzz{i}")))
+    let payload = crate::Payload::from_serialize(payload)?;
+    encoded_with_ids(crate::encode::Encoded::from_payload(payload)?)
+}
+
+/// [`substitute`] for a derived event, through the derive's walk: the body
+/// its `send` would post.
+pub fn substitute_event<T: crate::FlowFlexEvent + ?Sized>(
+    event: &T,
+) -> Result<(Value, BTreeMap<String, String>)> {
+    encoded_with_ids(crate::encode::Encoded::from_event(event)?)
+}
+
+/// The body bytes a derived event's send writes before its uploads, and
+/// after them with ids `asset_fuzz<i>`: what the encode benchmark times.
+pub fn encode_event<T: crate::FlowFlexEvent + ?Sized>(event: &T) -> Result<bytes::Bytes> {
+    let encoded = crate::encode::Encoded::from_event(event)?;
+    let ids = fuzz_ids(encoded.attachments.len());
+    encoded.body(&ids)
+}
+
+fn fuzz_ids(n: usize) -> Vec<Option<crate::AssetId>> {
+    (0..n)
+        .map(|i| Some(crate::AssetId::new(format!("asset_fuzz{i}"))))
+        .collect()
+}
+
+fn encoded_with_ids(encoded: crate::encode::Encoded) -> Result<(Value, BTreeMap<String, String>)> {
+    let ids = fuzz_ids(encoded.attachments.len());
+    let body = encoded.body(&ids)?;
+    let value = serde_json::from_slice(&body)
+        .map_err(|e| crate::Error::payload(format!("the body is not JSON: {e}")))?;
+    let map = encoded
+        .slots
+        .iter()
+        .map(|s| (s.path.clone(), format!("asset_fuzz{}", s.index)))
         .collect();
-    let map = collected
-        .substitute(&ids)
-        .into_iter()
-        .map(|(path, id)| (path, id.into_string()))
-        .collect();
-    Ok((collected.value, map))
+    Ok((value, map))
 }

@@ -12,7 +12,7 @@
 //!
 //! let client = Client::from_env()?;
 //! let sent = client
-//!     .send_event("order.shipped", serde_json::json!({
+//!     .send_event("order.shipped", flowflex::json!({
 //!         "invoice": Attachment::from_path("./invoice.pdf"),
 //!         "gallery": [Attachment::from_path("a.jpg"), Attachment::from_path("b.jpg")],
 //!         "note": "passes through",
@@ -69,7 +69,7 @@
 //! ```no_run
 //! # async fn demo(client: flowflex::Client) -> flowflex::Result<()> {
 //! client
-//!     .send_event("order.shipped", serde_json::json!({
+//!     .send_event("order.shipped", flowflex::json!({
 //!         "video": flowflex::Attachment::from_path("./unboxing.mp4"),
 //!     }))
 //!     .on_progress(|p| eprintln!("{} ({}): {}/{} bytes", p.path, p.filename, p.sent, p.total))
@@ -99,14 +99,21 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
+// Layers, each using only the ones below it (tests/layering.rs checks):
+// client, event → send → payload, encode → visit → attachment → api →
+// transport; error, mime, redact, retry and sniff are leaves any may use.
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 #[path = "fuzzing.rs"]
 pub mod __fuzz;
+mod api;
 mod attachment;
 #[cfg(feature = "blocking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
+mod builder;
 mod client;
+mod encode;
 mod error;
 mod event;
 mod mime;
@@ -115,11 +122,15 @@ mod redact;
 mod retry;
 mod send;
 mod sniff;
+mod transport;
+mod visit;
 
+pub use api::{AssetId, UploadTicket, UploadUrl};
 pub use attachment::{Attachment, FileInfo};
-pub use client::{
-    Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_CONCURRENT_UPLOADS, DEFAULT_TIMEOUT,
+pub use builder::{
+    ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_CONCURRENT_UPLOADS, DEFAULT_TIMEOUT,
 };
+pub use client::Client;
 pub use error::{AttachmentErrorKind, Endpoint, Error, Result};
 pub use event::{FlowFlexEvent, NamedEvent};
 pub use flowflex_derive::FlowFlexEvent;
@@ -135,9 +146,9 @@ pub use flowflex_derive::FlowFlexEvent;
 /// ```
 pub use flowflex_derive::include_attachment;
 pub use mime::Mime;
-pub use payload::preview;
+pub use payload::{IntoPayload, Payload, preview};
 pub use retry::RetryConfig;
-pub use send::{AssetId, Progress, SendEvent, SendEventResult, UploadTicket, UploadUrl};
+pub use send::{Progress, SendEvent, SendEventResult};
 
 /// The largest file FlowFlex stores: 25 MiB (26 214 400 bytes).
 ///
@@ -157,11 +168,11 @@ pub const MAX_FILE_BYTES: u64 = 25 * 1024 * 1024;
 #[doc(hidden)]
 pub mod __private {
     //! Support for the derive's generated code. Not public API.
-    pub use crate::event::{
-        MapKey, Mark, Probe, Templates, ViaNothing, ViaVisit, Visit, Visitor, attachment_paths,
-        send,
+    pub use crate::event::send;
+    pub use crate::visit::{
+        FieldRules, MapKey, Mark, Probe, Templates, ViaNothing, ViaVisit, Visit, Visitor,
+        attachment_paths,
     };
-    pub use crate::send::FieldRules;
     pub use flowflex_derive::__mime_table;
     pub use serde;
     pub use serde_json;

@@ -1,337 +1,522 @@
-//! Finding attachments in any `Serialize` payload and putting asset ids in
-//! their place.
+//! Payloads: a JSON value and the attachments it holds, owned together.
 //!
-//! An [`Attachment`] serializes to a *marker*, a one-key JSON object, which the
-//! walker below finds after the payload became a `serde_json::Value`:
+//! An [`Attachment`] serializes to a *token*: a string of a NUL character and
+//! the 16 hex digits of the attachment's random key. The token names a file
+//! only to the payload that holds the attachment itself; text that reads like
+//! a token but whose key the payload does not hold is refused, so JSON from
+//! outside can never name a local file or memory to upload.
 //!
-//! * Inside a send the payload is serialized on the current thread with a
-//!   collector installed: the marker is an index into that collector plus a
-//!   per-send random nonce, so the attachment itself (not a copy) is uploaded.
-//! * Outside a send (`serde_json::json!` serializes its values right away) the
-//!   marker describes the file itself, signed with a per-process HMAC key, so
-//!   a `Value` stays self-contained and can be sent any number of times. The
-//!   signature means a marker arriving from untrusted JSON cannot make the SDK
-//!   upload a local file: only markers this process wrote are honoured.
-//! * In a preview the marker is a stable placeholder (name, type, size).
+//! While a payload is being built (`flowflex::json!`, [`Payload::from_serialize`],
+//! a send's start), serialization runs inside [`collecting`], which records
+//! each attachment serialized on this thread, for the length of that one
+//! synchronous call. The records move into the [`Payload`]; nothing stays
+//! behind on the thread or in the process, and dropping the payload frees
+//! every file, buffer and reader it held.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::collections::HashMap;
+use std::fmt;
 
-use base64::Engine as _;
-use bytes::Bytes;
-use hmac::{Hmac, Mac};
-use serde::ser::{Error as _, SerializeMap, Serializer};
+use serde::ser::{Serialize, Serializer};
 use serde_json::{Map, Value};
-use sha2::Sha256;
-use uuid::Uuid;
 
-use crate::attachment::{Attachment, Source};
+use crate::attachment::Attachment;
 use crate::error::{Error, Result};
 use crate::mime::Mime;
 
-/// The key of a marker object.
-const MARKER: &str = "$flowflex:attachment";
 /// The key of a preview placeholder.
 const PLACEHOLDER: &str = "$attachment";
 /// Deeper payloads are refused rather than risk the stack.
-const MAX_DEPTH: usize = 256;
+pub(crate) const MAX_DEPTH: usize = 256;
 
-enum Mode {
-    Collect { nonce: u128, items: Vec<Attachment> },
-    Preview,
+// ------------------------------------------------------------------ tokens
+
+/// The text an attachment serializes to: NUL, then its key in 16 hex digits.
+pub(crate) struct Token([u8; 17]);
+
+impl Token {
+    pub(crate) fn of(key: u64) -> Token {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 17];
+        for (i, byte) in out[1..].iter_mut().enumerate() {
+            *byte = HEX[((key >> (60 - 4 * i)) & 0xf) as usize];
+        }
+        Token(out)
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // Only NUL and ASCII hex digits: always UTF-8.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+/// The key a token names, if `s` is one.
+pub(crate) fn token_key(s: &str) -> Option<u64> {
+    s.strip_prefix('\0').and_then(hex_key)
+}
+
+/// 16 lowercase hex digits, as a token writes them.
+pub(crate) fn hex_key(hex: &str) -> Option<u64> {
+    if hex.len() != 16 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    u64::from_str_radix(hex, 16).ok()
 }
 
 thread_local! {
-    static MODE: RefCell<Option<Mode>> = const { RefCell::new(None) };
+    static COLLECTING: RefCell<Option<Vec<Attachment>>> = const { RefCell::new(None) };
 }
 
-/// Restores the previous mode when dropped, even if serialization panics.
-struct ModeGuard(Option<Mode>);
-
-impl ModeGuard {
-    fn set(mode: Mode) -> Self {
-        ModeGuard(MODE.with(|m| m.borrow_mut().replace(mode)))
-    }
-
-    fn finish(mut self) -> Option<Mode> {
-        let previous = self.0.take();
-        MODE.with(|m| std::mem::replace(&mut *m.borrow_mut(), previous))
-    }
-}
-
-impl Drop for ModeGuard {
-    fn drop(&mut self) {
-        let previous = self.0.take();
-        MODE.with(|m| *m.borrow_mut() = previous);
-    }
-}
-
-impl serde::Serialize for Attachment {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        enum Emit {
-            Collected(u128, usize),
-            Preview,
-            Detached,
+/// Runs `f`, recording every attachment serialized on this thread while it
+/// runs. Nested calls each record their own; the previous recording is put
+/// back when `f` returns or panics.
+pub(crate) fn collecting<R>(f: impl FnOnce() -> R) -> (R, Vec<Attachment>) {
+    struct Restore(Option<Vec<Attachment>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            COLLECTING.with(|c| *c.borrow_mut() = previous);
         }
-        let emit = MODE.with(|m| match &mut *m.borrow_mut() {
-            Some(Mode::Collect { nonce, items }) => {
-                items.push(self.clone());
-                Emit::Collected(*nonce, items.len() - 1)
+    }
+    let restore = Restore(COLLECTING.with(|c| c.borrow_mut().replace(Vec::new())));
+    let out = f();
+    let found = COLLECTING
+        .with(|c| c.borrow_mut().take())
+        .unwrap_or_default();
+    drop(restore);
+    (out, found)
+}
+
+/// Whether a recording is running on this thread (tests of the cleanup).
+#[cfg(test)]
+pub(crate) fn is_collecting() -> bool {
+    COLLECTING.with(|c| c.borrow().is_some())
+}
+
+impl Serialize for Attachment {
+    /// Writes the attachment's token. Never fails: inside a plain
+    /// `serde_json::json!` the token is inert text, refused by a send with a
+    /// message naming `flowflex::json!`.
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        COLLECTING.with(|c| {
+            if let Ok(mut c) = c.try_borrow_mut() {
+                if let Some(found) = c.as_mut() {
+                    found.push(self.clone());
+                }
             }
-            Some(Mode::Preview) => Emit::Preview,
-            None => Emit::Detached,
         });
-        let mut map = serializer.serialize_map(Some(1))?;
-        match emit {
-            Emit::Collected(nonce, index) => {
-                let nonce = format!("{nonce:032x}");
-                map.serialize_entry(
-                    MARKER,
-                    &CollectedMarker {
-                        index,
-                        nonce: &nonce,
-                    },
-                )?;
-            }
-            Emit::Preview => {
-                map.serialize_entry(PLACEHOLDER, &placeholder(self))?;
-            }
-            Emit::Detached => {
-                let marker = detached_marker(self).map_err(S::Error::custom)?;
-                map.serialize_entry(MARKER, &marker)?;
-            }
-        }
-        map.end()
+        serializer.serialize_str(Token::of(self.key()).as_str())
     }
 }
 
-/// The marker of an attachment collected by a send (a struct, not `json!`:
-/// this runs for every attachment of every send).
-#[derive(serde::Serialize)]
-struct CollectedMarker<'a> {
-    #[serde(rename = "ref")]
-    index: usize,
-    nonce: &'a str,
-}
-
-fn placeholder(a: &Attachment) -> Value {
-    let size = a.size_hint().or_else(|| {
-        a.path()
-            .and_then(|p| std::fs::metadata(p).ok())
-            .map(|m| m.len())
-    });
-    serde_json::json!({
-        "filename": a.filename(),
-        "mime": a.mime().map(Mime::as_str),
-        "size": size,
-    })
-}
-
-// ---------------------------------------------------------------- detached
-
-fn mac_key() -> &'static [u8; 32] {
-    static KEY: OnceLock<[u8; 32]> = OnceLock::new();
-    KEY.get_or_init(|| {
-        let mut key = [0u8; 32];
-        key[..16].copy_from_slice(Uuid::new_v4().as_bytes());
-        key[16..].copy_from_slice(Uuid::new_v4().as_bytes());
-        key
-    })
-}
-
-/// Readers cannot be written into JSON: a detached reader marker names an
-/// entry here, taken (once) by the send that resolves it.
-fn readers() -> &'static Mutex<HashMap<Uuid, Attachment>> {
-    static READERS: OnceLock<Mutex<HashMap<Uuid, Attachment>>> = OnceLock::new();
-    READERS.get_or_init(Mutex::default)
-}
-
-/// The HMAC of a marker's fields, each length-prefixed so that no two field
-/// lists hash alike.
-fn mac_of(fields: &[&str]) -> Hmac<Sha256> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(mac_key()).expect("HMAC takes any key length");
-    for field in fields {
-        mac.update(&(field.len() as u64).to_le_bytes());
-        mac.update(field.as_bytes());
-    }
-    mac
-}
-
-fn sign(fields: &[&str]) -> String {
-    hex::encode(mac_of(fields).finalize().into_bytes())
-}
-
-fn verify(fields: &[&str], tag: &str) -> bool {
-    hex::decode(tag).is_ok_and(|tag| mac_of(fields).verify_slice(&tag).is_ok())
-}
-
-fn detached_marker(a: &Attachment) -> std::result::Result<Value, String> {
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let (kind, data) = match a.source() {
-        Source::Path(path) => match path.to_str() {
-            Some(p) => ("path", p.to_owned()),
-            None => ("path_b64", b64.encode(os_bytes(path)?)),
-        },
-        Source::Bytes(bytes) => ("bytes", b64.encode(bytes)),
-        Source::Reader(_) => {
-            readers()
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(a.id(), a.clone());
-            ("reader", String::new())
+/// The attachments of `found`, each file once, in order of first appearance.
+pub(crate) fn distinct(found: Vec<Attachment>) -> Vec<Attachment> {
+    let mut seen = HashMap::with_capacity(found.len());
+    let mut out = Vec::with_capacity(found.len());
+    for a in found {
+        if seen.insert(a.key(), ()).is_none() {
+            out.push(a);
         }
-    };
-    let (filename, mime, size) = a.explicit_parts();
-    let id = a.id().to_string();
-    let filename = filename.unwrap_or_default().to_owned();
-    let mime = mime.map(Mime::as_str).unwrap_or_default();
-    let size = size.map(|s| s.to_string()).unwrap_or_default();
-    let tag = sign(&[&id, kind, &data, &filename, mime, &size]);
-    Ok(serde_json::json!({
-        "id": id, "kind": kind, "data": data,
-        "filename": filename, "mime": mime, "size": size, "mac": tag,
-    }))
-}
-
-#[cfg(unix)]
-fn os_bytes(path: &std::path::Path) -> std::result::Result<Vec<u8>, String> {
-    use std::os::unix::ffi::OsStrExt;
-    Ok(path.as_os_str().as_bytes().to_vec())
-}
-
-#[cfg(not(unix))]
-fn os_bytes(path: &std::path::Path) -> std::result::Result<Vec<u8>, String> {
-    Err(format!(
-        "the path {} is not valid Unicode: rename the file",
-        path.display()
-    ))
-}
-
-#[cfg(unix)]
-fn path_from_bytes(bytes: Vec<u8>) -> Option<std::path::PathBuf> {
-    use std::os::unix::ffi::OsStringExt;
-    Some(std::ffi::OsString::from_vec(bytes).into())
-}
-
-#[cfg(not(unix))]
-fn path_from_bytes(_: Vec<u8>) -> Option<std::path::PathBuf> {
-    None
-}
-
-fn field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    obj.get(key).and_then(Value::as_str)
-}
-
-fn resolve_detached(obj: &Map<String, Value>) -> Option<Attachment> {
-    let id = field(obj, "id")?;
-    let kind = field(obj, "kind")?;
-    let data = field(obj, "data")?;
-    let filename = field(obj, "filename")?;
-    let mime = field(obj, "mime")?;
-    let size = field(obj, "size")?;
-    if !verify(&[id, kind, data, filename, mime, size], field(obj, "mac")?) {
-        return None;
     }
-    let id: Uuid = id.parse().ok()?;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let source = match kind {
-        "path" => Source::Path(data.into()),
-        "path_b64" => Source::Path(path_from_bytes(b64.decode(data).ok()?)?),
-        "bytes" => Source::Bytes(Bytes::from(b64.decode(data).ok()?)),
-        "reader" => {
-            return readers()
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&id);
+    out
+}
+
+// ----------------------------------------------------------------- payload
+
+/// An event payload: a JSON object and the attachments in it, owned
+/// together. Build one with [`flowflex::json!`](crate::json), as you would a
+/// `serde_json::json!` value:
+///
+/// ```
+/// use flowflex::Attachment;
+///
+/// let invoice = Attachment::from_bytes(&b"%PDF-1.7 ..."[..], "invoice.pdf");
+/// let payload = flowflex::json!({
+///     "invoice": invoice,
+///     "gallery": [
+///         Attachment::from_bytes(&b"\xff\xd8\xff\xe0...."[..], "a.jpg"),
+///         Attachment::from_bytes(&b"\xff\xd8\xff\xe0...."[..], "b.jpg"),
+///     ],
+///     "note": "passes through",
+/// });
+/// assert_eq!(payload.attachment_paths().unwrap(), ["gallery[0]", "gallery[1]", "invoice"]);
+/// // Debug and Display show each file as a placeholder, never its bytes:
+/// assert_eq!(
+///     payload.to_string(),
+///     r#"{"gallery":[{"$attachment":{"filename":"a.jpg","mime":"image/jpeg","size":8}},{"$attachment":{"filename":"b.jpg","mime":"image/jpeg","size":8}}],"invoice":{"$attachment":{"filename":"invoice.pdf","mime":"application/pdf","size":12}},"note":"passes through"}"#
+/// );
+/// ```
+///
+/// A payload can be sent any number of times, each send uploading afresh:
+/// files and bytes always; a reader until an upload has streamed it.
+/// Bytes are shared, never copied ([`bytes::Bytes`]); dropping the payload
+/// frees them.
+#[derive(Clone)]
+pub struct Payload {
+    value: Value,
+    /// Each file once, in order of first appearance.
+    attachments: Vec<Attachment>,
+}
+
+impl Payload {
+    /// An empty object, `{}`.
+    ///
+    /// ```
+    /// let mut payload = flowflex::Payload::new();
+    /// payload.insert("order_id", 42).unwrap();
+    /// assert_eq!(payload.to_string(), r#"{"order_id":42}"#);
+    /// ```
+    #[must_use]
+    pub fn new() -> Payload {
+        Payload {
+            value: Value::Object(Map::new()),
+            attachments: Vec::new(),
         }
-        _ => return None,
-    };
-    Some(Attachment::from_parts(
-        id,
-        source,
-        (!filename.is_empty()).then(|| filename.to_owned()),
-        mime.parse().ok(),
-        size.parse().ok(),
-    ))
-}
+    }
 
-// ------------------------------------------------------------------ walker
-
-/// A payload as JSON, with the attachments it holds.
-#[derive(Debug)]
-pub(crate) struct Collected {
-    pub(crate) value: Value,
-    /// Every place an attachment stands, in document order.
-    pub(crate) slots: Vec<Slot>,
-    /// The distinct attachments (clones count once), in order of first use.
-    pub(crate) unique: Vec<Attachment>,
-}
-
-#[derive(Debug)]
-pub(crate) struct Slot {
-    /// The flow path: `invoice`, `gallery[0]`, `order.receipt`.
-    pub(crate) path: String,
-    /// Where it is in `value`, as a JSON pointer.
-    pub(crate) pointer: String,
-    /// Index into [`Collected::unique`].
-    pub(crate) unique: usize,
-}
-
-impl Collected {
-    /// Serializes `payload` and finds its attachments.
-    pub(crate) fn from_payload<T: serde::Serialize + ?Sized>(payload: &T) -> Result<Self> {
-        let nonce = u128::from_le_bytes(*Uuid::new_v4().as_bytes());
-        let guard = ModeGuard::set(Mode::Collect {
-            nonce,
-            items: Vec::new(),
-        });
-        let value = serde_json::to_value(payload);
-        let items = match guard.finish() {
-            Some(Mode::Collect { items, .. }) => items,
-            _ => Vec::new(),
-        };
+    /// Any `Serialize` value (a struct, a map, a `serde_json::Value`, a
+    /// [`Payload`]), with the attachments inside it.
+    ///
+    /// ```
+    /// use flowflex::{Attachment, Payload};
+    ///
+    /// #[derive(serde::Serialize)]
+    /// struct Shipped { label: Attachment, order_id: u64 }
+    ///
+    /// let payload = Payload::from_serialize(&Shipped {
+    ///     label: Attachment::from_bytes(&b"\x89PNG\r\n\x1a\n"[..], "label.png"),
+    ///     order_id: 42,
+    /// }).unwrap();
+    /// assert_eq!(payload.attachment_paths().unwrap(), ["label"]);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Payload`] if the value does not serialize to JSON (a map
+    /// with non-string keys, a `Serialize` impl that fails).
+    pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Payload> {
+        let (value, found) = collecting(|| serde_json::to_value(value));
         let value = value.map_err(|e| {
             Error::payload(format!(
                 "it does not serialize to JSON ({e}); attachments can only be values, never map keys"
             ))
         })?;
-        if !value.is_object() {
-            return Err(Error::payload(format!(
-                "an event payload must be a JSON object (a struct or a map), got {}: wrap the value in an object, e.g. {{\"value\": ..}}",
-                kind_of(&value)
-            )));
-        }
-        if marker_of(&value).is_some() {
-            return Err(Error::payload(
-                "the payload itself is an attachment: put it under a key, e.g. {\"file\": attachment}",
-            ));
-        }
-        let mut walker = Walker {
-            nonce: format!("{nonce:032x}"),
-            items,
-            slots: Vec::new(),
-            unique: Vec::new(),
-        };
-        walker.walk(&value, &mut String::new(), &mut String::new(), 0)?;
-        check_paths_distinct(&walker.slots)?;
-        Ok(Collected {
+        Ok(Payload {
             value,
-            slots: walker.slots,
-            unique: walker.unique,
+            attachments: distinct(found),
         })
     }
+
+    /// Used by `flowflex::json!`: the value `build` makes, with the
+    /// attachments serialized while making it.
+    #[doc(hidden)]
+    pub fn __from_json(build: impl FnOnce() -> Value) -> Payload {
+        let (value, found) = collecting(build);
+        Payload {
+            value,
+            attachments: distinct(found),
+        }
+    }
+
+    /// Sets `key` to `value` (any `Serialize`, attachments included), as a
+    /// Python dict's `payload[key] = value`. A payload that is not an object
+    /// becomes one.
+    ///
+    /// ```
+    /// use flowflex::{Attachment, Payload};
+    ///
+    /// let mut payload = Payload::new();
+    /// payload.insert("invoice", Attachment::from_bytes(&b"%PDF-1.7"[..], "invoice.pdf"))?;
+    /// payload.insert("customer_id", "cust_123")?;
+    /// assert_eq!(payload.attachment_paths()?, ["invoice"]);
+    /// # Ok::<(), flowflex::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Payload`] if `value` does not serialize to JSON.
+    pub fn insert<T: Serialize + ?Sized>(
+        &mut self,
+        key: impl Into<String>,
+        value: &T,
+    ) -> Result<&mut Payload> {
+        let part = Payload::from_serialize(value)?;
+        if !self.value.is_object() {
+            self.value = Value::Object(Map::new());
+        }
+        if let Value::Object(map) = &mut self.value {
+            map.insert(key.into(), part.value);
+        }
+        self.attachments.extend(part.attachments);
+        // A replaced key may have held the only use of a file.
+        let used = keys_in(&self.value);
+        self.attachments = distinct(std::mem::take(&mut self.attachments))
+            .into_iter()
+            .filter(|a| used.contains_key(&a.key()))
+            .collect();
+        Ok(self)
+    }
+
+    /// The attachments, each file once, in order of first appearance.
+    ///
+    /// ```
+    /// let invoice = flowflex::Attachment::from_bytes(&b"%PDF-1.7"[..], "invoice.pdf");
+    /// let payload = flowflex::json!({"a": invoice.clone(), "b": invoice});
+    /// assert_eq!(payload.attachments().len(), 1); // one file, used twice
+    /// ```
+    #[must_use]
+    pub fn attachments(&self) -> &[Attachment] {
+        &self.attachments
+    }
+
+    /// The flow path of every attachment (`invoice`, `gallery[0]`,
+    /// `order.receipt`), as a send reports them in
+    /// [`uploaded_assets`](crate::SendEventResult::uploaded_assets).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Payload`] if the payload cannot be sent: not a JSON object,
+    /// too deep, two attachments at one path, or an attachment it does not
+    /// hold (one put in a plain `serde_json::json!`).
+    pub fn attachment_paths(&self) -> Result<Vec<String>> {
+        Ok(self.slots()?.into_iter().map(|s| s.path).collect())
+    }
+
+    /// The payload as JSON, each attachment shown as the placeholder
+    /// `{"$attachment": {"filename", "mime", "size"}}`: for snapshot tests
+    /// and logs; no id, no local path, no content.
+    ///
+    /// ```
+    /// let payload = flowflex::json!({
+    ///     "label": flowflex::Attachment::from_bytes(&b"\x89PNG\r\n\x1a\n"[..], "label.png"),
+    /// });
+    /// assert_eq!(payload.preview()["label"]["$attachment"]["mime"], "image/png");
+    /// ```
+    #[must_use]
+    pub fn preview(&self) -> Value {
+        let index = KeyIndex::new(&self.attachments);
+        let mut value = self.value.clone();
+        replace_tokens(&mut value, &|key| {
+            index.get(key).map(|i| placeholder(&self.attachments[i]))
+        });
+        value
+    }
+
+    pub(crate) fn into_parts(self) -> (Value, Vec<Attachment>) {
+        (self.value, self.attachments)
+    }
+
+    /// Where each attachment stands: its flow path and its index in
+    /// `attachments`, in document order. Checks that the payload can be sent.
+    pub(crate) fn slots(&self) -> Result<Vec<Slot>> {
+        slots_of(&self.value, &self.attachments)
+    }
+}
+
+impl Default for Payload {
+    fn default() -> Self {
+        Payload::new()
+    }
+}
+
+impl Serialize for Payload {
+    /// The JSON with tokens: inside `flowflex::json!` (or any payload being
+    /// built) the attachments come along.
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        COLLECTING.with(|c| {
+            if let Ok(mut c) = c.try_borrow_mut() {
+                if let Some(found) = c.as_mut() {
+                    found.extend(self.attachments.iter().cloned());
+                }
+            }
+        });
+        self.value.serialize(serializer)
+    }
+}
+
+impl fmt::Debug for Payload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Payload({})", self.preview())
+    }
+}
+
+impl fmt::Display for Payload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.preview(), f)
+    }
+}
+
+/// What [`Client::send_event`](crate::Client::send_event) takes: a
+/// [`Payload`] or any `Serialize` value that becomes a JSON object.
+pub trait IntoPayload {
+    /// The payload, with the attachments inside it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Payload`] if the value does not serialize to JSON.
+    fn into_payload(self) -> Result<Payload>;
+}
+
+impl<T: Serialize> IntoPayload for T {
+    fn into_payload(self) -> Result<Payload> {
+        Payload::from_serialize(&self)
+    }
+}
+
+/// Builds a [`Payload`] from JSON syntax, as `serde_json::json!` does, with
+/// every [`Attachment`](crate::Attachment) in it owned by the payload.
+///
+/// ```
+/// use flowflex::Attachment;
+///
+/// let pdf = std::fs::read("tests/fixtures/invoice.pdf").unwrap_or_else(|_| b"%PDF-1.7".to_vec());
+/// let payload = flowflex::json!({
+///     "invoice": Attachment::from_bytes(pdf, "invoice.pdf"),
+///     "order": {"id": 42, "items": ["book", "pen"]},
+/// });
+/// assert_eq!(payload.attachment_paths().unwrap(), ["invoice"]);
+/// ```
+///
+/// Attachments in a plain `serde_json::json!` value cannot be sent: the
+/// value holds only their tokens, and a send refuses it with a message
+/// pointing here.
+#[macro_export]
+macro_rules! json {
+    ($($json:tt)+) => {
+        $crate::Payload::__from_json(|| $crate::__private::serde_json::json!($($json)+))
+    };
+}
+
+// ------------------------------------------------------------------- walk
+
+/// One place an attachment stands.
+#[derive(Debug, Clone)]
+pub(crate) struct Slot {
+    /// The flow path: `invoice`, `gallery[0]`, `order.receipt`.
+    pub(crate) path: String,
+    /// Index into the payload's attachments.
+    pub(crate) index: usize,
+    /// The limits of every derived field it sits in.
+    pub(crate) rules: Vec<crate::visit::FieldRules>,
+}
+
+/// Keys to indexes, sorted for a binary search.
+pub(crate) struct KeyIndex(Vec<(u64, usize)>);
+
+impl KeyIndex {
+    pub(crate) fn new(attachments: &[Attachment]) -> KeyIndex {
+        let mut keys: Vec<_> = attachments
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.key(), i))
+            .collect();
+        keys.sort_unstable();
+        KeyIndex(keys)
+    }
+
+    pub(crate) fn get(&self, key: u64) -> Option<usize> {
+        self.0
+            .binary_search_by_key(&key, |(k, _)| *k)
+            .ok()
+            .map(|i| self.0[i].1)
+    }
+}
+
+fn slots_of(value: &Value, attachments: &[Attachment]) -> Result<Vec<Slot>> {
+    match value {
+        Value::Object(_) => {}
+        Value::String(s) if token_key(s).is_some() => {
+            return Err(Error::payload(
+                "the payload itself is an attachment: put it under a key, e.g. flowflex::json!({\"file\": attachment})",
+            ));
+        }
+        other => {
+            return Err(Error::payload(format!(
+                "an event payload must be a JSON object (a struct or a map), got {}: wrap the value in an object, e.g. flowflex::json!({{\"value\": ..}})",
+                kind_of(other)
+            )));
+        }
+    }
+    let mut walker = Walker {
+        index: KeyIndex::new(attachments),
+        slots: Vec::new(),
+    };
+    walker.walk(value, &mut String::new(), 0)?;
+    check_paths_distinct(&walker.slots)?;
+    Ok(walker.slots)
+}
+
+struct Walker {
+    index: KeyIndex,
+    slots: Vec<Slot>,
+}
+
+impl Walker {
+    fn walk(&mut self, v: &Value, path: &mut String, depth: usize) -> Result<()> {
+        if depth > MAX_DEPTH {
+            return Err(Error::payload(format!(
+                "it is nested deeper than {MAX_DEPTH} levels at `{}`: flatten it",
+                crate::redact::printable(path, 200)
+            )));
+        }
+        match v {
+            Value::String(s) => {
+                if let Some(key) = token_key(s) {
+                    let index = self.index.get(key).ok_or_else(|| unknown_token(path))?;
+                    self.slots.push(Slot {
+                        path: path.clone(),
+                        index,
+                        rules: Vec::new(),
+                    });
+                }
+            }
+            Value::Object(map) => {
+                for (key, child) in map {
+                    if token_key(key).is_some() {
+                        return Err(Error::payload(format!(
+                            "an attachment is used as a map key under `{}`: attachments can only be values",
+                            crate::redact::printable(path, 200)
+                        )));
+                    }
+                    let mark = path.len();
+                    crate::visit::push_key(path, key);
+                    self.walk(child, path, depth + 1)?;
+                    path.truncate(mark);
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    let mark = path.len();
+                    crate::visit::push_index(path, i);
+                    self.walk(child, path, depth + 1)?;
+                    path.truncate(mark);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// The error for a token whose attachment the payload does not hold.
+pub(crate) fn unknown_token(path: &str) -> Error {
+    Error::payload(format!(
+        "the value at `{}` is an attachment this payload does not hold: an Attachment put in a plain serde_json::json! value is only text, so build the payload with flowflex::json!(..) (same syntax) or Payload::from_serialize; JSON from outside can never name a file to upload",
+        crate::redact::printable(path, 200)
+    ))
 }
 
 /// Two different attachments at the same flow path (`{"x.y": a, "x": {"y": b}}`)
 /// would be one entry of `uploaded_assets` and one `{{trigger.x.y}}`: refused
 /// rather than silently losing one.
-fn check_paths_distinct(slots: &[Slot]) -> Result<()> {
+pub(crate) fn check_paths_distinct(slots: &[Slot]) -> Result<()> {
+    if slots.len() < 2 {
+        return Ok(());
+    }
     let mut seen: HashMap<&str, usize> = HashMap::with_capacity(slots.len());
     for slot in slots {
-        match seen.insert(&slot.path, slot.unique) {
-            Some(other) if other != slot.unique => {
+        match seen.insert(&slot.path, slot.index) {
+            Some(other) if other != slot.index => {
                 return Err(Error::payload(format!(
                     "two different attachments have the same flow path `{}` (a key containing '.' or '[' reads like nesting): rename one of the keys",
                     crate::redact::printable(&slot.path, 200)
@@ -341,15 +526,6 @@ fn check_paths_distinct(slots: &[Slot]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Builds the list of distinct attachments while walking.
-struct Walker {
-    /// The send's nonce, as its markers write it.
-    nonce: String,
-    items: Vec<Attachment>,
-    slots: Vec<Slot>,
-    unique: Vec<Attachment>,
 }
 
 fn kind_of(v: &Value) -> &'static str {
@@ -363,119 +539,61 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
-fn marker_of(v: &Value) -> Option<&Map<String, Value>> {
-    match v {
-        Value::Object(map) if map.len() == 1 => map.get(MARKER)?.as_object(),
-        _ => None,
-    }
-}
-
-impl Walker {
-    fn walk(
-        &mut self,
-        v: &Value,
-        path: &mut String,
-        pointer: &mut String,
-        depth: usize,
-    ) -> Result<()> {
+/// Every token key in `v`, with how often it stands there.
+fn keys_in(v: &Value) -> HashMap<u64, usize> {
+    fn go(v: &Value, out: &mut HashMap<u64, usize>, depth: usize) {
         if depth > MAX_DEPTH {
-            return Err(Error::payload(format!(
-                "it is nested deeper than {MAX_DEPTH} levels at `{path}`: flatten it"
-            )));
-        }
-        if let Some(marker) = marker_of(v) {
-            let attachment = self.resolve(marker, path)?;
-            let unique = match self.unique.iter().position(|u| u.same_file(&attachment)) {
-                Some(i) => i,
-                None => {
-                    self.unique.push(attachment);
-                    self.unique.len() - 1
-                }
-            };
-            self.slots.push(Slot {
-                path: path.clone(),
-                pointer: pointer.clone(),
-                unique,
-            });
-            return Ok(());
+            return;
         }
         match v {
-            Value::Object(map) => {
-                for (key, child) in map {
-                    let (pl, ol) = (path.len(), pointer.len());
-                    if !path.is_empty() {
-                        path.push('.');
-                    }
-                    path.push_str(key);
-                    pointer.push('/');
-                    if key.contains(['~', '/']) {
-                        pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
-                    } else {
-                        pointer.push_str(key);
-                    }
-                    self.walk(child, path, pointer, depth + 1)?;
-                    path.truncate(pl);
-                    pointer.truncate(ol);
+            Value::String(s) => {
+                if let Some(key) = token_key(s) {
+                    *out.entry(key).or_default() += 1;
                 }
             }
-            Value::Array(items) => {
-                for (i, child) in items.iter().enumerate() {
-                    let (pl, ol) = (path.len(), pointer.len());
-                    let _ = write!(path, "[{i}]");
-                    let _ = write!(pointer, "/{i}");
-                    self.walk(child, path, pointer, depth + 1)?;
-                    path.truncate(pl);
-                    pointer.truncate(ol);
-                }
-            }
+            Value::Object(map) => map.values().for_each(|c| go(c, out, depth + 1)),
+            Value::Array(items) => items.iter().for_each(|c| go(c, out, depth + 1)),
             _ => {}
         }
-        Ok(())
     }
-
-    fn resolve(&self, marker: &Map<String, Value>, path: &str) -> Result<Attachment> {
-        if let Some(index) = marker.get("ref").and_then(Value::as_u64) {
-            let nonce_ok = field(marker, "nonce") == Some(self.nonce.as_str());
-            return usize::try_from(index)
-                .ok()
-                .and_then(|i| self.items.get(i))
-                .filter(|_| nonce_ok)
-                .cloned()
-                .ok_or_else(|| forged(path));
-        }
-        if field(marker, "kind") == Some("reader") {
-            return resolve_detached(marker).ok_or_else(|| {
-                Error::payload(format!(
-                    "the reader attachment at `{path}` was already taken by an earlier send: a reader can be sent once; build the payload again, or use Attachment::from_path / from_bytes"
-                ))
-            });
-        }
-        resolve_detached(marker).ok_or_else(|| forged(path))
-    }
+    let mut out = HashMap::new();
+    go(v, &mut out, 0);
+    out
 }
 
-fn forged(path: &str) -> Error {
-    Error::payload(format!(
-        "the value at `{path}` looks like an attachment marker but was not written by this process (markers are signed): build attachments with flowflex::Attachment, never from JSON input"
-    ))
-}
-
-impl Collected {
-    /// Puts each asset id where its attachment stood and returns the path map.
-    pub(crate) fn substitute(
-        &mut self,
-        ids: &[crate::AssetId],
-    ) -> BTreeMap<String, crate::AssetId> {
-        let mut uploaded = BTreeMap::new();
-        for slot in &self.slots {
-            let id = &ids[slot.unique];
-            if let Some(place) = self.value.pointer_mut(&slot.pointer) {
-                *place = Value::String(id.as_str().to_owned());
+/// Replaces each token `shown` knows with what it returns.
+fn replace_tokens(v: &mut Value, shown: &dyn Fn(u64) -> Option<Value>) {
+    fn go(v: &mut Value, shown: &dyn Fn(u64) -> Option<Value>, depth: usize) {
+        if depth > MAX_DEPTH {
+            return;
+        }
+        match v {
+            Value::String(s) => {
+                if let Some(replacement) = token_key(s).and_then(shown) {
+                    *v = replacement;
+                }
             }
-            uploaded.insert(slot.path.clone(), id.clone());
+            Value::Object(map) => map.values_mut().for_each(|c| go(c, shown, depth + 1)),
+            Value::Array(items) => items.iter_mut().for_each(|c| go(c, shown, depth + 1)),
+            _ => {}
         }
-        uploaded
     }
+    go(v, shown, 0);
+}
+
+fn placeholder(a: &Attachment) -> Value {
+    let size = a.size_hint().or_else(|| {
+        a.path()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+    });
+    serde_json::json!({
+        PLACEHOLDER: {
+            "filename": a.filename(),
+            "mime": a.mime().map(Mime::as_str),
+            "size": size,
+        }
+    })
 }
 
 /// The payload as JSON, each attachment shown as a stable placeholder
@@ -486,55 +604,66 @@ impl Collected {
 /// ```
 /// use flowflex::Attachment;
 ///
-/// let payload = serde_json::json!({"note": "hi"});
-/// let preview = flowflex::preview(&serde_json::json!({
+/// let preview = flowflex::preview(&flowflex::json!({
 ///     "invoice": Attachment::from_bytes(&b"%PDF-1.7"[..], "invoice.pdf"),
 /// })).unwrap();
 /// assert_eq!(preview["invoice"]["$attachment"]["mime"], "application/pdf");
 /// assert_eq!(preview["invoice"]["$attachment"]["size"], 8);
-/// # let _ = payload;
 /// ```
-pub fn preview<T: serde::Serialize + ?Sized>(payload: &T) -> Result<Value> {
-    let guard = ModeGuard::set(Mode::Preview);
-    let value = serde_json::to_value(payload);
-    drop(guard);
-    let mut value =
-        value.map_err(|e| Error::payload(format!("it does not serialize to JSON ({e})")))?;
-    // Markers written earlier (by `json!`) become placeholders too.
-    replace_detached(&mut value, 0);
-    Ok(value)
+///
+/// # Errors
+///
+/// [`Error::Payload`] if the value does not serialize to JSON, or holds an
+/// attachment put in a plain `serde_json::json!` (use `flowflex::json!`).
+pub fn preview<T: Serialize + ?Sized>(payload: &T) -> Result<Value> {
+    let payload = Payload::from_serialize(payload)?;
+    // The same checks as a send, so a preview that passes is sendable.
+    payload.slots()?;
+    Ok(payload.preview())
 }
 
-fn replace_detached(v: &mut Value, depth: usize) {
-    if depth > MAX_DEPTH {
-        return;
-    }
-    if let Some(marker) = marker_of(v) {
-        if let Some(a) = resolve_detached_peek(marker) {
-            *v = serde_json::json!({ PLACEHOLDER: placeholder(&a) });
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_and_reject_lookalikes() {
+        for key in [0, 1, 0xdead_beef, u64::MAX] {
+            assert_eq!(token_key(Token::of(key).as_str()), Some(key));
         }
-        return;
+        for bad in [
+            "",
+            "\0",
+            "0123456789abcdef",
+            "\00123456789abcde",
+            "\00123456789ABCDEF",
+            "\00123456789abcdef0",
+            "\0+123456789abcdef",
+        ] {
+            assert_eq!(token_key(bad), None, "{bad:?}");
+        }
     }
-    match v {
-        Value::Object(map) => map
-            .values_mut()
-            .for_each(|c| replace_detached(c, depth + 1)),
-        Value::Array(items) => items
-            .iter_mut()
-            .for_each(|c| replace_detached(c, depth + 1)),
-        _ => {}
-    }
-}
 
-/// Like [`resolve_detached`] but leaves readers registered.
-fn resolve_detached_peek(marker: &Map<String, Value>) -> Option<Attachment> {
-    if field(marker, "kind") == Some("reader") {
-        let id: Uuid = field(marker, "id")?.parse().ok()?;
-        return readers()
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&id)
-            .cloned();
+    #[test]
+    fn collecting_cleans_up_after_a_panic_and_nests() {
+        let a = Attachment::from_bytes(&b"x"[..], "a.txt");
+        let caught = std::panic::catch_unwind(|| {
+            collecting(|| {
+                let _ = serde_json::to_value(&a);
+                panic!("a user's Serialize impl panics");
+            })
+        });
+        assert!(caught.is_err());
+        assert!(!is_collecting(), "a panic leaves no recording behind");
+        let ((inner, found_inner), found_outer) = collecting(|| {
+            let _ = serde_json::to_value(&a);
+            collecting(|| serde_json::to_value(&a))
+        });
+        assert!(inner.is_ok());
+        assert_eq!((found_inner.len(), found_outer.len()), (1, 1));
+        assert!(!is_collecting());
+        // Outside a recording, serializing records nothing anywhere.
+        let _ = serde_json::to_value(&a);
+        assert!(!is_collecting());
     }
-    resolve_detached(marker)
 }

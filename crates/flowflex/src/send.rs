@@ -1,190 +1,30 @@
-//! Sending an event: validate, upload in parallel, substitute, post.
+//! Sending an event: check everything local, upload in parallel, post.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
+use std::sync::Arc;
 
-use bytes::Bytes;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde_json::Value;
 use tracing::Instrument as _;
-use url::Url;
 
-use crate::attachment::{Attachment, BodyProgress, OnChunk, Prepared};
-use crate::client::Client;
+use crate::api::{Api, AssetId};
+use crate::attachment::{Attachment, BodyProgress, OnChunk, Prepared, human_size};
+use crate::encode::Encoded;
 use crate::error::{AttachmentErrorKind, Error, Result};
-use crate::mime::Mime;
-use crate::payload::Collected;
-use crate::redact::{Secret, printable, url_without_query};
-
-/// The opaque id of an uploaded file, as it appears in the event payload
-/// (`"asset_..."`). It expires 48 h after upload: never store it to reuse.
-///
-/// ```
-/// use flowflex::AssetId;
-///
-/// let id: AssetId = serde_json::from_str(r#""asset_7f3a""#).unwrap();
-/// assert_eq!(id, "asset_7f3a");
-/// assert_eq!(serde_json::to_string(&id).unwrap(), r#""asset_7f3a""#);
-/// ```
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct AssetId(String);
-
-impl AssetId {
-    pub(crate) fn new(id: impl Into<String>) -> Self {
-        AssetId(id.into())
-    }
-
-    /// The id as a string slice.
-    ///
-    /// ```
-    /// let id: flowflex::AssetId = serde_json::from_str(r#""asset_7f3a""#).unwrap();
-    /// assert_eq!(id.as_str(), "asset_7f3a");
-    /// ```
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The id as an owned string.
-    ///
-    /// ```
-    /// let id: flowflex::AssetId = serde_json::from_str(r#""asset_7f3a""#).unwrap();
-    /// let owned: String = id.into_string();
-    /// assert_eq!(owned, "asset_7f3a");
-    /// ```
-    #[must_use]
-    pub fn into_string(self) -> String {
-        self.0
-    }
-}
-
-impl fmt::Display for AssetId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for AssetId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
-    }
-}
-
-impl AsRef<str> for AssetId {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl PartialEq<str> for AssetId {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other
-    }
-}
-
-impl PartialEq<&str> for AssetId {
-    fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
-    }
-}
-
-/// A presigned upload URL, from [`Client::create_upload_url`].
-///
-/// Its URL carries a token that lets anyone upload: `Debug` and `Display`
-/// hide the query.
-///
-/// ```no_run
-/// # async fn demo(client: flowflex::Client) -> flowflex::Result<()> {
-/// let ticket = client.create_upload_url("invoice.pdf", flowflex::Mime::Pdf, 48_213).await?;
-/// println!("{ticket:?}"); // the asset id and the URL, without the token
-/// println!("upload {} to {}", ticket.asset_id, ticket.upload_url);
-/// # Ok(()) }
-/// ```
-#[derive(Clone)]
-pub struct UploadTicket {
-    /// The id the file will have once uploaded.
-    pub asset_id: AssetId,
-    /// Where to `PUT` the bytes (valid 2 h).
-    pub upload_url: UploadUrl,
-    pub(crate) token: Secret,
-}
-
-impl UploadTicket {
-    /// The upload token. Secret: keep it out of logs.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: flowflex::Client) -> flowflex::Result<()> {
-    /// let ticket = client.create_upload_url("invoice.pdf", flowflex::Mime::Pdf, 48_213).await?;
-    /// assert!(format!("{ticket:?}").contains("token: <redacted>"));
-    /// let token: &str = ticket.expose_token(); // the real value
-    /// # let _ = token; Ok(()) }
-    /// ```
-    #[must_use]
-    pub fn expose_token(&self) -> &str {
-        self.token.expose()
-    }
-}
-
-impl fmt::Debug for UploadTicket {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UploadTicket")
-            .field("asset_id", &self.asset_id)
-            .field("upload_url", &self.upload_url)
-            .field("token", &self.token)
-            .finish()
-    }
-}
-
-/// A presigned URL; shown without its query (the token).
-///
-/// ```no_run
-/// # async fn demo(client: flowflex::Client) -> flowflex::Result<()> {
-/// let ticket = client.create_upload_url("invoice.pdf", flowflex::Mime::Pdf, 48_213).await?;
-/// println!("uploading to {}", ticket.upload_url); // `https://host/path?<redacted>`
-/// # Ok(()) }
-/// ```
-#[derive(Clone)]
-pub struct UploadUrl {
-    pub(crate) url: Url,
-}
-
-impl UploadUrl {
-    /// The full URL, token included. Secret: keep it out of logs.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: flowflex::Client) -> flowflex::Result<()> {
-    /// let ticket = client.create_upload_url("invoice.pdf", flowflex::Mime::Pdf, 48_213).await?;
-    /// // Your own PUT, to the full URL:
-    /// let request = reqwest::Client::new().put(ticket.upload_url.expose().clone());
-    /// # let _ = request; Ok(()) }
-    /// ```
-    #[must_use]
-    pub fn expose(&self) -> &Url {
-        &self.url
-    }
-}
-
-impl fmt::Debug for UploadUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "UploadUrl({:?})", url_without_query(&self.url))
-    }
-}
-
-impl fmt::Display for UploadUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&url_without_query(&self.url))
-    }
-}
+use crate::payload::Payload;
+use crate::redact::printable;
+use crate::transport::BodyFault;
+use crate::visit::FieldRules;
 
 /// What a successful send returns.
 ///
 /// ```no_run
 /// # async fn demo(client: flowflex::Client) -> flowflex::Result<()> {
 /// let sent = client
-///     .send_event("order.shipped", serde_json::json!({
+///     .send_event("order.shipped", flowflex::json!({
 ///         "invoice": flowflex::Attachment::from_path("./invoice.pdf"),
 ///     }))
 ///     .await?;
@@ -203,23 +43,12 @@ pub struct SendEventResult {
     pub idempotency_key: String,
 }
 
-/// Limits a `#[flowflex(..)]` field puts on its attachments. Used by the
-/// derive; not part of the stable API.
-#[doc(hidden)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FieldRules {
-    /// The allowed types; empty means any of the 16.
-    pub mimes: &'static [Mime],
-    /// The largest size allowed, in bytes.
-    pub max_size: Option<u64>,
-}
-
 /// A progress report for one attachment's upload.
 ///
 /// ```no_run
 /// # async fn demo(client: flowflex::Client) -> flowflex::Result<()> {
 /// client
-///     .send_event("order.shipped", serde_json::json!({
+///     .send_event("order.shipped", flowflex::json!({
 ///         "video": flowflex::Attachment::from_path("./unboxing.mp4"),
 ///     }))
 ///     .on_progress(|p| eprintln!("{} ({}): {}/{} bytes", p.path, p.filename, p.sent, p.total))
@@ -241,50 +70,58 @@ pub struct Progress {
 
 type ProgressFn = std::sync::Arc<dyn Fn(&Progress) + Send + Sync>;
 
-/// A pending send, from [`Client::send_event`]: configure it, then `.await`.
+/// A pending send, from [`Client::send_event`](crate::Client::send_event) or
+/// a derived event's `send`: configure it, then `.await` it (or call
+/// [`send`](Self::send)).
+///
+/// It owns everything it needs (the client's shared state, the encoded
+/// payload), so it can be spawned:
 ///
 /// ```no_run
 /// # async fn demo(client: flowflex::Client) -> flowflex::Result<()> {
-/// let send = client.send_event("order.shipped", serde_json::json!({"order_id": 42}));
-/// let sent = send.idempotency_key("order-42-shipped").await?; // sent only when awaited
+/// let send = client.send_event("order.shipped", flowflex::json!({"order_id": 42}));
+/// let task = tokio::spawn(send.idempotency_key("order-42-shipped").send());
+/// let sent = task.await.expect("the send task ran")?;
 /// println!("{}", sent.response);
 /// # Ok(()) }
 /// ```
 #[must_use = "a send does nothing until it is awaited"]
-pub struct SendEvent<'a> {
-    client: &'a Client,
+pub struct SendEvent {
+    api: Arc<Api>,
     event: String,
-    payload: Result<Collected>,
+    encoded: Result<Encoded>,
     idempotency_key: Option<String>,
-    rules: Vec<(String, Attachment, FieldRules)>,
     progress: Option<ProgressFn>,
 }
 
-impl fmt::Debug for SendEvent<'_> {
+impl fmt::Debug for SendEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SendEvent")
             .field("event", &self.event)
             .field("idempotency_key", &self.idempotency_key)
             .field(
                 "attachments",
-                &self.payload.as_ref().map(|c| c.unique.len()).unwrap_or(0),
+                &self
+                    .encoded
+                    .as_ref()
+                    .map(|e| e.attachments.len())
+                    .unwrap_or(0),
             )
             .finish_non_exhaustive()
     }
 }
 
-impl<'a> SendEvent<'a> {
-    pub(crate) fn new<T: serde::Serialize + ?Sized>(
-        client: &'a Client,
-        event: String,
-        payload: &T,
-    ) -> Self {
+impl SendEvent {
+    pub(crate) fn new(api: Arc<Api>, event: String, payload: Result<Payload>) -> Self {
+        Self::from_encoded(api, event, payload.and_then(Encoded::from_payload))
+    }
+
+    pub(crate) fn from_encoded(api: Arc<Api>, event: String, encoded: Result<Encoded>) -> Self {
         SendEvent {
-            client,
+            api,
             event,
-            payload: Collected::from_payload(payload),
+            encoded,
             idempotency_key: None,
-            rules: Vec::new(),
             progress: None,
         }
     }
@@ -297,7 +134,7 @@ impl<'a> SendEvent<'a> {
     /// ```no_run
     /// # async fn demo(client: flowflex::Client) -> flowflex::Result<()> {
     /// let sent = client
-    ///     .send_event("order.shipped", serde_json::json!({"order_id": 42}))
+    ///     .send_event("order.shipped", flowflex::json!({"order_id": 42}))
     ///     .idempotency_key("order-42-shipped")
     ///     .await?;
     /// assert_eq!(sent.idempotency_key, "order-42-shipped");
@@ -314,7 +151,7 @@ impl<'a> SendEvent<'a> {
     /// ```no_run
     /// # async fn demo(client: flowflex::Client) -> flowflex::Result<()> {
     /// client
-    ///     .send_event("order.shipped", serde_json::json!({
+    ///     .send_event("order.shipped", flowflex::json!({
     ///         "invoice": flowflex::Attachment::from_path("./invoice.pdf"),
     ///     }))
     ///     .on_progress(|p| eprintln!("{} {}/{}", p.path, p.sent, p.total))
@@ -326,20 +163,22 @@ impl<'a> SendEvent<'a> {
         self
     }
 
-    #[doc(hidden)]
-    /// Adds a field's limits for an attachment (used by the derive).
-    pub fn __field_rules(
-        mut self,
-        path: String,
-        attachment: &Attachment,
-        rules: FieldRules,
-    ) -> Self {
-        self.rules.push((path, attachment.clone(), rules));
-        self
+    /// Sends the event: the same as `.await`ing this builder, as a method
+    /// (for `tokio::spawn(send.send())` or a combinator chain).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: flowflex::Client) -> flowflex::Result<()> {
+    /// let sent = client
+    ///     .send_event("order.shipped", flowflex::json!({"order_id": 42}))
+    ///     .send()
+    ///     .await?;
+    /// # let _ = sent; Ok(()) }
+    /// ```
+    pub async fn send(self) -> Result<SendEventResult> {
+        self.run().await
     }
 
     async fn run(self) -> Result<SendEventResult> {
-        let client = self.client;
         check_header_text("event name", &self.event, 256)?;
         let idempotency_key = match self.idempotency_key {
             Some(key) => {
@@ -348,23 +187,25 @@ impl<'a> SendEvent<'a> {
             }
             None => uuid::Uuid::new_v4().to_string(),
         };
-        let mut collected = self.payload?;
+        let encoded = self.encoded?;
         let span = tracing::info_span!(
             "flowflex.send",
             event = %printable(&self.event, 256),
             idempotency_key = %idempotency_key,
-            attachments = collected.unique.len(),
+            attachments = encoded.attachments.len(),
         );
-        let rules = self.rules;
+        let api = self.api;
         let progress = self.progress;
         let event = self.event;
         async move {
-            let ids = upload_all(client, &collected, &rules, progress).await?;
-            let uploaded_assets = collected.substitute(&ids);
-            let body = Bytes::from(
-                serde_json::to_vec(&collected.value).map_err(|e| Error::payload(e.to_string()))?,
-            );
-            let response = client.post_event(&event, &idempotency_key, body).await?;
+            let ids = upload_all(&api, &encoded, progress).await?;
+            let body = encoded.body(&ids)?;
+            let response = api.post_event(&event, &idempotency_key, body).await?;
+            let uploaded_assets: BTreeMap<String, AssetId> = encoded
+                .slots
+                .iter()
+                .filter_map(|s| Some((s.path.clone(), ids.get(s.index)?.clone()?)))
+                .collect();
             tracing::info!(uploaded = uploaded_assets.len(), "event sent");
             Ok(SendEventResult {
                 response,
@@ -377,9 +218,9 @@ impl<'a> SendEvent<'a> {
     }
 }
 
-impl<'a> IntoFuture for SendEvent<'a> {
+impl IntoFuture for SendEvent {
     type Output = Result<SendEventResult>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Result<SendEventResult>> + Send + 'a>>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<SendEventResult>> + Send + 'static>>;
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.run())
@@ -415,67 +256,126 @@ fn check_header_text(what: &str, value: &str, max: usize) -> Result<()> {
     Ok(())
 }
 
-/// Checks every attachment, then uploads them all; returns the asset ids in
-/// the order of `collected.unique`.
+/// Checks every attachment the body holds, then uploads them all; returns
+/// the asset ids by index into `encoded.attachments`.
 async fn upload_all(
-    client: &Client,
-    collected: &Collected,
-    rules: &[(String, Attachment, FieldRules)],
+    api: &Api,
+    encoded: &Encoded,
     progress: Option<ProgressFn>,
-) -> Result<Vec<crate::AssetId>> {
-    let unique = &collected.unique;
-    if unique.is_empty() {
-        return Ok(Vec::new());
+) -> Result<Vec<Option<AssetId>>> {
+    let used: Vec<(usize, &Attachment)> = encoded
+        .attachments
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| encoded.is_used(*i))
+        .collect();
+    let mut ids = vec![None; encoded.attachments.len()];
+    if used.is_empty() {
+        return Ok(ids);
     }
-    let first_path = |i: usize| {
-        collected
-            .slots
-            .iter()
-            .find(|s| s.unique == i)
-            .map(|s| s.path.as_str())
-            .unwrap_or_default()
-    };
-    let concurrency = client.max_concurrent_uploads();
-    let cap = client.max_file_bytes();
+    let concurrency = api.max_concurrent_uploads;
+    let cap = api.max_file_bytes;
     // Everything that can be known locally is checked before the first request.
     // (The futures are built up front: a closure inside the stream would
     // trip the compiler's higher-ranked lifetime inference for `Send`.)
-    let checks: Vec<_> = unique
+    let checks: Vec<_> = used
         .iter()
-        .enumerate()
-        .map(|(i, a)| async move { a.prepare(cap).await.map_err(|e| e.at_path(first_path(i))) })
+        .map(|&(i, a)| async move {
+            a.prepare(cap)
+                .await
+                .map(|p| (i, p))
+                .map_err(|e| e.at_path(encoded.first_path(i)))
+        })
         .collect();
-    let prepared: Vec<Prepared> = futures_util::stream::iter(checks)
+    let prepared: Vec<(usize, Prepared)> = futures_util::stream::iter(checks)
         .buffered(concurrency)
         .try_collect()
         .await?;
-    for (path, attachment, rule) in rules {
-        if let Some(p) = prepared.iter().find(|p| p.attachment.same_file(attachment)) {
-            check_rule(p, rule).map_err(|e| e.at_path(path))?;
+    for slot in &encoded.slots {
+        if let Some((_, p)) = prepared.iter().find(|(i, _)| *i == slot.index) {
+            for rule in &slot.rules {
+                check_rule(p, rule).map_err(|e| e.at_path(&slot.path))?;
+            }
         }
     }
     let uploads: Vec<_> = prepared
         .iter()
-        .enumerate()
         .map(|(i, p)| {
-            let on_chunk = progress.as_ref().map(|f| reporter(f, first_path(i), p));
+            let path = encoded.first_path(*i);
+            let on_chunk = progress.as_ref().map(|f| reporter(f, path, p));
             async move {
-                client
-                    .upload_prepared(p, on_chunk)
+                upload_prepared(api, p, on_chunk)
                     .await
-                    .map(|id| (i, id))
-                    .map_err(|e| e.at_path(first_path(i)))
+                    .map(|id| (*i, id))
+                    .map_err(|e| e.at_path(path))
             }
         })
         .collect();
     // The first failure ends the stream and drops (cancels) the uploads
     // still running: the event is not sent.
-    let mut ids: Vec<(usize, crate::AssetId)> = futures_util::stream::iter(uploads)
+    let done: Vec<(usize, AssetId)> = futures_util::stream::iter(uploads)
         .buffer_unordered(concurrency)
         .try_collect()
         .await?;
-    ids.sort_by_key(|(i, _)| *i);
-    Ok(ids.into_iter().map(|(_, id)| id).collect())
+    for (i, id) in done {
+        ids[i] = Some(id);
+    }
+    Ok(ids)
+}
+
+/// Checks and uploads one attachment, as [`Client::upload`](crate::Client::upload).
+pub(crate) async fn upload_one(api: &Api, attachment: &Attachment) -> Result<AssetId> {
+    let prepared = attachment.prepare(api.max_file_bytes).await?;
+    upload_prepared(api, &prepared, None).await
+}
+
+/// Uploads a checked attachment: upload URL, then the storage PUT.
+async fn upload_prepared(
+    api: &Api,
+    prepared: &Prepared,
+    progress: Option<OnChunk>,
+) -> Result<AssetId> {
+    let file = printable(&prepared.attachment.display_name(), 200);
+    let span = tracing::debug_span!(
+        "flowflex.upload",
+        filename = %prepared.filename,
+        mime = %prepared.mime,
+        size = prepared.size,
+    );
+    async {
+        let wrap = |source: Error, note| Error::Upload {
+            path: None,
+            file: file.clone(),
+            note,
+            source: Box::new(source),
+        };
+        let ticket = api
+            .create_upload_url(&prepared.filename, prepared.mime, prepared.size)
+            .await
+            .map_err(|e| wrap(e, None))?;
+        let fault = BodyFault::default();
+        let rewindable = prepared.rewindable();
+        let result = api
+            .put(&ticket, prepared.mime, prepared.size, rewindable, &fault, || {
+                prepared.body(&fault, progress.clone())
+            })
+            .await;
+        match result {
+            Ok(()) => {
+                tracing::debug!(asset_id = %ticket.asset_id, "uploaded");
+                Ok(ticket.asset_id)
+            }
+            Err(e @ Error::Attachment { .. }) => Err(e),
+            Err(e) => {
+                let note = (!rewindable && e.is_retryable()).then_some(
+                    "not retried: it streams from a one-shot reader; use Attachment::from_path or from_bytes, or from_reader without with_size, to get retries",
+                );
+                Err(wrap(e, note))
+            }
+        }
+    }
+    .instrument(span)
+    .await
 }
 
 fn reporter(f: &ProgressFn, path: &str, p: &Prepared) -> OnChunk {
@@ -527,8 +427,8 @@ fn check_rule(p: &Prepared, rule: &FieldRules) -> Result<()> {
                 AttachmentErrorKind::TooLarge,
                 format!(
                     "is {}, over this field's limit of {}: send a smaller file",
-                    crate::attachment::human_size(p.size),
-                    crate::attachment::human_size(max)
+                    human_size(p.size),
+                    human_size(max)
                 ),
             ));
         }

@@ -726,6 +726,6 @@ fn include_attachment_embeds_the_file() {
     );
     let terms = flowflex::include_attachment!("tests/fixtures/terms.txt",);
     assert_eq!(terms.mime(), Some(Mime::Txt));
-    let preview = flowflex::preview(&serde_json::json!({ "logo": logo })).unwrap();
+    let preview = flowflex::preview(&flowflex::json!({ "logo": logo })).unwrap();
     assert_eq!(preview["logo"]["$attachment"]["mime"], "image/png");
 }

@@ -121,7 +121,7 @@ fn generated_items_are_usable() {
     assert!(event.preview().is_ok());
     assert_eq!(OrderShipped::EVENT, "order.shipped");
     let client = client();
-    let pending: flowflex::SendEvent<'_> = event.send(&client);
+    let pending: flowflex::SendEvent = event.send(&client);
     assert!(format!("{pending:?}").contains("\"everything\""));
     assert_eq!(Order::attachment_paths(), ["receipt"]);
 }

@@ -1,0 +1,251 @@
+//! The checks a send makes before its first request: file name, MIME type,
+//! magic bytes, size.
+
+use std::path::Path;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncReadExt;
+
+use super::body::{Body, Prepared};
+use super::{Attachment, Source};
+use crate::error::{AttachmentErrorKind, Error, Result};
+use crate::mime::Mime;
+use crate::sniff;
+
+impl Attachment {
+    /// Everything that can be checked before a request: name, type, size,
+    /// magic bytes. Reads at most the first [`sniff::SNIFF_LEN`] bytes of a
+    /// file, or a whole reader of unknown length (up to `cap`).
+    pub(crate) async fn prepare(&self, cap: u64) -> Result<Prepared> {
+        let filename = self.checked_filename()?;
+        let (size, head, body) = match &self.inner.source {
+            Source::Path(path) => self.prepare_path(path, cap).await?,
+            Source::Bytes(bytes) => {
+                let size = bytes.len() as u64;
+                self.check_declared_size(size)?;
+                self.check_cap(size, cap)?;
+                let head = bytes.slice(..bytes.len().min(sniff::SNIFF_LEN));
+                (size, head, Body::Bytes(bytes.clone()))
+            }
+            Source::Reader(slot) => self.prepare_reader(slot, cap).await?,
+        };
+        let mime = self.resolve_mime(&filename, &head)?;
+        if let Err(mismatch) = sniff::check(mime, &head) {
+            let found = match (mismatch.empty, mismatch.detected) {
+                (true, _) => "the file is empty".to_owned(),
+                (false, Some(detected)) => format!("its bytes are {detected}"),
+                (false, None) => "its bytes do not start with that type's signature".to_owned(),
+            };
+            let fix = match mismatch.detected {
+                Some(sniff::Detected::Accepted(real)) => format!(
+                    "; if it really is {}, name it .{} or set .with_mime(Mime::{real:?})",
+                    real.label(),
+                    real.extension()
+                ),
+                _ => "; check that this is the file you meant to send".to_owned(),
+            };
+            return Err(self.error(
+                AttachmentErrorKind::TypeMismatch,
+                format!(
+                    "declared as {} ({}) but {found}{fix}",
+                    mime.label(),
+                    mime.as_str()
+                ),
+            ));
+        }
+        Ok(Prepared {
+            attachment: self.clone(),
+            filename,
+            mime,
+            size,
+            body,
+        })
+    }
+
+    fn checked_filename(&self) -> Result<String> {
+        let name = match (&self.inner.filename, &self.inner.source) {
+            (Some(name), _) => name.clone(),
+            (None, Source::Path(path)) => match path.file_name() {
+                Some(os) => os.to_str().map(str::to_owned).ok_or_else(|| {
+                    self.error(
+                        AttachmentErrorKind::InvalidFilename,
+                        "the file name is not valid UTF-8: set one with .with_filename(..)",
+                    )
+                })?,
+                None => {
+                    return Err(self.error(
+                        AttachmentErrorKind::NotAFile,
+                        "the path has no file name: point it at a file",
+                    ));
+                }
+            },
+            (None, _) => String::new(),
+        };
+        if name.trim().is_empty() {
+            return Err(self.error(
+                AttachmentErrorKind::InvalidFilename,
+                "the file name is empty: give one with .with_filename(..)",
+            ));
+        }
+        if name
+            .chars()
+            .any(|c| c.is_control() || c == '/' || c == '\\')
+        {
+            return Err(self.error(
+                AttachmentErrorKind::InvalidFilename,
+                format!(
+                    "the file name \"{}\" contains control characters or path separators: give a plain name with .with_filename(..)",
+                    crate::redact::printable(&name, 100)
+                ),
+            ));
+        }
+        if name.len() > 255 {
+            return Err(self.error(
+                AttachmentErrorKind::InvalidFilename,
+                "the file name is longer than 255 bytes: give a shorter one with .with_filename(..)",
+            ));
+        }
+        Ok(name)
+    }
+
+    fn resolve_mime(&self, filename: &str, head: &[u8]) -> Result<Mime> {
+        if let Some(mime) = self.inner.mime {
+            return Ok(mime);
+        }
+        if let Some(mime) = Mime::from_filename(filename) {
+            return Ok(mime);
+        }
+        let looks = match sniff::detect(head) {
+            Some(sniff::Detected::Accepted(m)) => format!(
+                "; its bytes look like {}: set .with_mime(Mime::{m:?}) or name it .{}",
+                m.label(),
+                m.extension()
+            ),
+            Some(other) => format!(
+                "; its bytes look like {other}, which FlowFlex does not accept: convert it to one of the accepted types"
+            ),
+            None => {
+                ": set one with .with_mime(..) or give the file an accepted extension".to_owned()
+            }
+        };
+        let ext = filename
+            .rsplit_once('.')
+            .map(|(_, e)| format!("extension .{}", crate::redact::printable(e, 20)))
+            .unwrap_or_else(|| "no extension".to_owned());
+        Err(self.error(
+            AttachmentErrorKind::UnknownType,
+            format!(
+                "cannot tell its MIME type (\"{}\" has {ext}, and FlowFlex accepts only {}){looks}",
+                crate::redact::printable(filename, 100),
+                Mime::ALL
+                    .iter()
+                    .map(|m| m.extension())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ))
+    }
+
+    fn check_declared_size(&self, actual: u64) -> Result<()> {
+        match self.inner.size {
+            Some(declared) if declared != actual => Err(self.error(
+                AttachmentErrorKind::Changed,
+                format!(
+                    "with_size({declared}) was given but the file has {actual} bytes: drop with_size or correct it"
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    pub(super) fn check_cap(&self, size: u64, cap: u64) -> Result<()> {
+        if size > cap {
+            Err(self.error(
+                AttachmentErrorKind::TooLarge,
+                format!(
+                    "{} is over the {} limit: send a smaller file (FlowFlex stores at most {})",
+                    human_size(size),
+                    human_size(cap),
+                    human_size(crate::MAX_FILE_BYTES)
+                ),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn prepare_path(&self, path: &Path, cap: u64) -> Result<(u64, Bytes, Body)> {
+        let meta = tokio::fs::metadata(path)
+            .await
+            .map_err(|e| self.io_error(&e))?;
+        if meta.is_dir() {
+            return Err(self.error(
+                AttachmentErrorKind::NotAFile,
+                "the path is a directory: attach a file inside it",
+            ));
+        }
+        if !meta.is_file() {
+            return Err(self.error(
+                AttachmentErrorKind::NotAFile,
+                "the path is not a regular file (a pipe, socket or device cannot be sized): copy it to a file or use Attachment::from_reader",
+            ));
+        }
+        let size = meta.len();
+        self.check_declared_size(size)?;
+        self.check_cap(size, cap)?;
+        let mut file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| self.io_error(&e))?;
+        let want = size.min(sniff::SNIFF_LEN as u64) as usize;
+        let mut head = BytesMut::with_capacity(want);
+        while head.len() < want {
+            let n = (&mut file)
+                .take((want - head.len()) as u64)
+                .read_buf(&mut head)
+                .await
+                .map_err(|e| self.io_error(&e))?;
+            if n == 0 {
+                return Err(self.error(
+                    AttachmentErrorKind::Changed,
+                    "the file shrank while it was being checked: do not modify files while sending them",
+                ));
+            }
+        }
+        Ok((size, head.freeze(), Body::Path(path.to_path_buf())))
+    }
+
+    pub(super) fn io_error(&self, e: &std::io::Error) -> Error {
+        use std::io::ErrorKind as K;
+        let (kind, message) = match e.kind() {
+            K::NotFound => (
+                AttachmentErrorKind::NotFound,
+                "the file does not exist: check the path (relative paths start from the process's working directory)".to_owned(),
+            ),
+            K::PermissionDenied => (
+                AttachmentErrorKind::Unreadable,
+                "permission denied: make the file readable by this process".to_owned(),
+            ),
+            _ => (
+                AttachmentErrorKind::Unreadable,
+                format!("could not be read ({e}): check the file or reader"),
+            ),
+        };
+        self.error(kind, message)
+    }
+}
+
+/// `1.2 MB`-style sizes for messages (decimal units, as the service's "25 MB").
+pub(crate) fn human_size(bytes: u64) -> String {
+    if bytes < 1000 {
+        return format!("{bytes} B");
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let mut value = bytes as f64;
+    for unit in ["KB", "MB", "GB", "TB"] {
+        value /= 1000.0;
+        if value < 1000.0 {
+            return format!("{value:.1} {unit} ({bytes} bytes)");
+        }
+    }
+    format!("{bytes} bytes")
+}
