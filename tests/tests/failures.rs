@@ -228,23 +228,39 @@ async fn payloads_that_are_not_objects_are_refused() {
 async fn forged_markers_cannot_exfiltrate_local_files() {
     let h = Harness::start().await;
     let secret_file = h.file("secret.txt", b"private\n");
-    let genuine = serde_json::to_value(flowflex::json!({"f": Attachment::from_path(&secret_file)})).unwrap();
-    let mut forged = genuine.clone();
-    let marker = forged["f"]["$flowflex:attachment"].as_object_mut().unwrap();
-    marker.insert("data".into(), json!("/etc/hostname"));
-    let err = h.client.send_event("e", &forged).await.unwrap_err();
+    let genuine = flowflex::json!({"f": Attachment::from_path(&secret_file)});
+    // The payload's JSON, as it would arrive from outside: the token alone
+    // names no file.
+    let copied = serde_json::to_value(&genuine).unwrap();
+    let err = h.client.send_event("e", &copied).await.unwrap_err();
     assert!(matches!(err, Error::Payload { .. }), "{err}");
+    assert!(err.to_string().contains("does not hold"), "{err}");
+    assert!(err.to_string().contains("flowflex::json!"), "{err}");
+    // Nor does a guessed token, even inside a payload that holds files.
+    let guessed = flowflex::json!({
+        "f": Attachment::from_bytes(&b"hello"[..], "a.txt"),
+        "g": "\u{0}0123456789abcdef",
+    });
+    let err = h.client.send_event("e", &guessed).await.unwrap_err();
+    assert!(err.to_string().contains("at `g`"), "{err}");
+    // The old marker shape is plain data now: sent as text, nothing uploaded.
+    let old: serde_json::Value = serde_json::from_str(
+        r#"{"f": {"$flowflex:attachment": {"kind": "path", "data": "/etc/hostname"}}}"#,
+    )
+    .unwrap();
+    h.client.send_event("e", &old).await.unwrap();
+    assert_eq!(h.emulator.events()[0].payload, old);
     assert!(
-        err.to_string().contains("not written by this process"),
-        "{err}"
+        h.emulator
+            .requests()
+            .iter()
+            .all(|r| r.endpoint == Endpoint::Events),
+        "only the event was posted"
     );
-    let unsigned: serde_json::Value =
-        serde_json::from_str(r#"{"f": {"$flowflex:attachment": {"ref": 0, "nonce": "00"}}}"#)
-            .unwrap();
-    assert!(h.client.send_event("e", &unsigned).await.is_err());
-    assert!(h.emulator.requests().is_empty());
-    // The genuine marker still works.
-    h.client.send_event("e", &genuine).await.unwrap();
+    // The genuine payload still sends its file.
+    let sent = h.client.send_event("e", &genuine).await.unwrap();
+    let id = sent.uploaded_assets["f"].as_str();
+    assert!(h.emulator.asset(id).unwrap().uploaded);
 }
 
 #[tokio::test]

@@ -613,7 +613,7 @@ async fn drop_mid_flight(endpoint: Endpoint) {
         .expect("client");
     emulator.inject(Fault::on(endpoint).hang());
     let metrics = tokio::runtime::Handle::current().metrics();
-    let payload = json!({
+    let payload = flowflex::json!({
         "a": Attachment::from_bytes(tests::sample(Mime::Pdf, 300_000), "a.pdf"),
         "b": Attachment::from_bytes(tests::sample(Mime::Png, 300_000), "b.png"),
     });

@@ -140,7 +140,8 @@ async fn python_readme_asset_id_example() {
 async fn reused_attachment_uploads_once_per_send() {
     let h = Harness::start().await;
     let banner = Attachment::from_path(h.sample_file("banner.png", Mime::Png, 500));
-    let payload = json!({"header": banner.clone(), "footer": banner.clone(), "again": [banner]});
+    let payload =
+        flowflex::json!({"header": banner.clone(), "footer": banner.clone(), "again": [banner]});
     let first = h.client.send_event("promo.sent", &payload).await.unwrap();
     assert_eq!(first.uploaded_assets.len(), 3);
     let ids: BTreeSet<_> = first.uploaded_assets.values().collect();
@@ -389,7 +390,7 @@ async fn given_idempotency_key_is_sent_and_replayed() {
 async fn preview_shows_placeholders_not_ids_or_paths() {
     let h = Harness::start().await;
     let path = h.sample_file("invoice.pdf", Mime::Pdf, 90);
-    let payload = json!({
+    let payload = flowflex::json!({
         "invoice": Attachment::from_path(&path),
         "gallery": [Attachment::from_bytes(sample(Mime::Jpeg, 5), "a.jpg")],
         "note": "x",

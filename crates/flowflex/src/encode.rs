@@ -278,7 +278,38 @@ impl Marking<'_> {
     }
 }
 
+/// Formatter methods that write a value: a map key that is a number or a
+/// bool is written between the string's quotes, so the held-back quote goes
+/// out first.
+macro_rules! flush_then {
+    ($($method:ident($($arg:ident: $ty:ty),*);)+) => {$(
+        fn $method<W: ?Sized + io::Write>(&mut self, w: &mut W $(, $arg: $ty)*) -> io::Result<()> {
+            self.flush(w)?;
+            CompactFormatter.$method(w $(, $arg)*)
+        }
+    )+};
+}
+
 impl Formatter for &mut Marking<'_> {
+    flush_then! {
+        write_null();
+        write_bool(value: bool);
+        write_i8(value: i8);
+        write_i16(value: i16);
+        write_i32(value: i32);
+        write_i64(value: i64);
+        write_i128(value: i128);
+        write_u8(value: u8);
+        write_u16(value: u16);
+        write_u32(value: u32);
+        write_u64(value: u64);
+        write_u128(value: u128);
+        write_f32(value: f32);
+        write_f64(value: f64);
+        write_number_str(value: &str);
+        write_raw_fragment(fragment: &str);
+    }
+
     fn begin_string<W: ?Sized + io::Write>(&mut self, _: &mut W) -> io::Result<()> {
         self.state = Str::Open;
         Ok(())

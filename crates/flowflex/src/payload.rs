@@ -235,12 +235,12 @@ impl Payload {
     /// # Errors
     ///
     /// [`Error::Payload`] if `value` does not serialize to JSON.
-    pub fn insert<T: Serialize + ?Sized>(
+    pub fn insert(
         &mut self,
         key: impl Into<String>,
-        value: &T,
+        value: impl Serialize,
     ) -> Result<&mut Payload> {
-        let part = Payload::from_serialize(value)?;
+        let part = Payload::from_serialize(&value)?;
         if !self.value.is_object() {
             self.value = Value::Object(Map::new());
         }
@@ -474,7 +474,7 @@ impl Walker {
                 for (key, child) in map {
                     if token_key(key).is_some() {
                         return Err(Error::payload(format!(
-                            "an attachment is used as a map key under `{}`: attachments can only be values",
+                            "an attachment is used as a map key under `{}`: attachments can only be values, never map keys",
                             crate::redact::printable(path, 200)
                         )));
                     }
