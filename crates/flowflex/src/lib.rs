@@ -134,7 +134,7 @@ pub use flowflex_derive::FlowFlexEvent;
 /// assert_eq!(logo.filename(), Some("logo.png"));
 /// ```
 pub use flowflex_derive::include_attachment;
-pub use mime::Mime;
+pub use mime::{Mime, ParseMimeError};
 pub use payload::preview;
 pub use retry::RetryConfig;
 pub use send::{AssetId, Progress, SendEvent, SendEventResult, UploadTicket, UploadUrl};
@@ -152,7 +152,7 @@ pub use send::{AssetId, Progress, SendEvent, SendEventResult, UploadTicket, Uplo
 ///     .unwrap_err(); // no client accepts more
 /// assert!(err.to_string().contains("max_file_bytes"));
 /// ```
-pub const MAX_FILE_BYTES: u64 = 25 * 1024 * 1024;
+pub const MAX_FILE_BYTES: u64 = flowflex_core::MAX_FILE_BYTES;
 
 #[doc(hidden)]
 pub mod __private {
@@ -162,7 +162,6 @@ pub mod __private {
         send,
     };
     pub use crate::send::FieldRules;
-    pub use flowflex_derive::__mime_table;
     pub use serde;
     pub use serde_json;
 }
