@@ -196,7 +196,7 @@ async fn idempotency_key_of_blanks() {
 async fn event_name_with_a_unicode_line_separator() {
     let h = Harness::start().await;
     // U+0085 (NEL) is a control character that some stacks treat as a newline.
-    header_refused(&h, "order\u{85}shipped", None, "remove them").await;
+    header_refused(&h, "order\u{85}shipped", None, "remove it").await;
 }
 
 #[tokio::test]

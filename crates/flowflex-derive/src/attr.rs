@@ -11,11 +11,11 @@ use syn::meta::ParseNestedMeta;
 use syn::punctuated::Punctuated;
 use syn::{Expr, ExprLit, Lit, LitStr, Token};
 
+use flowflex_core::{Mime, size, suggest};
+
 use crate::case::RenameRule;
 use crate::ctxt::Ctxt;
-use crate::mime::{self, MimeInfo};
-use crate::size;
-use crate::suggest;
+use crate::mime;
 use crate::symbol::{
     BOUND, CONTAINER_KEYS, CRATE, EVENT, FIELD_KEYS, FLATTEN, FLOWFLEX, INTO, MAX_SIZE, MIME,
     RENAME, RENAME_ALL, SERDE, SERIALIZE, SERIALIZE_WITH, SKIP, SKIP_SERIALIZING,
@@ -92,8 +92,8 @@ impl Container {
                 if meta.path == EVENT {
                     if let Some(lit) = string_value(cx, &meta, "event = \"order.shipped\"")? {
                         let value = lit.value();
-                        if let Err(msg) = check_event_name(&value) {
-                            cx.error_spanned_by(&lit, msg);
+                        if let Err(err) = flowflex_core::check_event_name(&value) {
+                            cx.error_spanned_by(&lit, err.to_string());
                         }
                         event.set(
                             &meta.path,
@@ -182,7 +182,7 @@ impl SerdeContainer {
 /// `#[flowflex(mime = .., max_size = ..)]` of a field.
 pub(crate) struct Rules {
     /// The allowed types; empty when no `mime` was given (or it was invalid).
-    pub(crate) mimes: Vec<&'static MimeInfo>,
+    pub(crate) mimes: Vec<Mime>,
     pub(crate) max_size: Option<u64>,
     /// The keys given, for errors about the rules as a whole.
     pub(crate) keys: Vec<syn::Path>,
@@ -232,7 +232,7 @@ impl Field {
 }
 
 fn parse_rules(cx: &Ctxt, attrs: &[syn::Attribute]) -> Option<Rules> {
-    let mut mimes: Attr<'_, Vec<&'static MimeInfo>> = Attr::none(cx, MIME);
+    let mut mimes: Attr<'_, Vec<Mime>> = Attr::none(cx, MIME);
     let mut max_size = Attr::none(cx, MAX_SIZE);
     let mut keys = Vec::new();
     for attr in flowflex_attrs(attrs) {
@@ -264,7 +264,7 @@ fn parse_rules(cx: &Ctxt, attrs: &[syn::Attribute]) -> Option<Rules> {
 }
 
 /// `mime = ".."` or `mime("..", ..)`: each a type or a `type/*` family.
-fn parse_mimes(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<&'static MimeInfo>> {
+fn parse_mimes(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<Mime>> {
     let exprs: Vec<Expr> = if meta.input.peek(Token![=]) {
         vec![meta.value()?.parse()?]
     } else if meta.input.peek(syn::token::Paren) {
@@ -285,7 +285,7 @@ fn parse_mimes(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<&'stati
         );
         return Ok(Vec::new());
     };
-    let mut allowed: Vec<&'static MimeInfo> = Vec::new();
+    let mut allowed: Vec<Mime> = Vec::new();
     for expr in exprs {
         let Some(lit) = as_lit_str(&expr) else {
             cx.error_spanned_by(
@@ -296,15 +296,11 @@ fn parse_mimes(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<&'stati
         };
         match mime::lookup(&lit.value()) {
             Ok(members) => {
-                if let Some(again) = members
-                    .iter()
-                    .find(|m| allowed.iter().any(|a| std::ptr::eq(*a, **m)))
-                {
+                if let Some(again) = members.iter().find(|m| allowed.contains(m)) {
                     cx.error_spanned_by(
                         lit,
                         format!(
-                            "`{}` is already allowed by an earlier entry: list each type once",
-                            again.essence
+                            "`{again}` is already allowed by an earlier entry: list each type once"
                         ),
                     );
                     continue;
@@ -329,7 +325,10 @@ fn parse_max_size(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<u
     let (parsed, shown) = match ungroup(&expr) {
         Expr::Lit(ExprLit {
             lit: Lit::Str(lit), ..
-        }) => (size::parse(&lit.value()), lit.value()),
+        }) => (
+            size::parse(&lit.value()).map_err(|err| err.to_string()),
+            lit.value(),
+        ),
         Expr::Lit(ExprLit {
             lit: Lit::Int(lit), ..
         }) => (
@@ -342,43 +341,13 @@ fn parse_max_size(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<u
             return Ok(None);
         }
     };
-    match parsed.and_then(|bytes| size::check(bytes, &shown)) {
+    match parsed.and_then(|bytes| size::check(bytes, &shown).map_err(|err| err.to_string())) {
         Ok(bytes) => Ok(Some(bytes)),
         Err(msg) => {
             cx.error_spanned_by(&expr, msg);
             Ok(None)
         }
     }
-}
-
-/// An event name becomes an HTTP header and a flow's trigger name.
-fn check_event_name(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("the event name is empty: give the name your flow's trigger listens for, e.g. `event = \"order.shipped\"`".to_owned());
-    }
-    if let Some(c) = name.chars().find(|c| c.is_control()) {
-        return Err(format!(
-            "the event name contains the control character {c:?}: it is sent as an HTTP header, where control characters are not allowed"
-        ));
-    }
-    if name.chars().any(char::is_whitespace) {
-        return Err(format!(
-            "the event name `{name}` contains whitespace: use dots, dashes or underscores, e.g. `{}`",
-            name.split_whitespace().collect::<Vec<_>>().join(".")
-        ));
-    }
-    if let Some(c) = name.chars().find(|c| !c.is_ascii()) {
-        return Err(format!(
-            "the event name `{name}` contains the non-ASCII character {c:?}: it is sent as an HTTP header, which carries ASCII only; use letters, digits, '.', '-', '_'"
-        ));
-    }
-    if name.len() > 256 {
-        return Err(format!(
-            "the event name is {} bytes long; FlowFlex takes at most 256",
-            name.len()
-        ));
-    }
-    Ok(())
 }
 
 fn flowflex_attrs(attrs: &[syn::Attribute]) -> impl Iterator<Item = &syn::Attribute> {
@@ -521,34 +490,5 @@ impl SerdeField {
             });
         }
         out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::check_event_name;
-
-    #[test]
-    fn event_names() {
-        assert!(check_event_name("order.shipped").is_ok());
-        assert!(check_event_name("a").is_ok());
-        assert!(check_event_name("").unwrap_err().contains("empty"));
-        assert!(
-            check_event_name("order shipped")
-                .unwrap_err()
-                .contains("`order.shipped`")
-        );
-        assert!(check_event_name("a\nb").unwrap_err().contains("control"));
-        assert!(check_event_name("pedido.enviado").is_ok());
-        assert!(
-            check_event_name("pedido.envïado")
-                .unwrap_err()
-                .contains("non-ASCII")
-        );
-        assert!(
-            check_event_name(&"x".repeat(257))
-                .unwrap_err()
-                .contains("257")
-        );
     }
 }

@@ -135,7 +135,7 @@ fn rules_expr(rules: Option<&Rules>, krate: &TokenStream) -> TokenStream {
         return quote!(::core::option::Option::None);
     };
     let mimes = rules.mimes.iter().map(|m| {
-        let variant = syn::Ident::new(m.variant, Span::call_site());
+        let variant = syn::Ident::new(m.variant_name(), Span::call_site());
         quote!(#krate::Mime::#variant)
     });
     let max_size = match rules.max_size {

@@ -8,9 +8,10 @@ use quote::quote;
 use syn::LitStr;
 use syn::parse::{Parse, ParseStream};
 
-use crate::mime::{self, MimeInfo};
-use crate::size::MAX_FILE_BYTES;
-use crate::sniff;
+use flowflex_core::sniff::{self, SNIFF_LEN};
+use flowflex_core::{MAX_FILE_BYTES, Mime};
+
+use crate::mime;
 
 struct Input {
     path: LitStr,
@@ -44,7 +45,7 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
         Ok(file) => {
             let absolute = file.absolute;
             let filename = file.filename;
-            let variant = syn::Ident::new(file.mime.variant, Span::call_site());
+            let variant = syn::Ident::new(file.mime.variant_name(), Span::call_site());
             quote! {
                 #krate::Attachment::__from_static(
                     ::core::include_bytes!(#absolute),
@@ -70,7 +71,7 @@ fn with_stub(err: &syn::Error, krate: &TokenStream) -> TokenStream {
 struct Resolved {
     absolute: String,
     filename: String,
-    mime: &'static MimeInfo,
+    mime: Mime,
 }
 
 fn resolve(lit: &LitStr) -> Result<Resolved, String> {
@@ -106,13 +107,17 @@ fn resolve(lit: &LitStr) -> Result<Resolved, String> {
         ));
     }
     let bytes = std::fs::read(&path).map_err(|err| format!("cannot read `{written}`: {err}"))?;
-    if !sniff::matches(mime.variant, &bytes) {
-        let looks = sniff::describe(&bytes)
-            .map(|what| format!(", it looks like {what}"))
-            .unwrap_or_default();
+    // The first bytes, as a send reads them: the same check on the same bytes.
+    let head = &bytes[..bytes.len().min(SNIFF_LEN)];
+    if let Err(mismatch) = sniff::check(mime, head) {
+        let found = match (mismatch.empty, mismatch.detected) {
+            (true, _) => "it is empty".to_owned(),
+            (false, Some(what)) => format!("its bytes are not one, it looks like {what}"),
+            (false, None) => "its bytes are not one".to_owned(),
+        };
         return Err(format!(
-            "`{written}` is named as a {} ({}) but its bytes are not one{looks}: FlowFlex would refuse it; give it the right extension, or include the right file",
-            mime.label, mime.essence
+            "`{written}` is named as a {} ({mime}) but {found}: FlowFlex would refuse it; give it the right extension, or include the right file",
+            mime.label()
         ));
     }
     let absolute = absolute(&path)
@@ -126,14 +131,14 @@ fn resolve(lit: &LitStr) -> Result<Resolved, String> {
     })
 }
 
-fn mime_of(written: &str, filename: &str) -> Result<&'static MimeInfo, String> {
+fn mime_of(written: &str, filename: &str) -> Result<Mime, String> {
     let Some((_, extension)) = filename.rsplit_once('.') else {
         return Err(format!(
             "`{written}` has no extension, so its type is unknown; FlowFlex accepts files ending in: {}",
             mime::all_extensions()
         ));
     };
-    mime::by_extension(extension).ok_or_else(|| {
+    Mime::from_extension(extension).ok_or_else(|| {
         format!(
             "`{written}`: `.{extension}` files are not a type FlowFlex accepts; it accepts: {}",
             mime::all_extensions()

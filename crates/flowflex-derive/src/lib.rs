@@ -15,11 +15,7 @@ mod ctxt;
 mod expand;
 mod include;
 mod mime;
-mod size;
-mod sniff;
-mod suggest;
 mod symbol;
-mod table;
 mod ty;
 mod valid;
 
@@ -49,12 +45,4 @@ pub fn derive_flowflex_event(input: TokenStream) -> TokenStream {
 #[proc_macro]
 pub fn include_attachment(input: TokenStream) -> TokenStream {
     include::expand(input.into()).into()
-}
-
-/// The macros' table of MIME types, as Rust: for the `flowflex` test that
-/// proves it agrees with `flowflex::Mime`. Not public API.
-#[doc(hidden)]
-#[proc_macro]
-pub fn __mime_table(input: TokenStream) -> TokenStream {
-    table::expand(input.into()).into()
 }

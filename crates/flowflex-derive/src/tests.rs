@@ -124,7 +124,7 @@ fn crate_path() {
 fn errors_come_with_a_stub() {
     insta::assert_snapshot!(expand(parse_quote! {
         #[derive(Serialize, FlowFlexEvent)]
-        #[flowflex(event = "order shipped")]
+        #[flowflex(event = " order shipped")]
         struct Broken {
             #[flowflex(mime = "image/jpg", max_size = "30 MB")]
             photo: Attachment,

@@ -9,7 +9,7 @@ use std::time::Duration;
 /// use flowflex::Mime;
 ///
 /// fn parse(essence: &str) -> flowflex::Result<Mime> {
-///     essence.parse()
+///     Ok(essence.parse()?)
 /// }
 /// assert_eq!(parse("application/pdf").unwrap(), Mime::Pdf);
 /// assert!(parse("image/gif").is_err());

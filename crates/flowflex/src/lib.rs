@@ -145,7 +145,7 @@ pub use flowflex_derive::FlowFlexEvent;
 /// assert_eq!(logo.filename(), Some("logo.png"));
 /// ```
 pub use flowflex_derive::include_attachment;
-pub use mime::Mime;
+pub use mime::{Mime, ParseMimeError};
 pub use payload::{IntoPayload, Payload, preview};
 pub use retry::RetryConfig;
 pub use send::{Progress, SendEvent, SendEventResult};
@@ -163,7 +163,7 @@ pub use send::{Progress, SendEvent, SendEventResult};
 ///     .unwrap_err(); // no client accepts more
 /// assert!(err.to_string().contains("max_file_bytes"));
 /// ```
-pub const MAX_FILE_BYTES: u64 = 25 * 1024 * 1024;
+pub const MAX_FILE_BYTES: u64 = flowflex_core::MAX_FILE_BYTES;
 
 #[doc(hidden)]
 pub mod __private {
@@ -173,7 +173,6 @@ pub mod __private {
         FieldRules, MapKey, Mark, Probe, Templates, ViaNothing, ViaVisit, Visit, Visitor,
         attachment_paths,
     };
-    pub use flowflex_derive::__mime_table;
     pub use serde;
     pub use serde_json;
 }

@@ -179,7 +179,8 @@ impl SendEvent {
     }
 
     async fn run(self) -> Result<SendEventResult> {
-        check_header_text("event name", &self.event, 256)?;
+        // One rule with the derive's compile-time check (flowflex-core).
+        flowflex_core::check_event_name(&self.event).map_err(|e| Error::config(e.to_string()))?;
         let idempotency_key = match self.idempotency_key {
             Some(key) => {
                 check_header_text("idempotency key", &key, 255)?;
@@ -454,16 +455,16 @@ mod tests {
             "",
             " \t ",
         ] {
-            let err = check_header_text("event name", bad, 256).unwrap_err();
+            let err = check_header_text("idempotency key", bad, 256).unwrap_err();
             assert!(matches!(err, Error::Config { .. }), "{bad:?}");
-            assert!(err.to_string().contains("event name"), "{err}");
+            assert!(err.to_string().contains("idempotency key"), "{err}");
             assert!(
                 !err.to_string().contains('\n'),
                 "the message itself stays one line"
             );
         }
         for good in ["order.shipped", "pedido.enviado", "a b", "k~!@#$%^&*()"] {
-            check_header_text("event name", good, 256).unwrap();
+            check_header_text("idempotency key", good, 256).unwrap();
         }
         assert!(check_header_text("idempotency key", &"k".repeat(256), 255).is_err());
     }

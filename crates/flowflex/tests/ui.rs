@@ -22,6 +22,7 @@ fn write_include_fixtures() {
     write("README", b"no extension");
     write("not-really.png", b"just some text");
     write("logo.pdf", include_bytes!("fixtures/logo.png"));
+    write("empty.pdf", b"");
     // 25 MiB and one byte, sparse: no disk used.
     let huge = std::fs::File::create(dir.join("huge.pdf")).expect("create");
     huge.set_len(flowflex::MAX_FILE_BYTES + 1).expect("set_len");

@@ -4,7 +4,7 @@ use flowflex::{Attachment, Client, FlowFlexEvent};
 use serde::Serialize;
 
 #[derive(Serialize, FlowFlexEvent)]
-#[flowflex(event = "order shipped")]
+#[flowflex(event = "order\tshipped")]
 struct Shipped {
     #[flowflex(mime = "image/jpg", max_size = "30 MB")]
     photo: Attachment,

@@ -8,8 +8,15 @@ struct Empty {
 }
 
 #[derive(Serialize, FlowFlexEvent)]
-#[flowflex(event = "order shipped")]
-struct Spaced {
+#[flowflex(event = "   ")]
+struct Blank {
+    file: Attachment,
+}
+
+// Inner spaces are fine; at either end, HTTP would drop them.
+#[derive(Serialize, FlowFlexEvent)]
+#[flowflex(event = "order shipped ")]
+struct TrailingSpace {
     file: Attachment,
 }
 

@@ -1,8 +1,9 @@
-//! "Did you mean ..?" for near misses.
+//! "Did you mean ..?" for near misses: the derive's attribute keys and MIME
+//! types, and the units of a size.
 
 /// The Levenshtein distance between `a` and `b`, by characters, ignoring
 /// ASCII case.
-pub(crate) fn distance(a: &str, b: &str) -> usize {
+fn distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().map(|c| c.to_ascii_lowercase()).collect();
     let b: Vec<char> = b.chars().map(|c| c.to_ascii_lowercase()).collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
@@ -24,7 +25,8 @@ pub(crate) fn distance(a: &str, b: &str) -> usize {
 
 /// The candidate nearest to `input`, if it is near enough to be a typo:
 /// at most one edit per `per` characters of `input` (at least one edit).
-pub(crate) fn nearest<'a>(
+#[must_use]
+pub fn nearest<'a>(
     input: &str,
     per: usize,
     candidates: impl IntoIterator<Item = &'a str>,
