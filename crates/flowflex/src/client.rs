@@ -193,6 +193,11 @@ impl Client {
         )
     }
 
+    /// The shared state, for the outbox support.
+    pub(crate) fn api(&self) -> &Api {
+        &self.inner
+    }
+
     /// A derived event's send: its body already encoded.
     pub(crate) fn send_encoded(
         &self,

@@ -154,6 +154,24 @@ impl Encoded {
         self.slots.retain(|s| used(s.index));
     }
 
+    /// A stored body with its attachments and slots (the outbox).
+    pub(crate) fn from_parts(
+        template: Bytes,
+        attachments: Vec<Attachment>,
+        slots: Vec<Slot>,
+    ) -> Encoded {
+        Encoded {
+            template,
+            attachments,
+            slots,
+        }
+    }
+
+    /// The body with its markers.
+    pub(crate) fn template(&self) -> &Bytes {
+        &self.template
+    }
+
     /// Whether the attachment at `index` stands anywhere in the body.
     pub(crate) fn is_used(&self, index: usize) -> bool {
         self.slots.iter().any(|s| s.index == index)

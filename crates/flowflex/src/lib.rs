@@ -106,6 +106,9 @@
 #[doc(hidden)]
 #[path = "fuzzing.rs"]
 pub mod __fuzz;
+#[doc(hidden)]
+#[path = "outbox.rs"]
+pub mod __outbox;
 mod api;
 mod attachment;
 #[cfg(feature = "blocking")]

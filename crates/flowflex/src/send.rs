@@ -400,7 +400,7 @@ fn reporter(f: &ProgressFn, path: &str, p: &Prepared) -> OnChunk {
     })
 }
 
-fn check_rule(p: &Prepared, rule: &FieldRules) -> Result<()> {
+pub(crate) fn check_rule(p: &Prepared, rule: &FieldRules) -> Result<()> {
     let error = |kind, message: String| Error::Attachment {
         path: None,
         file: printable(&p.attachment.display_name(), 200),

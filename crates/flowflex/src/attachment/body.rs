@@ -75,15 +75,28 @@ impl Prepared {
         fault: &BodyFault,
         on_chunk: Option<OnChunk>,
     ) -> Result<reqwest::Body> {
+        if let Body::Bytes(bytes) = &self.body {
+            if let Some(cb) = on_chunk {
+                cb(BodyProgress::Restart);
+                cb(BodyProgress::Sent(bytes.len() as u64));
+            }
+            return Ok(reqwest::Body::from(bytes.clone()));
+        }
+        Ok(reqwest::Body::wrap_stream(
+            self.stream(fault, on_chunk).await?,
+        ))
+    }
+
+    /// The file's bytes, checked against the size announced: a stream that
+    /// fails (and says why in `fault`) if the source yields more or fewer.
+    pub(crate) async fn stream(
+        &self,
+        fault: &BodyFault,
+        on_chunk: Option<OnChunk>,
+    ) -> Result<ByteStream> {
         let a = &self.attachment;
         let stream: ByteStream = match &self.body {
-            Body::Bytes(bytes) => {
-                if let Some(cb) = on_chunk {
-                    cb(BodyProgress::Restart);
-                    cb(BodyProgress::Sent(bytes.len() as u64));
-                }
-                return Ok(reqwest::Body::from(bytes.clone()));
-            }
+            Body::Bytes(bytes) => Box::new(futures_util::stream::iter([Ok(bytes.clone())])),
             Body::Path(path) => {
                 let file = tokio::fs::File::open(path)
                     .await
@@ -117,7 +130,7 @@ impl Prepared {
         if let Some(cb) = &on_chunk {
             cb(BodyProgress::Restart);
         }
-        let checked = Checked {
+        Ok(Box::new(Checked {
             inner: stream,
             expected: self.size,
             sent: 0,
@@ -125,8 +138,7 @@ impl Prepared {
             attachment: a.clone(),
             on_chunk,
             done: false,
-        };
-        Ok(reqwest::Body::wrap_stream(checked))
+        }))
     }
 }
 
@@ -196,7 +208,7 @@ impl<S: Stream<Item = std::io::Result<Bytes>> + Unpin> Stream for Checked<S> {
     }
 }
 
-type ByteStream = Box<dyn Stream<Item = std::io::Result<Bytes>> + Send + Unpin>;
+pub(crate) type ByteStream = Box<dyn Stream<Item = std::io::Result<Bytes>> + Send + Unpin>;
 
 /// A one-shot reader lent to one attempt's body. Until the HTTP stack first
 /// asks for its bytes nothing was consumed, so a body dropped unread (the
