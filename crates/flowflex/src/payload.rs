@@ -635,9 +635,9 @@ mod tests {
             "",
             "\0",
             "0123456789abcdef",
-            "\00123456789abcde",
-            "\00123456789ABCDEF",
-            "\00123456789abcdef0",
+            "\u{0}0123456789abcde",
+            "\u{0}0123456789ABCDEF",
+            "\u{0}0123456789abcdef0",
             "\0+123456789abcdef",
         ] {
             assert_eq!(token_key(bad), None, "{bad:?}");

@@ -48,9 +48,6 @@ impl fmt::Debug for Body {
     }
 }
 
-/// What went wrong with a body while it was being streamed: the request
-/// fails, and this says why.
-
 /// What a body reports as it is sent.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum BodyProgress {
