@@ -55,6 +55,9 @@ pub(crate) enum Action {
     Proceed,
     /// Answer the injected response without processing.
     Respond,
+    /// Answer the injected response at once, before reading the request's
+    /// body (then close the connection).
+    RespondEarly,
     /// Close the connection without answering, before processing.
     DropConnection,
     /// Process, then close the connection without answering.
@@ -179,6 +182,18 @@ impl Fault {
     /// of the fault says).
     pub fn delay(mut self, delay: Duration) -> Fault {
         self.delay = Some(delay);
+        self
+    }
+
+    /// Answer at once (status 200 unless [`status`](Fault::status) says
+    /// otherwise), before reading the request's body, then close the
+    /// connection: a storage that says "stored" though the bytes never
+    /// arrived. Nothing is stored.
+    pub fn answer_before_body(mut self) -> Fault {
+        if self.response.status.is_none() {
+            self.response.status = Some(200);
+        }
+        self.action = Action::RespondEarly;
         self
     }
 

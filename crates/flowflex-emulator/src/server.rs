@@ -233,6 +233,11 @@ async fn inject(
             crate::api::drain(request.into_body(), drain_limit).await;
             Ok(injection.response())
         }
+        Action::RespondEarly => {
+            // The body is dropped unread: hyper answers, then closes.
+            drop(request);
+            Ok(injection.response())
+        }
         Action::DropConnection => {
             if endpoint == Endpoint::Storage {
                 read_half(request).await;

@@ -18,7 +18,7 @@ mod body;
 mod check;
 mod reader;
 
-pub(crate) use body::{BodyProgress, OnChunk, Prepared};
+pub(crate) use body::{BodyProgress, Completion, OnChunk, Prepared};
 pub(crate) use check::human_size;
 use reader::{ReaderSlot, ReaderState};
 
@@ -333,7 +333,10 @@ impl Attachment {
     /// ```
     pub async fn check(&self, max_file_bytes: u64) -> Result<FileInfo> {
         let prepared = self
-            .prepare(max_file_bytes.min(crate::MAX_FILE_BYTES))
+            .prepare(
+                max_file_bytes.min(crate::MAX_FILE_BYTES),
+                crate::DEFAULT_TIMEOUT,
+            )
             .await?;
         Ok(FileInfo {
             filename: prepared.filename,
@@ -416,27 +419,43 @@ mod tests {
     #[tokio::test]
     async fn unknown_length_reader_is_buffered_once_and_reusable() {
         let a = Attachment::from_reader(&b"hello"[..], "h.txt");
-        let p1 = a.prepare(100).await.unwrap();
+        let p1 = a
+            .prepare(100, std::time::Duration::from_secs(5))
+            .await
+            .unwrap();
         assert!(p1.rewindable());
-        let p2 = a.clone().prepare(100).await.unwrap();
+        let p2 = a
+            .clone()
+            .prepare(100, std::time::Duration::from_secs(5))
+            .await
+            .unwrap();
         assert_eq!(p2.size, 5);
     }
 
     #[tokio::test]
     async fn sized_reader_is_one_shot() {
         let a = Attachment::from_reader(&b"hello"[..], "h.txt").with_size(5);
-        let p = a.prepare(100).await.unwrap();
+        let p = a
+            .prepare(100, std::time::Duration::from_secs(5))
+            .await
+            .unwrap();
         assert!(!p.rewindable());
         let fault = BodyFault::default();
-        let _body = p.body(&fault, None).await.unwrap();
-        let again = a.prepare(100).await.unwrap_err();
+        let _body = p.body(&fault, None, &Completion::default()).await.unwrap();
+        let again = a
+            .prepare(100, std::time::Duration::from_secs(5))
+            .await
+            .unwrap_err();
         assert_eq!(again.attachment_kind(), Some(AttachmentErrorKind::Consumed));
     }
 
     #[tokio::test]
     async fn reader_over_the_cap_is_refused_before_upload() {
         let a = Attachment::from_reader(&[b'a'; 11][..], "big.txt");
-        let err = a.prepare(10).await.unwrap_err();
+        let err = a
+            .prepare(10, std::time::Duration::from_secs(5))
+            .await
+            .unwrap_err();
         assert_eq!(err.attachment_kind(), Some(AttachmentErrorKind::TooLarge));
     }
 }

@@ -197,6 +197,8 @@ pub enum AttachmentErrorKind {
     Consumed,
     /// The file name is empty or contains control characters or `/`.
     InvalidFilename,
+    /// The file or reader gave no byte within the client's timeout.
+    Stalled,
 }
 
 /// The request an error comes from.

@@ -120,7 +120,7 @@ impl Template {
                 continue;
             }
             let prepared = a
-                .prepare(cap)
+                .prepare(cap, crate::DEFAULT_TIMEOUT)
                 .await
                 .map_err(|e| e.at_path(self.encoded.first_path(i)))?;
             for slot in self.encoded.slots.iter().filter(|s| s.index == i) {
@@ -162,7 +162,10 @@ pub async fn open(
     impl Stream<Item = std::io::Result<Bytes>> + Send + Unpin + 'static,
 )> {
     let prepared = attachment
-        .prepare(max_file_bytes.min(crate::MAX_FILE_BYTES))
+        .prepare(
+            max_file_bytes.min(crate::MAX_FILE_BYTES),
+            crate::DEFAULT_TIMEOUT,
+        )
         .await?;
     let stream = prepared.stream(&BodyFault::default(), None).await?;
     Ok((

@@ -11,7 +11,7 @@ use serde_json::Value;
 use tracing::Instrument as _;
 
 use crate::api::{Api, AssetId};
-use crate::attachment::{Attachment, BodyProgress, OnChunk, Prepared, human_size};
+use crate::attachment::{Attachment, BodyProgress, Completion, OnChunk, Prepared, human_size};
 use crate::encode::Encoded;
 use crate::error::{AttachmentErrorKind, Error, Result};
 use crate::payload::Payload;
@@ -276,13 +276,15 @@ async fn upload_all(
     }
     let concurrency = api.max_concurrent_uploads;
     let cap = api.max_file_bytes;
+    // Every read of a file or reader must make progress within this.
+    let read_timeout = api.transport.timeout;
     // Everything that can be known locally is checked before the first request.
     // (The futures are built up front: a closure inside the stream would
     // trip the compiler's higher-ranked lifetime inference for `Send`.)
     let checks: Vec<_> = used
         .iter()
         .map(|&(i, a)| async move {
-            a.prepare(cap)
+            a.prepare(cap, read_timeout)
                 .await
                 .map(|p| (i, p))
                 .map_err(|e| e.at_path(encoded.first_path(i)))
@@ -326,7 +328,9 @@ async fn upload_all(
 
 /// Checks and uploads one attachment, as [`Client::upload`](crate::Client::upload).
 pub(crate) async fn upload_one(api: &Api, attachment: &Attachment) -> Result<AssetId> {
-    let prepared = attachment.prepare(api.max_file_bytes).await?;
+    let prepared = attachment
+        .prepare(api.max_file_bytes, api.transport.timeout)
+        .await?;
     upload_prepared(api, &prepared, None).await
 }
 
@@ -355,13 +359,28 @@ async fn upload_prepared(
             .await
             .map_err(|e| wrap(e, None))?;
         let fault = BodyFault::default();
+        let complete = Completion::default();
         let rewindable = prepared.rewindable();
         let result = api
             .put(&ticket, prepared.mime, prepared.size, rewindable, &fault, || {
-                prepared.body(&fault, progress.clone())
+                prepared.body(&fault, progress.clone(), &complete)
             })
             .await;
         match result {
+            Ok(()) if !complete.load(std::sync::atomic::Ordering::SeqCst) => {
+                // Storage answered before the HTTP stack took the whole
+                // body: the bytes may never have arrived. Not posted.
+                Err(wrap(
+                    Error::Network {
+                        endpoint: crate::error::Endpoint::Storage,
+                        message: "storage answered before the whole file was sent, so it may not have stored it; nothing was posted: send again".to_owned(),
+                        attempts: 1,
+                        retryable: true,
+                        source: None,
+                    },
+                    None,
+                ))
+            }
             Ok(()) => {
                 tracing::debug!(asset_id = %ticket.asset_id, "uploaded");
                 Ok(ticket.asset_id)

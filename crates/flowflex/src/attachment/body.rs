@@ -1,10 +1,13 @@
 //! The streamed request body of one upload attempt.
 
 use std::fmt;
+use std::future::Future as _;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::Stream;
@@ -29,11 +32,22 @@ pub(crate) struct Prepared {
     pub(crate) mime: Mime,
     pub(crate) size: u64,
     pub(super) body: Body,
+    /// How long one read of the source may take.
+    pub(super) read_timeout: Duration,
 }
+
+/// Set once a body handed over its last byte and its source proved that it
+/// ends there; a storage answer before that means the bytes did not all go.
+pub(crate) type Completion = Arc<AtomicBool>;
 
 #[derive(Clone)]
 pub(super) enum Body {
-    Path(PathBuf),
+    /// A file; `stat_sized` is false when the file system gave no size (it
+    /// was read to its end instead).
+    Path {
+        path: PathBuf,
+        stat_sized: bool,
+    },
     Bytes(Bytes),
     Reader(Arc<ReaderSlot>),
 }
@@ -41,7 +55,7 @@ pub(super) enum Body {
 impl fmt::Debug for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Body::Path(p) => write!(f, "Path({})", p.display()),
+            Body::Path { .. } => f.write_str("Path"),
             Body::Bytes(b) => write!(f, "Bytes({})", b.len()),
             Body::Reader(_) => f.write_str("Reader"),
         }
@@ -71,17 +85,21 @@ impl Prepared {
         &self,
         fault: &BodyFault,
         on_chunk: Option<OnChunk>,
+        complete: &Completion,
     ) -> Result<reqwest::Body> {
+        complete.store(false, Ordering::SeqCst);
         if let Body::Bytes(bytes) = &self.body {
+            // Handed over whole: whether it all went out, only the HTTP
+            // stack knows (docs/reliability.md).
+            complete.store(true, Ordering::SeqCst);
             if let Some(cb) = on_chunk {
                 cb(BodyProgress::Restart);
                 cb(BodyProgress::Sent(bytes.len() as u64));
             }
             return Ok(reqwest::Body::from(bytes.clone()));
         }
-        Ok(reqwest::Body::wrap_stream(
-            self.stream(fault, on_chunk).await?,
-        ))
+        let stream = self.checked(fault, on_chunk, complete).await?;
+        Ok(reqwest::Body::wrap_stream(stream))
     }
 
     /// The file's bytes, checked against the size announced: a stream that
@@ -91,15 +109,27 @@ impl Prepared {
         fault: &BodyFault,
         on_chunk: Option<OnChunk>,
     ) -> Result<ByteStream> {
+        Ok(Box::new(
+            self.checked(fault, on_chunk, &Completion::default())
+                .await?,
+        ))
+    }
+
+    async fn checked(
+        &self,
+        fault: &BodyFault,
+        on_chunk: Option<OnChunk>,
+        complete: &Completion,
+    ) -> Result<Checked<ByteStream>> {
         let a = &self.attachment;
         let stream: ByteStream = match &self.body {
             Body::Bytes(bytes) => Box::new(futures_util::stream::iter([Ok(bytes.clone())])),
-            Body::Path(path) => {
+            Body::Path { path, stat_sized } => {
                 let file = tokio::fs::File::open(path)
                     .await
                     .map_err(|e| a.io_error(&e))?;
                 let len = file.metadata().await.map_err(|e| a.io_error(&e))?.len();
-                if len != self.size {
+                if *stat_sized && len != self.size {
                     return Err(changed(a, self.size, len));
                 }
                 Box::new(tokio_util::io::ReaderStream::with_capacity(
@@ -127,15 +157,24 @@ impl Prepared {
         if let Some(cb) = &on_chunk {
             cb(BodyProgress::Restart);
         }
-        Ok(Box::new(Checked {
+        // An empty body is never asked for: nothing to prove.
+        complete.store(self.size == 0, Ordering::SeqCst);
+        Ok(Checked {
             inner: stream,
             expected: self.size,
             sent: 0,
             fault: Arc::clone(fault),
             attachment: a.clone(),
             on_chunk,
+            held: None,
+            ended: false,
+            complete: Arc::clone(complete),
+            // Below the request's own deadline, so that a stalled source is
+            // named as such rather than blamed on the network.
+            idle: self.read_timeout.mul_f64(0.75),
+            stall: None,
             done: false,
-        }))
+        })
     }
 }
 
@@ -148,9 +187,14 @@ fn changed(a: &Attachment, expected: u64, actual: u64) -> Error {
     )
 }
 
-/// Passes a body through, failing it if it yields more or fewer bytes than
-/// the `Content-Length` announced, so a file that changes size while
-/// streaming fails the upload instead of storing a truncated file.
+/// Passes a body through, failing it if its source yields more or fewer
+/// bytes than the `Content-Length` announced, so a file that changes size
+/// while streaming fails the upload instead of storing a truncated file.
+///
+/// The HTTP stack stops asking once it has `Content-Length` bytes, so the
+/// last chunk is held back until the source proves it ends there (a source
+/// that yields even one byte more fails as `Changed`). Every read must make
+/// progress within `idle`, or the body fails as `Stalled`.
 struct Checked<S> {
     inner: S,
     expected: u64,
@@ -158,6 +202,13 @@ struct Checked<S> {
     fault: BodyFault,
     attachment: Attachment,
     on_chunk: Option<OnChunk>,
+    /// The chunk that reached `expected`, until the end is proven.
+    held: Option<Bytes>,
+    /// The source ended.
+    ended: bool,
+    complete: Completion,
+    idle: Duration,
+    stall: Option<Pin<Box<tokio::time::Sleep>>>,
     done: bool,
 }
 
@@ -168,38 +219,72 @@ impl<S> Checked<S> {
         self.done = true;
         Poll::Ready(Some(Err(std::io::Error::other(message))))
     }
+
+    fn hand_over(&mut self, chunk: Bytes) -> Poll<Option<std::io::Result<Bytes>>> {
+        if let Some(cb) = &self.on_chunk {
+            cb(BodyProgress::Sent(chunk.len() as u64));
+        }
+        Poll::Ready(Some(Ok(chunk)))
+    }
 }
 
 impl<S: Stream<Item = std::io::Result<Bytes>> + Unpin> Stream for Checked<S> {
     type Item = std::io::Result<Bytes>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.done {
-            return Poll::Ready(None);
-        }
-        match ready!(Pin::new(&mut self.inner).poll_next(cx)) {
-            Some(Ok(chunk)) => {
-                self.sent += chunk.len() as u64;
-                if self.sent > self.expected {
+        loop {
+            if self.done {
+                return Poll::Ready(None);
+            }
+            if self.ended {
+                // The source ended at exactly `expected`: the held chunk goes.
+                self.done = true;
+                self.complete.store(true, Ordering::SeqCst);
+                return match self.held.take() {
+                    Some(chunk) => self.hand_over(chunk),
+                    None => Poll::Ready(None),
+                };
+            }
+            let next = match Pin::new(&mut self.inner).poll_next(cx) {
+                Poll::Ready(next) => {
+                    self.stall = None;
+                    next
+                }
+                Poll::Pending => {
+                    let idle = self.idle;
+                    let stall = self
+                        .stall
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                    if stall.as_mut().poll(cx).is_ready() {
+                        let err = self.attachment.io_error(&super::reader::stalled(self.idle));
+                        return self.fail(err);
+                    }
+                    return Poll::Pending;
+                }
+            };
+            match next {
+                Some(Ok(chunk)) if chunk.is_empty() => {}
+                Some(Ok(chunk)) => {
+                    let sent = self.sent + chunk.len() as u64;
+                    if sent > self.expected || self.held.is_some() {
+                        let err = changed(&self.attachment, self.expected, sent);
+                        return self.fail(err);
+                    }
+                    self.sent = sent;
+                    if sent < self.expected {
+                        return self.hand_over(chunk);
+                    }
+                    self.held = Some(chunk);
+                }
+                Some(Err(e)) => {
+                    let err = self.attachment.io_error(&e);
+                    return self.fail(err);
+                }
+                None if self.sent != self.expected => {
                     let err = changed(&self.attachment, self.expected, self.sent);
                     return self.fail(err);
                 }
-                if let Some(cb) = &self.on_chunk {
-                    cb(BodyProgress::Sent(chunk.len() as u64));
-                }
-                Poll::Ready(Some(Ok(chunk)))
-            }
-            Some(Err(e)) => {
-                let err = self.attachment.io_error(&e);
-                self.fail(err)
-            }
-            None if self.sent != self.expected => {
-                let err = changed(&self.attachment, self.expected, self.sent);
-                self.fail(err)
-            }
-            None => {
-                self.done = true;
-                Poll::Ready(None)
+                None => self.ended = true,
             }
         }
     }

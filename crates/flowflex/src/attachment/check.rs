@@ -2,11 +2,12 @@
 //! magic bytes, size.
 
 use std::path::Path;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::AsyncReadExt;
 
 use super::body::{Body, Prepared};
+use super::reader::fill;
 use super::{Attachment, Source};
 use crate::error::{AttachmentErrorKind, Error, Result};
 use crate::mime::Mime;
@@ -16,10 +17,10 @@ impl Attachment {
     /// Everything that can be checked before a request: name, type, size,
     /// magic bytes. Reads at most the first [`sniff::SNIFF_LEN`] bytes of a
     /// file, or a whole reader of unknown length (up to `cap`).
-    pub(crate) async fn prepare(&self, cap: u64) -> Result<Prepared> {
+    pub(crate) async fn prepare(&self, cap: u64, read_timeout: Duration) -> Result<Prepared> {
         let filename = self.checked_filename()?;
         let (size, head, body) = match &self.inner.source {
-            Source::Path(path) => self.prepare_path(path, cap).await?,
+            Source::Path(path) => self.prepare_path(path, cap, read_timeout).await?,
             Source::Bytes(bytes) => {
                 let size = bytes.len() as u64;
                 self.check_declared_size(size)?;
@@ -27,7 +28,7 @@ impl Attachment {
                 let head = bytes.slice(..bytes.len().min(sniff::SNIFF_LEN));
                 (size, head, Body::Bytes(bytes.clone()))
             }
-            Source::Reader(slot) => self.prepare_reader(slot, cap).await?,
+            Source::Reader(slot) => self.prepare_reader(slot, cap, read_timeout).await?,
         };
         let mime = self.resolve_mime(&filename, &head)?;
         if let Err(mismatch) = sniff::check(mime, &head) {
@@ -59,6 +60,7 @@ impl Attachment {
             mime,
             size,
             body,
+            read_timeout,
         })
     }
 
@@ -174,7 +176,12 @@ impl Attachment {
         }
     }
 
-    async fn prepare_path(&self, path: &Path, cap: u64) -> Result<(u64, Bytes, Body)> {
+    async fn prepare_path(
+        &self,
+        path: &Path,
+        cap: u64,
+        read_timeout: Duration,
+    ) -> Result<(u64, Bytes, Body)> {
         let meta = tokio::fs::metadata(path)
             .await
             .map_err(|e| self.io_error(&e))?;
@@ -190,28 +197,82 @@ impl Attachment {
                 "the path is not a regular file (a pipe, socket or device cannot be sized): copy it to a file or use Attachment::from_reader",
             ));
         }
-        let size = meta.len();
-        self.check_declared_size(size)?;
-        self.check_cap(size, cap)?;
         let mut file = tokio::fs::File::open(path)
             .await
             .map_err(|e| self.io_error(&e))?;
+        if meta.len() == 0 {
+            // /proc and /sys files, some FUSE and network file systems: a
+            // size of 0 says nothing. Read to the end to learn the length
+            // (constant memory), and stream it with that length later.
+            let (size, head) = self.count(&mut file, cap, read_timeout).await?;
+            self.check_declared_size(size)?;
+            return Ok((
+                size,
+                head,
+                Body::Path {
+                    path: path.to_path_buf(),
+                    stat_sized: false,
+                },
+            ));
+        }
+        let size = meta.len();
+        self.check_declared_size(size)?;
+        self.check_cap(size, cap)?;
         let want = size.min(sniff::SNIFF_LEN as u64) as usize;
         let mut head = BytesMut::with_capacity(want);
-        while head.len() < want {
-            let n = (&mut file)
-                .take((want - head.len()) as u64)
-                .read_buf(&mut head)
+        fill(&mut file, &mut head, want, read_timeout)
+            .await
+            .map_err(|e| self.io_error(&e))?;
+        if head.len() < want {
+            return Err(self.error(
+                AttachmentErrorKind::Changed,
+                "the file shrank while it was being checked: do not modify files while sending them",
+            ));
+        }
+        Ok((
+            size,
+            head.freeze(),
+            Body::Path {
+                path: path.to_path_buf(),
+                stat_sized: true,
+            },
+        ))
+    }
+
+    /// The length of a file whose size the file system does not tell, read
+    /// to its end (at most `cap + 1` bytes, a chunk at a time), and its head.
+    async fn count(
+        &self,
+        file: &mut tokio::fs::File,
+        cap: u64,
+        read_timeout: Duration,
+    ) -> Result<(u64, Bytes)> {
+        let mut head = BytesMut::with_capacity(sniff::SNIFF_LEN);
+        fill(file, &mut head, sniff::SNIFF_LEN, read_timeout)
+            .await
+            .map_err(|e| self.io_error(&e))?;
+        let mut size = head.len() as u64;
+        let mut chunk = BytesMut::with_capacity(64 * 1024);
+        while size <= cap {
+            chunk.clear();
+            fill(file, &mut chunk, 64 * 1024, read_timeout)
                 .await
                 .map_err(|e| self.io_error(&e))?;
-            if n == 0 {
-                return Err(self.error(
-                    AttachmentErrorKind::Changed,
-                    "the file shrank while it was being checked: do not modify files while sending them",
-                ));
+            if chunk.is_empty() {
+                break;
             }
+            size += chunk.len() as u64;
         }
-        Ok((size, head.freeze(), Body::Path(path.to_path_buf())))
+        if size > cap {
+            return Err(self.error(
+                AttachmentErrorKind::TooLarge,
+                format!(
+                    "its size is not known to the file system, and reading it passed the {} limit: send a smaller file",
+                    human_size(cap)
+                ),
+            ));
+        }
+        Ok((size, head.freeze()))
     }
 
     pub(super) fn io_error(&self, e: &std::io::Error) -> Error {
@@ -220,6 +281,10 @@ impl Attachment {
             K::NotFound => (
                 AttachmentErrorKind::NotFound,
                 "the file does not exist: check the path (relative paths start from the process's working directory)".to_owned(),
+            ),
+            K::TimedOut => (
+                AttachmentErrorKind::Stalled,
+                format!("stalled: {e}; check the file system or the reader (every read must make progress within the client's timeout)"),
             ),
             K::PermissionDenied => (
                 AttachmentErrorKind::Unreadable,

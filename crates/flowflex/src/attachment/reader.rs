@@ -2,6 +2,7 @@
 //! streamed by one upload or buffered for many.
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -29,6 +30,8 @@ pub(super) enum ReaderState {
     Buffered(Bytes),
     /// Taken by an upload that streams it.
     Taken,
+    /// It failed or stalled while being read: its position is unknown.
+    Broken,
 }
 
 impl ReaderSlot {
@@ -46,6 +49,7 @@ impl Attachment {
         &self,
         slot: &Arc<ReaderSlot>,
         cap: u64,
+        read_timeout: Duration,
     ) -> Result<(u64, Bytes, Body)> {
         let state = std::mem::replace(&mut *slot.lock(), ReaderState::Taken);
         match state {
@@ -57,6 +61,13 @@ impl Attachment {
                 Ok((size, head, Body::Bytes(bytes)))
             }
             ReaderState::Taken => Err(self.consumed()),
+            ReaderState::Broken => {
+                *slot.lock() = ReaderState::Broken;
+                Err(self.error(
+                    AttachmentErrorKind::Consumed,
+                    "this reader failed or stalled in an earlier send and cannot be read again: build the attachment again from its source",
+                ))
+            }
             ReaderState::Peeked { head, rest } => {
                 *slot.lock() = ReaderState::Peeked {
                     head: head.clone(),
@@ -74,13 +85,16 @@ impl Attachment {
                     }
                     let want = size.min(sniff::SNIFF_LEN as u64);
                     let mut head = BytesMut::with_capacity(want as usize);
-                    let read = fill(&mut reader, &mut head, want as usize).await;
+                    let read = fill(&mut reader, &mut head, want as usize, read_timeout).await;
                     let head = head.freeze();
+                    if let Err(e) = read {
+                        *slot.lock() = ReaderState::Broken;
+                        return Err(self.io_error(&e));
+                    }
                     *slot.lock() = ReaderState::Peeked {
                         head: head.clone(),
                         rest: reader,
                     };
-                    read.map_err(|e| self.io_error(&e))?;
                     if (head.len() as u64) < want {
                         return Err(self.error(
                             AttachmentErrorKind::Changed,
@@ -98,11 +112,12 @@ impl Attachment {
                         &mut reader,
                         &mut buf,
                         usize::try_from(cap + 1).unwrap_or(usize::MAX),
+                        read_timeout,
                     )
                     .await;
                     let bytes = buf.freeze();
                     if let Err(e) = result {
-                        *slot.lock() = ReaderState::Taken;
+                        *slot.lock() = ReaderState::Broken;
                         return Err(self.io_error(&e));
                     }
                     if bytes.len() as u64 > cap {
@@ -138,13 +153,30 @@ impl Attachment {
 
 /// Reads until `buf` holds `want` bytes or the reader ends, growing `buf` a
 /// chunk at a time (a reader of unknown length may be far below `want`).
-async fn fill(reader: &mut BoxReader, buf: &mut BytesMut, want: usize) -> std::io::Result<()> {
+/// Each read must make progress within `read_timeout`.
+pub(super) async fn fill<R: tokio::io::AsyncRead + Unpin + ?Sized>(
+    reader: &mut R,
+    buf: &mut BytesMut,
+    want: usize,
+    read_timeout: Duration,
+) -> std::io::Result<()> {
     while buf.len() < want {
         buf.reserve((want - buf.len()).min(64 * 1024));
-        let n = reader.take((want - buf.len()) as u64).read_buf(buf).await?;
+        let mut limited = (&mut *reader).take((want - buf.len()) as u64);
+        let n = tokio::time::timeout(read_timeout, limited.read_buf(buf))
+            .await
+            .map_err(|_| stalled(read_timeout))??;
         if n == 0 {
             break;
         }
     }
     Ok(())
+}
+
+/// The error of a read that made no progress within its deadline.
+pub(super) fn stalled(after: Duration) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("no byte came within {after:?}"),
+    )
 }
