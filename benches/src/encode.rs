@@ -125,17 +125,24 @@ pub(crate) fn measure(runs: usize, iterations: usize) -> Result<Encoded, BoxErro
         "asset_fuzz1".to_owned(),
         vec!["asset_fuzz2".to_owned(), "asset_fuzz3".to_owned()],
     );
+    let ids: Vec<Option<flowflex::AssetId>> = (0..4)
+        .map(|i| serde_json::from_value(Value::from(format!("asset_fuzz{i}"))).map(Some))
+        .collect::<Result<_, _>>()?;
     let runtime_path = || -> Result<usize, BoxError> {
         // What the derived `send` does to the body: walk the fields for
         // their paths and rules, serialize once with markers, splice the
         // asset ids in.
-        Ok(black_box(flowflex::__fuzz::encode_event(black_box(&with_files))?).len())
+        Ok(black_box(flowflex::__fuzz::encode_event(
+            black_box(&with_files),
+            &ids,
+        )?)
+        .len())
     };
     let plain = || -> Result<usize, BoxError> {
         Ok(black_box(serde_json::to_vec(black_box(&with_ids))?).len())
     };
     // Same bytes on the wire, or the comparison is void.
-    let body = flowflex::__fuzz::encode_event(&with_files)?;
+    let body = flowflex::__fuzz::encode_event(&with_files, &ids)?;
     if body[..] != serde_json::to_vec(&with_ids)?[..] {
         return Err("the runtime's body differs from the plain struct's".into());
     }

@@ -1,7 +1,7 @@
 //! The payload walker on payload trees holding real attachments: each one is
 //! found at its place, its flow path is the path of its JSON pointer, paths
 //! are unique (or the payload is refused), and after substitution each id
-//! stands where its path says and no marker is left.
+//! stands where its path says and no token is left.
 #![no_main]
 
 use std::collections::BTreeSet;
@@ -25,14 +25,11 @@ enum Node {
 }
 
 /// A few attachments, made once: the same one may stand in several places.
-fn attachments() -> &'static [Value] {
-    static MARKERS: OnceLock<Vec<Value>> = OnceLock::new();
-    MARKERS.get_or_init(|| {
+fn attachments() -> &'static [Attachment] {
+    static FILES: OnceLock<Vec<Attachment>> = OnceLock::new();
+    FILES.get_or_init(|| {
         (0..4)
-            .map(|i| {
-                let a = Attachment::from_bytes(format!("{i}\n").into_bytes(), format!("{i}.txt"));
-                serde_json::to_value(a).expect("a marker")
-            })
+            .map(|i| Attachment::from_bytes(format!("{i}\n").into_bytes(), format!("{i}.txt")))
             .collect()
     })
 }
@@ -50,7 +47,8 @@ fn to_json(node: &Node, depth: usize, placed: &mut Vec<usize>) -> Value {
         Node::Att(i) => {
             let i = usize::from(*i) % 4;
             placed.push(i);
-            attachments()[i].clone()
+            // Inside flowflex::json! (below): the payload records it.
+            serde_json::to_value(&attachments()[i]).expect("a token")
         }
         Node::Arr(items) => items
             .iter()
@@ -70,9 +68,11 @@ fn to_json(node: &Node, depth: usize, placed: &mut Vec<usize>) -> Value {
     }
 }
 
+/// An attachment's token: NUL and 16 hex digits.
 fn is_marker(v: &Value) -> bool {
-    v.as_object()
-        .is_some_and(|m| m.len() == 1 && m.contains_key("$flowflex:attachment"))
+    v.as_str().is_some_and(|s| {
+        s.len() == 17 && s.starts_with('\0') && s[1..].bytes().all(|b| b.is_ascii_hexdigit())
+    })
 }
 
 fn count_markers(v: &Value) -> usize {
@@ -112,9 +112,10 @@ fn path_of_pointer(value: &Value, pointer: &str) -> String {
 
 fuzz_target!(|root: Vec<(String, Node)>| {
     let mut placed = Vec::new();
-    let value = to_json(&Node::Obj(root), 0, &mut placed);
+    let payload = flowflex::json!(to_json(&Node::Obj(root), 0, &mut placed));
+    let value = serde_json::to_value(&payload).expect("a payload serializes");
     let markers = count_markers(&value);
-    let walked = match walk(&value) {
+    let walked = match walk(&payload) {
         Ok(walked) => walked,
         Err(flowflex::Error::Payload { message }) => {
             assert!(
@@ -143,7 +144,7 @@ fuzz_target!(|root: Vec<(String, Node)>| {
             slot.path
         );
     }
-    let (sent, ids) = substitute(&value).expect("walked once, walks again");
+    let (sent, ids) = substitute(&payload).expect("walked once, walks again");
     assert_eq!(count_markers(&sent), 0, "no marker left");
     for slot in &walked.slots {
         assert_eq!(

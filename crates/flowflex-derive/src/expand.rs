@@ -178,11 +178,18 @@ fn visit_field(field: &Field<'_>, segment: &Segment<'_>, krate: &TokenStream) ->
         }
         Segment::Same => None,
     };
+    // A field whose type holds nothing (a `String`, a number) is skipped:
+    // the check is a constant, so the branch compiles away.
+    let holds_nothing = quote_spanned! {ty.span()=>
+        (&#krate::__private::Probe::<#ty>::new()).__flowflex_probe_holds_nothing()
+    };
     let body = match enter {
         Some(enter) => quote! {{
-            let __mark = #enter;
-            #probe;
-            __visitor.leave(__mark);
+            if !#holds_nothing {
+                let __mark = #enter;
+                #probe;
+                __visitor.leave(__mark);
+            }
         }},
         None => quote! {
             #probe;

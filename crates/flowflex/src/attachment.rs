@@ -51,6 +51,8 @@ struct Inner {
     /// Identity: clones share it, edits of a shared attachment get a new
     /// one. Random, so that no payload text can guess it (see `token`).
     key: u64,
+    /// What it serializes to: NUL and the key in 16 hex digits (payload.rs).
+    token: Box<str>,
     source: Source,
     filename: Option<String>,
     mime: Option<Mime>,
@@ -68,6 +70,17 @@ pub(crate) enum Source {
 /// predict it.
 fn new_key() -> u64 {
     uuid::Uuid::new_v4().as_u64_pair().1
+}
+
+/// NUL, then `key` in 16 lowercase hex digits.
+fn token_of(key: u64) -> Box<str> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut token = String::with_capacity(17);
+    token.push('\0');
+    for i in 0..16 {
+        token.push(char::from(HEX[((key >> (60 - 4 * i)) & 0xf) as usize]));
+    }
+    token.into_boxed_str()
 }
 
 impl Attachment {
@@ -134,9 +147,11 @@ impl Attachment {
     }
 
     fn new(source: Source, filename: Option<String>) -> Self {
+        let key = new_key();
         Attachment {
             inner: Arc::new(Inner {
-                key: new_key(),
+                key,
+                token: token_of(key),
                 source,
                 filename,
                 mime: None,
@@ -154,6 +169,7 @@ impl Attachment {
         } else {
             let mut inner = (*self.inner).clone();
             inner.key = new_key();
+            inner.token = token_of(inner.key);
             f(&mut inner);
             Attachment {
                 inner: Arc::new(inner),
@@ -293,6 +309,11 @@ impl Attachment {
     /// The identity shared by clones; what a payload's token names.
     pub(crate) fn key(&self) -> u64 {
         self.inner.key
+    }
+
+    /// The text it serializes to: its key as a token (see payload.rs).
+    pub(crate) fn token(&self) -> &str {
+        &self.inner.token
     }
 
     /// How the file is named in messages: its path or its name.

@@ -18,9 +18,7 @@ use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
 use crate::api::AssetId;
 use crate::attachment::Attachment;
 use crate::error::{Error, Result};
-use crate::payload::{
-    KeyIndex, Payload, Slot, check_paths_distinct, collecting, distinct, hex_key, unknown_token,
-};
+use crate::payload::{KeyIndex, Payload, Slot, check_paths_distinct, hex_key, unknown_token};
 use crate::visit::{Visit, Visitor};
 
 /// A marker: NUL, then the attachment's index in 8 hex digits.
@@ -94,41 +92,35 @@ impl Encoded {
             });
         }
         let index = KeyIndex::new(&attachments);
-        // Recording too: an attachment inside a field whose type does not
-        // derive `FlowFlexEvent` (an enum, a foreign type) is still sent.
-        let (written, recorded) = collecting(|| write(event, &index, attachments.len()));
-        let (template, marks) = written?;
+        let (template, marks) = write(event, &index, attachments.len())?;
         let mut encoded = Encoded {
             template,
             attachments,
             slots,
         };
         if !marks.unknown.is_empty() {
-            encoded.adopt(event, recorded, &marks.unknown)?;
+            // An attachment inside a field whose type does not derive
+            // `FlowFlexEvent` (an enum, a foreign type) is still sent.
+            encoded.adopt(event, &marks.unknown)?;
         }
-        encoded.drop_unused(&marks.count);
+        encoded.drop_unused(&marks);
         check_paths_distinct(&encoded.slots)?;
         Ok(encoded)
     }
 
     /// The slow path of [`from_event`](Self::from_event): attachments the
     /// derive's walk could not see, found by serializing to a tree.
-    fn adopt<T: Serialize + ?Sized>(
-        &mut self,
-        event: &T,
-        recorded: Vec<Attachment>,
-        unknown: &[u64],
-    ) -> Result<()> {
-        let recorded = distinct(recorded);
+    fn adopt<T: Serialize + ?Sized>(&mut self, event: &T, unknown: &[u64]) -> Result<()> {
+        let payload = Payload::from_serialize(event)?;
         let first_new = self.attachments.len();
         for key in unknown {
-            let a = recorded
+            let a = payload
+                .attachments()
                 .iter()
                 .find(|a| a.key() == *key)
                 .ok_or_else(|| unknown_token(""))?;
             self.attachments.push(a.clone());
         }
-        let payload = Payload::from_serialize(event)?;
         let all = payload.slots()?;
         let (_, held) = payload.into_parts();
         for slot in all {
@@ -146,8 +138,8 @@ impl Encoded {
 
     /// Forgets attachments the body does not hold (a walk that saw a field
     /// serde skipped): nothing is uploaded that the event would not carry.
-    fn drop_unused(&mut self, count: &[u32]) {
-        let used = |i: usize| count.get(i).is_some_and(|n| *n > 0);
+    fn drop_unused(&mut self, marks: &Marks) {
+        let used = |i: usize| marks.is_used(i);
         if (0..self.attachments.len()).all(used) {
             return;
         }
@@ -197,16 +189,30 @@ impl Encoded {
         let mut rest = template;
         while let Some(at) = memchr::memchr(0, rest) {
             out.extend_from_slice(&rest[..at]);
-            let index = rest
-                .get(at + 1..at + MARKER_LEN)
-                .and_then(|hex| std::str::from_utf8(hex).ok())
-                .and_then(|hex| usize::from_str_radix(hex, 16).ok());
+            let index = rest.get(at + 1..at + MARKER_LEN).and_then(|hex| {
+                hex.iter().try_fold(0usize, |n, b| {
+                    let digit = (*b as char).to_digit(16)?;
+                    Some(n << 4 | digit as usize)
+                })
+            });
             let id = index
                 .and_then(|i| ids.get(i))
                 .and_then(Option::as_ref)
                 .ok_or_else(|| Error::payload("an attachment has no asset id"))?;
-            serde_json::to_writer(&mut out, id.as_str())
-                .map_err(|e| Error::payload(e.to_string()))?;
+            // The marker sits between the token's quotes: the id's
+            // characters go there. Ids hold no control characters (api.rs
+            // checks), so only `"` and `\` need escaping.
+            let id = id.as_str().as_bytes();
+            if memchr::memchr2(b'"', b'\\', id).is_none() {
+                out.extend_from_slice(id);
+            } else {
+                for &b in id {
+                    if matches!(b, b'"' | b'\\') {
+                        out.push(b'\\');
+                    }
+                    out.push(b);
+                }
+            }
             rest = &rest[at + MARKER_LEN..];
         }
         out.extend_from_slice(rest);
@@ -214,10 +220,33 @@ impl Encoded {
     }
 }
 
+impl Marks {
+    fn mark(&mut self, index: usize) {
+        if index < 64 {
+            self.used |= 1 << index;
+        } else {
+            if self.used_more.len() <= index - 64 {
+                self.used_more.resize(index - 63, false);
+            }
+            self.used_more[index - 64] = true;
+        }
+    }
+
+    fn is_used(&self, index: usize) -> bool {
+        if index < 64 {
+            self.used & (1 << index) != 0
+        } else {
+            self.used_more.get(index - 64).copied().unwrap_or(false)
+        }
+    }
+}
+
 /// What the formatter saw.
 struct Marks {
-    /// How many markers each index got.
-    count: Vec<u32>,
+    /// Which indexes got a marker (bits 0..64).
+    used: u64,
+    /// Past the 64th, when there are that many.
+    used_more: Vec<bool>,
     /// Tokens whose key was not in the index, in the order they got their
     /// indexes (after the known ones).
     unknown: Vec<u64>,
@@ -228,14 +257,16 @@ fn write<T: Serialize + ?Sized>(
     index: &KeyIndex,
     known: usize,
 ) -> Result<(Bytes, Marks)> {
-    let mut out = Vec::with_capacity(256);
+    // Most events fit: one allocation, no regrowth.
+    let mut out = Vec::with_capacity(1024);
     let mut formatter = Marking {
         index,
         known,
         state: Str::Idle,
         in_key: false,
         marks: Marks {
-            count: vec![0; known],
+            used: 0,
+            used_more: Vec::new(),
             unknown: Vec::new(),
         },
     };
@@ -249,14 +280,15 @@ fn write<T: Serialize + ?Sized>(
 }
 
 /// Where the formatter is inside a string.
+#[derive(Clone, Copy)]
 enum Str {
     Idle,
-    /// A string began; its opening quote is held back.
+    /// A string began (its quote is out).
     Open,
-    /// It began with an escaped NUL.
+    /// It began with an escaped NUL (not written yet).
     Nul,
-    /// It began with NUL and 16 hex digits: a token, if it ends here.
-    Token(u64),
+    /// It began with NUL and 16 hex digits: a token, written as a marker.
+    Marked,
 }
 
 struct Marking<'a> {
@@ -268,16 +300,6 @@ struct Marking<'a> {
 }
 
 impl Marking<'_> {
-    /// Writes what was held back, as serde_json would have written it.
-    fn flush<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        match std::mem::replace(&mut self.state, Str::Idle) {
-            Str::Idle => Ok(()),
-            Str::Open => w.write_all(b"\""),
-            Str::Nul => w.write_all(b"\"\\u0000"),
-            Str::Token(key) => write!(w, "\"\\u0000{key:016x}"),
-        }
-    }
-
     fn marker<W: ?Sized + io::Write>(&mut self, w: &mut W, key: u64) -> io::Result<()> {
         let index = match self.index.get(key) {
             Some(i) => i,
@@ -289,92 +311,93 @@ impl Marking<'_> {
                 }
             },
         };
-        if let Some(n) = self.marks.count.get_mut(index) {
-            *n += 1;
+        self.marks.mark(index);
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut marker = [0u8; MARKER_LEN];
+        for (i, byte) in marker[1..].iter_mut().enumerate() {
+            *byte = HEX[(index >> (28 - 4 * i)) & 0xf];
         }
-        write!(w, "\0{index:08x}")
+        w.write_all(&marker)
+    }
+
+    /// What a string that began with NUL but is no token holds so far.
+    fn unmark<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        if let Str::Nul = self.state {
+            w.write_all(b"\\u0000")?;
+        }
+        self.state = Str::Idle;
+        Ok(())
     }
 }
 
-/// Formatter methods that write a value: a map key that is a number or a
-/// bool is written between the string's quotes, so the held-back quote goes
-/// out first.
-macro_rules! flush_then {
-    ($($method:ident($($arg:ident: $ty:ty),*);)+) => {$(
-        fn $method<W: ?Sized + io::Write>(&mut self, w: &mut W $(, $arg: $ty)*) -> io::Result<()> {
-            self.flush(w)?;
-            CompactFormatter.$method(w $(, $arg)*)
-        }
-    )+};
+fn split_token() -> io::Error {
+    io::Error::other(
+        "a string begins like an attachment's token (NUL and 16 hex digits) but goes on: such text cannot be sent",
+    )
 }
 
 impl Formatter for &mut Marking<'_> {
-    flush_then! {
-        write_null();
-        write_bool(value: bool);
-        write_i8(value: i8);
-        write_i16(value: i16);
-        write_i32(value: i32);
-        write_i64(value: i64);
-        write_i128(value: i128);
-        write_u8(value: u8);
-        write_u16(value: u16);
-        write_u32(value: u32);
-        write_u64(value: u64);
-        write_u128(value: u128);
-        write_f32(value: f32);
-        write_f64(value: f64);
-        write_number_str(value: &str);
-        write_raw_fragment(fragment: &str);
-    }
-
-    fn begin_string<W: ?Sized + io::Write>(&mut self, _: &mut W) -> io::Result<()> {
+    #[inline]
+    fn begin_string<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
         self.state = Str::Open;
-        Ok(())
+        w.write_all(b"\"")
     }
 
+    #[inline]
     fn end_string<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        match std::mem::replace(&mut self.state, Str::Idle) {
-            Str::Token(key) if !self.in_key => self.marker(w, key),
-            Str::Token(_) => Err(io::Error::other(
-                "an attachment is used as a map key: attachments can only be values",
-            )),
-            held => {
-                self.state = held;
-                self.flush(w)?;
-                w.write_all(b"\"")
-            }
-        }
+        self.unmark(w)?;
+        w.write_all(b"\"")
     }
 
+    #[inline]
     fn write_string_fragment<W: ?Sized + io::Write>(
         &mut self,
         w: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
-        if let Str::Nul = self.state {
-            if let Some(key) = hex_key(fragment) {
-                self.state = Str::Token(key);
-                return Ok(());
+        match self.state {
+            Str::Idle => {}
+            Str::Open => self.state = Str::Idle,
+            Str::Nul => {
+                if let Some(key) = hex_key(fragment) {
+                    if self.in_key {
+                        return Err(io::Error::other(
+                            "an attachment is used as a map key: attachments can only be values",
+                        ));
+                    }
+                    self.state = Str::Marked;
+                    return self.marker(w, key);
+                }
+                self.unmark(w)?;
+            }
+            Str::Marked => {
+                // More text after a token's 16 digits: not a token after
+                // all. serde_json writes one fragment for a run of plain
+                // characters, so this cannot follow the digits.
+                return Err(split_token());
             }
         }
-        self.flush(w)?;
         w.write_all(fragment.as_bytes())
     }
 
+    #[inline]
     fn write_char_escape<W: ?Sized + io::Write>(
         &mut self,
         w: &mut W,
         escape: CharEscape,
     ) -> io::Result<()> {
-        if let (Str::Open, CharEscape::AsciiControl(0)) = (&self.state, &escape) {
-            self.state = Str::Nul;
-            return Ok(());
+        match (self.state, &escape) {
+            (Str::Open, CharEscape::AsciiControl(0)) => {
+                self.state = Str::Nul;
+                return Ok(());
+            }
+            (Str::Marked, _) => return Err(split_token()),
+            _ => self.unmark(w)?,
         }
-        self.flush(w)?;
         CompactFormatter.write_char_escape(w, escape)
     }
 
+    #[inline]
     fn begin_object_key<W: ?Sized + io::Write>(
         &mut self,
         w: &mut W,
@@ -384,6 +407,7 @@ impl Formatter for &mut Marking<'_> {
         CompactFormatter.begin_object_key(w, first)
     }
 
+    #[inline]
     fn end_object_key<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
         self.in_key = false;
         CompactFormatter.end_object_key(w)

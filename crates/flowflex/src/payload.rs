@@ -31,25 +31,6 @@ pub(crate) const MAX_DEPTH: usize = 256;
 
 // ------------------------------------------------------------------ tokens
 
-/// The text an attachment serializes to: NUL, then its key in 16 hex digits.
-pub(crate) struct Token([u8; 17]);
-
-impl Token {
-    pub(crate) fn of(key: u64) -> Token {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut out = [0u8; 17];
-        for (i, byte) in out[1..].iter_mut().enumerate() {
-            *byte = HEX[((key >> (60 - 4 * i)) & 0xf) as usize];
-        }
-        Token(out)
-    }
-
-    pub(crate) fn as_str(&self) -> &str {
-        // Only NUL and ASCII hex digits: always UTF-8.
-        std::str::from_utf8(&self.0).unwrap_or_default()
-    }
-}
-
 /// The key a token names, if `s` is one.
 pub(crate) fn token_key(s: &str) -> Option<u64> {
     s.strip_prefix('\0').and_then(hex_key)
@@ -57,10 +38,20 @@ pub(crate) fn token_key(s: &str) -> Option<u64> {
 
 /// 16 lowercase hex digits, as a token writes them.
 pub(crate) fn hex_key(hex: &str) -> Option<u64> {
-    if hex.len() != 16 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+    let hex = hex.as_bytes();
+    if hex.len() != 16 {
         return None;
     }
-    u64::from_str_radix(hex, 16).ok()
+    let mut key = 0u64;
+    for &b in hex {
+        let digit = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            _ => return None,
+        };
+        key = key << 4 | u64::from(digit);
+    }
+    Some(key)
 }
 
 thread_local! {
@@ -105,7 +96,7 @@ impl Serialize for Attachment {
                 }
             }
         });
-        serializer.serialize_str(Token::of(self.key()).as_str())
+        serializer.serialize_str(self.token())
     }
 }
 
@@ -400,25 +391,41 @@ pub(crate) struct Slot {
     pub(crate) rules: Vec<crate::visit::FieldRules>,
 }
 
-/// Keys to indexes, sorted for a binary search.
-pub(crate) struct KeyIndex(Vec<(u64, usize)>);
+/// Keys to indexes: a few held inline and scanned (the common event), more
+/// sorted for a binary search.
+pub(crate) enum KeyIndex {
+    Few([(u64, usize); FEW], usize),
+    Many(Vec<(u64, usize)>),
+}
+
+const FEW: usize = 8;
 
 impl KeyIndex {
     pub(crate) fn new(attachments: &[Attachment]) -> KeyIndex {
+        if attachments.len() <= FEW {
+            let mut few = [(0, 0); FEW];
+            for (i, a) in attachments.iter().enumerate() {
+                few[i] = (a.key(), i);
+            }
+            return KeyIndex::Few(few, attachments.len());
+        }
         let mut keys: Vec<_> = attachments
             .iter()
             .enumerate()
             .map(|(i, a)| (a.key(), i))
             .collect();
         keys.sort_unstable();
-        KeyIndex(keys)
+        KeyIndex::Many(keys)
     }
 
     pub(crate) fn get(&self, key: u64) -> Option<usize> {
-        self.0
-            .binary_search_by_key(&key, |(k, _)| *k)
-            .ok()
-            .map(|i| self.0[i].1)
+        match self {
+            KeyIndex::Few(few, n) => few[..*n].iter().find(|(k, _)| *k == key).map(|(_, i)| *i),
+            KeyIndex::Many(keys) => keys
+                .binary_search_by_key(&key, |(k, _)| *k)
+                .ok()
+                .map(|i| keys[i].1),
+        }
     }
 }
 
@@ -513,19 +520,33 @@ pub(crate) fn check_paths_distinct(slots: &[Slot]) -> Result<()> {
     if slots.len() < 2 {
         return Ok(());
     }
+    if slots.len() <= 8 {
+        // A handful: comparing each pair is cheaper than hashing.
+        for (i, a) in slots.iter().enumerate() {
+            if let Some(b) = slots[i + 1..]
+                .iter()
+                .find(|b| b.path == a.path && b.index != a.index)
+            {
+                return Err(same_path(&b.path));
+            }
+        }
+        return Ok(());
+    }
     let mut seen: HashMap<&str, usize> = HashMap::with_capacity(slots.len());
     for slot in slots {
         match seen.insert(&slot.path, slot.index) {
-            Some(other) if other != slot.index => {
-                return Err(Error::payload(format!(
-                    "two different attachments have the same flow path `{}` (a key containing '.' or '[' reads like nesting): rename one of the keys",
-                    crate::redact::printable(&slot.path, 200)
-                )));
-            }
+            Some(other) if other != slot.index => return Err(same_path(&slot.path)),
             _ => {}
         }
     }
     Ok(())
+}
+
+fn same_path(path: &str) -> Error {
+    Error::payload(format!(
+        "two different attachments have the same flow path `{}` (a key containing '.' or '[' reads like nesting): rename one of the keys",
+        crate::redact::printable(path, 200)
+    ))
 }
 
 fn kind_of(v: &Value) -> &'static str {
@@ -628,9 +649,13 @@ mod tests {
 
     #[test]
     fn tokens_round_trip_and_reject_lookalikes() {
-        for key in [0, 1, 0xdead_beef, u64::MAX] {
-            assert_eq!(token_key(Token::of(key).as_str()), Some(key));
+        for _ in 0..100 {
+            let a = Attachment::from_bytes(&b"x"[..], "a.txt");
+            assert_eq!(token_key(a.token()), Some(a.key()));
+            assert_eq!(a.token().len(), 17);
         }
+        assert_eq!(hex_key("00000000deadbeef"), Some(0xdead_beef));
+        assert_eq!(hex_key("ffffffffffffffff"), Some(u64::MAX));
         for bad in [
             "",
             "\0",

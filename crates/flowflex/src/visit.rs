@@ -44,6 +44,9 @@ pub fn attachment_paths<T: Visit + ?Sized>() -> Vec<String> {
     note = "derive `FlowFlexEvent` on `{Self}`, or give the generic struct `#[flowflex(bound = \"..\")]` to choose its bounds"
 )]
 pub trait Visit {
+    /// Whether no value of this type can hold an attachment (`String`,
+    /// numbers, `Vec<String>`): its field is skipped without entering it.
+    const HOLDS_NOTHING: bool = false;
     /// Reports each attachment in `self` to `visitor`, at its path.
     fn __flowflex_visit<'a>(&'a self, visitor: &mut Visitor<'a>);
     /// Reports the path templates of the type to `templates`.
@@ -61,7 +64,7 @@ pub(crate) struct Found<'a> {
 
 /// The state of a walk over a value. Not public API.
 #[doc(hidden)]
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Visitor<'a> {
     path: String,
     rules: Vec<FieldRules>,
@@ -85,7 +88,24 @@ pub(crate) fn push_key(path: &mut String, key: &str) {
 }
 
 pub(crate) fn push_index(path: &mut String, index: usize) {
-    let _ = write!(path, "[{index}]");
+    path.push('[');
+    if index < 10 {
+        path.push(char::from(b'0' + index as u8));
+    } else {
+        let _ = write!(path, "{index}");
+    }
+    path.push(']');
+}
+
+impl Default for Visitor<'_> {
+    fn default() -> Self {
+        // Room for a typical event: no regrowth while walking it.
+        Visitor {
+            path: String::with_capacity(64),
+            rules: Vec::new(),
+            found: Vec::with_capacity(8),
+        }
+    }
 }
 
 impl<'a> Visitor<'a> {
@@ -246,12 +266,18 @@ impl<T: ?Sized> std::fmt::Debug for Probe<T> {
 #[doc(hidden)]
 pub trait ViaVisit {
     type Value: ?Sized;
+    fn __flowflex_probe_holds_nothing(&self) -> bool;
     fn __flowflex_probe_visit<'a>(&self, value: &'a Self::Value, visitor: &mut Visitor<'a>);
     fn __flowflex_probe_templates(&self, templates: &mut Templates);
 }
 
 impl<T: Visit + ?Sized> ViaVisit for Probe<T> {
     type Value = T;
+
+    #[inline]
+    fn __flowflex_probe_holds_nothing(&self) -> bool {
+        T::HOLDS_NOTHING
+    }
 
     fn __flowflex_probe_visit<'a>(&self, value: &'a T, visitor: &mut Visitor<'a>) {
         value.__flowflex_visit(visitor);
@@ -266,12 +292,18 @@ impl<T: Visit + ?Sized> ViaVisit for Probe<T> {
 #[doc(hidden)]
 pub trait ViaNothing {
     type Value: ?Sized;
+    fn __flowflex_probe_holds_nothing(&self) -> bool;
     fn __flowflex_probe_visit<'a>(&self, value: &'a Self::Value, visitor: &mut Visitor<'a>);
     fn __flowflex_probe_templates(&self, templates: &mut Templates);
 }
 
 impl<T: ?Sized> ViaNothing for &Probe<T> {
     type Value = T;
+
+    #[inline]
+    fn __flowflex_probe_holds_nothing(&self) -> bool {
+        true
+    }
 
     fn __flowflex_probe_visit<'a>(&self, _: &'a T, _: &mut Visitor<'a>) {}
 
@@ -294,6 +326,8 @@ impl Visit for Attachment {
 macro_rules! transparent {
     ($($ty:ty),+) => {$(
         impl<T: Visit + ?Sized> Visit for $ty {
+            const HOLDS_NOTHING: bool = T::HOLDS_NOTHING;
+
             fn __flowflex_visit<'a>(&'a self, visitor: &mut Visitor<'a>) {
                 T::__flowflex_visit(self, visitor);
             }
@@ -308,6 +342,8 @@ macro_rules! transparent {
 transparent!(&T, &mut T, Box<T>, Rc<T>, Arc<T>);
 
 impl<T: Visit> Visit for Option<T> {
+    const HOLDS_NOTHING: bool = T::HOLDS_NOTHING;
+
     fn __flowflex_visit<'a>(&'a self, visitor: &mut Visitor<'a>) {
         if let Some(value) = self {
             value.__flowflex_visit(visitor);
@@ -323,6 +359,9 @@ fn visit_items<'a, T: Visit + 'a>(
     items: impl IntoIterator<Item = &'a T>,
     visitor: &mut Visitor<'a>,
 ) {
+    if T::HOLDS_NOTHING {
+        return;
+    }
     for (index, item) in items.into_iter().enumerate() {
         let mark = visitor.enter_index(index, None);
         item.__flowflex_visit(visitor);
@@ -340,6 +379,8 @@ fn item_templates<T: Visit>(templates: &mut Templates) {
 macro_rules! sequence {
     ($([$($generics:tt)*] $ty:ty),+) => {$(
         impl<$($generics)*> Visit for $ty {
+            const HOLDS_NOTHING: bool = T::HOLDS_NOTHING;
+
             fn __flowflex_visit<'a>(&'a self, visitor: &mut Visitor<'a>) {
                 visit_items(self, visitor);
             }
@@ -362,6 +403,8 @@ sequence!(
 macro_rules! tuples {
     ($(($($name:ident $index:tt),+))+) => {$(
         impl<$($name: Visit),+> Visit for ($($name,)+) {
+            const HOLDS_NOTHING: bool = $($name::HOLDS_NOTHING)&&+;
+
             fn __flowflex_visit<'a>(&'a self, visitor: &mut Visitor<'a>) {
                 $(
                     let mark = visitor.enter_index($index, None);
@@ -445,6 +488,9 @@ fn visit_entries<'a, K: MapKey + 'a, V: Visit + 'a>(
     entries: impl IntoIterator<Item = (&'a K, &'a V)>,
     visitor: &mut Visitor<'a>,
 ) {
+    if V::HOLDS_NOTHING {
+        return;
+    }
     for (key, value) in entries {
         let mark = visitor.enter_key(&key.__flowflex_key(), None);
         value.__flowflex_visit(visitor);
@@ -459,6 +505,8 @@ fn entry_templates<V: Visit>(templates: &mut Templates) {
 }
 
 impl<K: MapKey, V: Visit, S> Visit for HashMap<K, V, S> {
+    const HOLDS_NOTHING: bool = V::HOLDS_NOTHING;
+
     fn __flowflex_visit<'a>(&'a self, visitor: &mut Visitor<'a>) {
         visit_entries(self, visitor);
     }
@@ -469,6 +517,8 @@ impl<K: MapKey, V: Visit, S> Visit for HashMap<K, V, S> {
 }
 
 impl<K: MapKey, V: Visit> Visit for BTreeMap<K, V> {
+    const HOLDS_NOTHING: bool = V::HOLDS_NOTHING;
+
     fn __flowflex_visit<'a>(&'a self, visitor: &mut Visitor<'a>) {
         visit_entries(self, visitor);
     }
@@ -483,6 +533,8 @@ impl<K: MapKey, V: Visit> Visit for BTreeMap<K, V> {
 macro_rules! leaves {
     ($([$($generics:tt)*] $ty:ty),+) => {$(
         impl<$($generics)*> Visit for $ty {
+            const HOLDS_NOTHING: bool = true;
+
             fn __flowflex_visit<'a>(&'a self, _: &mut Visitor<'a>) {}
 
             fn __flowflex_templates(_: &mut Templates) {}
