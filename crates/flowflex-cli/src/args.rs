@@ -40,6 +40,74 @@ pub enum Command {
     /// Tell what MIME type each file is, and whether FlowFlex would accept it
     /// (type, content, size) and why not. Sends nothing anywhere.
     Check(CheckArgs),
+    /// Inspect a flowflex-outbox store (SQLite or PostgreSQL), requeue its
+    /// dead letters, or drain it.
+    Outbox(OutboxArgs),
+}
+
+/// `flowflex outbox`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  flowflex outbox status --sqlite outbox.db
+  flowflex outbox dead --postgres postgres://app@db/app
+  flowflex outbox requeue 42 --sqlite outbox.db
+  flowflex outbox drain --sqlite outbox.db   (reads FLOWFLEX_API_KEY, ...)")]
+pub struct OutboxArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: OutboxCommand,
+
+    /// Which outbox.
+    #[command(flatten)]
+    pub store: OutboxStore,
+}
+
+/// Where the outbox is: one of the two.
+#[derive(Debug, Args)]
+pub struct OutboxStore {
+    /// A SQLite outbox file.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub sqlite: Option<PathBuf>,
+
+    /// A PostgreSQL outbox. Prefer the environment variable: a URL may hold
+    /// a password. Never printed.
+    #[arg(
+        long,
+        global = true,
+        env = "FLOWFLEX_OUTBOX_POSTGRES",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub postgres: Option<String>,
+}
+
+/// The `flowflex outbox` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// Pending (with bytes and the oldest's age), delivered and dead counts.
+    Status,
+    /// The dead letters, one per line: id, event, key, attempts, error.
+    Dead,
+    /// Put a dead letter back in the queue.
+    Requeue {
+        /// The dead letter's id, as `dead` prints it.
+        id: String,
+    },
+    /// Deliver everything pending, printing progress on stderr, then stop.
+    Drain(DrainArgs),
+}
+
+/// `flowflex outbox drain`.
+#[derive(Debug, Args)]
+pub struct DrainArgs {
+    /// Give up after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub max_wait: u64,
+
+    /// Where to deliver, and with which credentials.
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 /// `flowflex send`.

@@ -27,6 +27,7 @@ mod args;
 mod check;
 mod emulator;
 pub mod exit;
+mod outbox;
 mod payload;
 mod progress;
 mod report;
@@ -37,7 +38,10 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
-pub use args::{AttachSpec, CheckArgs, Cli, Command, ConfigArgs, EmulatorArgs, SendArgs};
+pub use args::{
+    AttachSpec, CheckArgs, Cli, Command, ConfigArgs, DrainArgs, EmulatorArgs, OutboxArgs,
+    OutboxCommand, OutboxStore, SendArgs,
+};
 pub use payload::PayloadPath;
 
 /// Runs the tool on `args` (the first is the program name): parses them,
@@ -65,6 +69,7 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitC
         Command::Send(args) => send::run(&args, cli.verbose),
         Command::Emulator(args) => emulator::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Outbox(args) => outbox::run(&args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

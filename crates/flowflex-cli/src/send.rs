@@ -53,7 +53,7 @@ pub(crate) fn run(args: &SendArgs, verbose: bool) -> Result<u8, Failure> {
 
 /// A client from the flags and environment; says which flag or variable is
 /// missing in the CLI's words.
-fn client(config: &ConfigArgs) -> Result<Client, flowflex::Error> {
+pub(crate) fn client(config: &ConfigArgs) -> Result<Client, flowflex::Error> {
     let required = |value: &Option<String>, what: &str, flag: &str, env: &str| {
         value.clone().ok_or_else(|| flowflex::Error::Config {
             message: format!("no {what}: pass --{flag} or set {env}"),

@@ -193,3 +193,18 @@ pub async fn post_event(
     flowflex_core::check_event_name(event).map_err(|e| Error::config(e.to_string()))?;
     client.api().post_event(event, idempotency_key, body).await
 }
+
+/// Checks an event name as a send does, with the same error.
+///
+/// # Errors
+///
+/// [`Error::Config`] naming what is wrong with it.
+pub fn check_event_name(event: &str) -> Result<()> {
+    flowflex_core::check_event_name(event).map_err(|e| Error::config(e.to_string()))
+}
+
+/// An asset id read back from storage.
+#[must_use]
+pub fn asset_id(id: impl Into<String>) -> AssetId {
+    AssetId::new(id)
+}

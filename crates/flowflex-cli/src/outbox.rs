@@ -1,0 +1,152 @@
+//! `flowflex outbox`: inspect, requeue and drain a `flowflex-outbox` store.
+
+use std::io::Write as _;
+use std::time::{Duration, Instant};
+
+use flowflex_outbox::{Outbox, OutboxId};
+
+use crate::args::{OutboxArgs, OutboxCommand};
+use crate::exit;
+use crate::report::Failure;
+
+pub(crate) fn run(args: &OutboxArgs) -> Result<u8, Failure> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Other {
+            message: format!("cannot start the async runtime: {e}"),
+            hint: "check the process's thread and file limits".to_owned(),
+        })?;
+    // The CLI's client is the blocking one, which owns a runtime: build it
+    // here, outside the async runtime, and hand its async half to the relay.
+    let blocking = match &args.command {
+        OutboxCommand::Drain(drain) => Some(crate::send::client(&drain.config)?),
+        _ => None,
+    };
+    let client = blocking.as_ref().map(|c| c.as_async().clone());
+    let code = runtime.block_on(run_async(args, client));
+    drop(runtime);
+    drop(blocking);
+    code
+}
+
+fn failed(e: &flowflex_outbox::Error) -> Failure {
+    match e {
+        flowflex_outbox::Error::NotFound(_) | flowflex_outbox::Error::NotDead { .. } => {
+            Failure::Usage(e.to_string())
+        }
+        _ => Failure::Other {
+            message: e.to_string(),
+            hint: "check --sqlite PATH or --postgres URL (FLOWFLEX_OUTBOX_POSTGRES) and that the database is reachable".to_owned(),
+        },
+    }
+}
+
+async fn open(args: &OutboxArgs) -> Result<Outbox, Failure> {
+    let opened = match (&args.store.sqlite, &args.store.postgres) {
+        (Some(path), None) => {
+            if !path.exists() {
+                return Err(Failure::Usage(format!("no outbox at {}", path.display())));
+            }
+            Outbox::open_sqlite(path).await
+        }
+        (None, Some(url)) => Outbox::connect_postgres(url).await,
+        _ => {
+            return Err(Failure::Usage(
+                "say which outbox: --sqlite PATH or --postgres URL (one of them)".to_owned(),
+            ));
+        }
+    };
+    opened.map_err(|e| failed(&e))
+}
+
+fn out(line: &str) -> Result<(), Failure> {
+    writeln!(std::io::stdout().lock(), "{line}").map_err(|e| Failure::Other {
+        message: format!("cannot write to stdout: {e}"),
+        hint: "check where the output goes".to_owned(),
+    })
+}
+
+/// `3m 20s`, `2h 5m`, `45s`.
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {}s", s / 60, s % 60),
+        _ => format!("{}h {}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+async fn run_async(args: &OutboxArgs, client: Option<flowflex::Client>) -> Result<u8, Failure> {
+    let outbox = open(args).await?;
+    match &args.command {
+        OutboxCommand::Status => {
+            let s = outbox.stats().await.map_err(|e| failed(&e))?;
+            let oldest = s.oldest_pending_age.map_or_else(|| "-".to_owned(), human);
+            out(&format!(
+                "pending: {} ({} bytes, oldest {oldest})\ndelivered: {}\ndead: {}",
+                s.pending, s.pending_bytes, s.delivered, s.dead
+            ))?;
+            Ok(exit::OK)
+        }
+        OutboxCommand::Dead => {
+            let dead = outbox.dead_letters().await.map_err(|e| failed(&e))?;
+            if dead.is_empty() {
+                out("no dead letters")?;
+            }
+            for d in dead {
+                out(&format!(
+                    "{}\t{}\t{}\t{} attempts\t{}",
+                    d.id, d.event, d.idempotency_key, d.attempts, d.error
+                ))?;
+            }
+            Ok(exit::OK)
+        }
+        OutboxCommand::Requeue { id } => {
+            let parsed: OutboxId = id
+                .parse()
+                .map_err(|_| Failure::Usage(format!("{id:?} is not an outbox id (a number)")))?;
+            outbox.requeue(parsed).await.map_err(|e| failed(&e))?;
+            out(&format!("requeued {parsed}"))?;
+            Ok(exit::OK)
+        }
+        OutboxCommand::Drain(drain) => {
+            let client = client.ok_or_else(|| Failure::Usage("drain needs a client".to_owned()))?;
+            let relay = outbox.relay(client).spawn();
+            let started = Instant::now();
+            let deadline = started + Duration::from_secs(drain.max_wait);
+            let first = outbox.stats().await.map_err(|e| failed(&e))?;
+            loop {
+                let s = outbox.stats().await.map_err(|e| failed(&e))?;
+                eprintln!(
+                    "draining: {} pending, {} delivered, {} dead ({})",
+                    s.pending,
+                    s.delivered - first.delivered.min(s.delivered),
+                    s.dead,
+                    human(started.elapsed())
+                );
+                if s.pending == 0 {
+                    relay.shutdown().await;
+                    out(&format!(
+                        "drained: {} delivered, {} dead",
+                        s.delivered - first.delivered.min(s.delivered),
+                        s.dead
+                    ))?;
+                    return Ok(exit::OK);
+                }
+                if Instant::now() >= deadline {
+                    relay.shutdown().await;
+                    return Err(Failure::Other {
+                        message: format!(
+                            "{} events still pending after {}s",
+                            s.pending, drain.max_wait
+                        ),
+                        hint: "run `flowflex outbox dead` and check FlowFlex is reachable; raise --max-wait for a long backlog".to_owned(),
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}

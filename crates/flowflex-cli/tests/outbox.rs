@@ -1,0 +1,104 @@
+//! `flowflex outbox`: status, dead letters, requeue and drain of a real
+//! SQLite outbox, delivering to a real emulator.
+
+mod common;
+
+use common::{Local, asset, flowflex, run};
+
+fn enqueue(path: &std::path::Path, n: usize) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let outbox = flowflex_outbox::Outbox::open_sqlite(path)
+            .await
+            .expect("outbox");
+        for i in 0..n {
+            outbox
+                .enqueue(
+                    "order.shipped",
+                    flowflex::json!({
+                        "i": i,
+                        "invoice": flowflex::Attachment::from_path(asset("invoice.pdf")),
+                    }),
+                )
+                .idempotency_key(format!("cli-{i}"))
+                .await
+                .expect("enqueued");
+        }
+    });
+}
+
+#[test]
+fn status_drain_dead_and_requeue() {
+    let local = Local::start();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("outbox.db");
+    let db_arg = db.to_str().unwrap();
+    enqueue(&db, 3);
+
+    let r = run(flowflex().args(["outbox", "status", "--sqlite", db_arg]));
+    assert_eq!(r.code, 0, "{r:#?}");
+    assert!(r.stdout.starts_with("pending: 3 ("), "{r:#?}");
+    assert!(r.stdout.contains("delivered: 0\ndead: 0"), "{r:#?}");
+
+    // Wrong credentials: FlowFlex answers 401, a permanent failure.
+    let r = run(local
+        .flowflex()
+        .args(["outbox", "drain", "--sqlite", db_arg, "--max-wait", "20"])
+        .env("FLOWFLEX_API_SECRET", "wrong"));
+    assert_eq!(r.code, 0, "{r:#?}");
+    assert!(r.stderr.contains("draining:"), "progress on stderr: {r:#?}");
+    assert!(r.stdout.contains("drained: 0 delivered, 3 dead"), "{r:#?}");
+    assert!(
+        !r.stderr.contains("wrong") && !r.stdout.contains("wrong"),
+        "{r:#?}"
+    );
+
+    let r = run(flowflex().args(["outbox", "dead", "--sqlite", db_arg]));
+    assert_eq!(r.code, 0, "{r:#?}");
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{r:#?}");
+    assert!(
+        lines[0].contains("cli-0") && lines[0].contains("HTTP 401"),
+        "{r:#?}"
+    );
+    let first_id = lines[0].split('\t').next().unwrap();
+
+    let r = run(flowflex().args(["outbox", "requeue", first_id, "--sqlite", db_arg]));
+    assert_eq!(
+        (r.code, r.stdout.trim()),
+        (0, format!("requeued {first_id}").as_str()),
+        "{r:#?}"
+    );
+    let r = run(flowflex().args(["outbox", "requeue", first_id, "--sqlite", db_arg]));
+    assert_eq!(r.code, 2, "not dead any more: {r:#?}");
+    assert!(r.stderr.contains("not dead"), "{r:#?}");
+
+    let r = run(local
+        .flowflex()
+        .args(["outbox", "drain", "--sqlite", db_arg]));
+    assert_eq!(r.code, 0, "{r:#?}");
+    assert!(r.stdout.contains("drained: 1 delivered, 2 dead"), "{r:#?}");
+    assert_eq!(local.emulator.events().len(), 1);
+
+    let r = run(flowflex().args(["outbox", "status", "--sqlite", db_arg]));
+    assert!(
+        r.stdout.contains("pending: 0") && r.stdout.contains("delivered: 1\ndead: 2"),
+        "{r:#?}"
+    );
+}
+
+#[test]
+fn outbox_needs_one_store() {
+    let r = run(flowflex().args(["outbox", "status"]));
+    assert_eq!(r.code, 2, "{r:#?}");
+    assert!(
+        r.stderr.contains("--sqlite PATH or --postgres URL"),
+        "{r:#?}"
+    );
+    let r = run(flowflex().args(["outbox", "status", "--sqlite", "/nonexistent/outbox.db"]));
+    assert_eq!(r.code, 2, "{r:#?}");
+    assert!(r.stderr.contains("no outbox at"), "{r:#?}");
+}

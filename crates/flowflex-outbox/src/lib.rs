@@ -1,0 +1,360 @@
+//! A durable outbox for [FlowFlex](https://flowflex.ai) events: store an
+//! event (with its files) in SQLite or PostgreSQL, in your own transaction
+//! if you like, and let a relay deliver it exactly once as FlowFlex sees it,
+//! over outages, restarts and the 48 h asset lifetime.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use flowflex::{Attachment, Client};
+//! use flowflex_outbox::Outbox;
+//!
+//! let outbox = Outbox::open_sqlite("outbox.db").await?;
+//! let id = outbox
+//!     .enqueue("order.shipped", flowflex::json!({
+//!         "invoice": Attachment::from_path("./invoice.pdf"),
+//!         "order_id": 42,
+//!     }))
+//!     .idempotency_key("order-42-shipped")
+//!     .await?; // durable now: the PDF was copied into the outbox
+//!
+//! let relay = outbox.relay(Client::from_env()?).spawn();
+//! relay.flush(Duration::from_secs(30)).await?;
+//! relay.shutdown().await;
+//!
+//! let stats = outbox.stats().await?;
+//! println!("{id}: {} pending, {} delivered, {} dead", stats.pending, stats.delivered, stats.dead);
+//! # Ok(()) }
+//! ```
+//!
+//! What it guarantees, and how (docs/outbox.md has the whole story):
+//! - `enqueue` runs every check a send runs (event name, payload, file
+//!   types, content, sizes, field rules) and fails with the same
+//!   [`flowflex::Error`] ([`Error::Event`]); it returns once the event and
+//!   its files are durable.
+//! - The idempotency key is fixed at enqueue and sent on every attempt, by
+//!   any relay: a crash at any moment ends with one event at FlowFlex.
+//! - Failures are retried for hours (exponential backoff with jitter,
+//!   `Retry-After` honoured) up to a maximum age; permanent ones (401/403,
+//!   refused files, other 4xx but 408/429) go to the [dead
+//!   letters](Outbox::dead_letters) at once, with their error.
+//! - Uploads are reused only while fresh (48 h minus a margin); a later
+//!   delivery uploads again.
+//! - Caps on pending events and bytes: beyond them `enqueue` fails with
+//!   [`Error::Full`], never a silent drop.
+//!
+//! SQLite is for one process at a time (its relay and its enqueues); use
+//! PostgreSQL when replicas share a queue.
+#![deny(missing_docs)]
+
+mod clock;
+mod config;
+mod enqueue;
+mod error;
+mod relay;
+mod store;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use flowflex::{Client, IntoPayload, NamedEvent};
+use tokio::sync::{Notify, mpsc};
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{
+    ASSET_LIFETIME, DEFAULT_MAX_PENDING_BYTES, DEFAULT_MAX_PENDING_EVENTS, OutboxBuilder,
+};
+pub use enqueue::{Enqueue, OutboxTransaction, TxConn};
+pub use error::{Error, Result};
+pub use relay::{Relay, RelayHandle};
+
+use config::Config;
+use store::Store;
+
+/// A durable queue of FlowFlex events. Cheap to clone: clones share the
+/// store.
+#[derive(Clone)]
+pub struct Outbox {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    config: Config,
+    /// Wakes this process's relays after an enqueue.
+    wake: Notify,
+    /// The SQLite group-commit writer.
+    writer: Option<mpsc::Sender<store::sqlite::Job>>,
+    rng: Mutex<fastrand::Rng>,
+}
+
+impl fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let backend = match &self.inner.store {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        };
+        f.debug_struct("Outbox")
+            .field("backend", &backend)
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Outbox {
+    /// A builder, to set caps, retry timing or the clock.
+    pub fn builder() -> OutboxBuilder {
+        OutboxBuilder::default()
+    }
+
+    /// Opens (creating and migrating if needed) a SQLite outbox at `path`
+    /// (WAL mode), with attachment content in the directory `PATH.spool`
+    /// beside it. One process at a time.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flowflex_outbox::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let outbox = flowflex_outbox::Outbox::open_sqlite(dir.path().join("outbox.db")).await?;
+    /// assert_eq!(outbox.stats().await?.pending, 0);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`], [`Error::Migrate`] or [`Error::Io`].
+    pub async fn open_sqlite(path: impl AsRef<std::path::Path>) -> Result<Outbox> {
+        Outbox::builder().open_sqlite(path).await
+    }
+
+    /// Connects to PostgreSQL; replicas of a service share one queue.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`] or [`Error::Migrate`].
+    pub async fn connect_postgres(url: &str) -> Result<Outbox> {
+        Outbox::builder().connect_postgres(url).await
+    }
+
+    /// An outbox in the service's own `sqlx::PgPool`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`] or [`Error::Migrate`].
+    pub async fn from_pg_pool(pool: sqlx::PgPool) -> Result<Outbox> {
+        Outbox::builder().from_pg_pool(pool).await
+    }
+
+    pub(crate) fn new(store: Store, config: Config) -> Result<Outbox> {
+        let writer = match &store {
+            Store::Sqlite(s) => {
+                let (tx, rx) = mpsc::channel(4096);
+                let caps = (config.max_pending_events, config.max_pending_bytes);
+                tokio::spawn(store::sqlite::writer(s.clone(), caps, rx));
+                Some(tx)
+            }
+            Store::Postgres(_) => None,
+        };
+        let rng = match config.jitter_seed {
+            Some(seed) => fastrand::Rng::with_seed(seed),
+            None => fastrand::Rng::new(),
+        };
+        Ok(Outbox {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                wake: Notify::new(),
+                writer,
+                rng: Mutex::new(rng),
+            }),
+        })
+    }
+
+    /// Stores an event for delivery: what `Client::send_event` takes (a
+    /// `flowflex::json!` payload with attachments, or any `Serialize`).
+    /// Durable once the returned future resolves.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flowflex_outbox::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let outbox = flowflex_outbox::Outbox::open_sqlite(dir.path().join("outbox.db")).await?;
+    /// let notes = flowflex::Attachment::from_bytes(b"hello, flows".to_vec(), "notes.txt");
+    /// let id = outbox
+    ///     .enqueue("note.added", flowflex::json!({"notes": notes}))
+    ///     .idempotency_key("note-1")
+    ///     .await?;
+    /// // The same key again stores nothing new.
+    /// let again = outbox.enqueue("note.added", flowflex::json!({})).idempotency_key("note-1").await?;
+    /// assert_eq!(id, again);
+    /// assert_eq!(outbox.stats().await?.pending, 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn enqueue(&self, event: impl Into<String>, payload: impl IntoPayload) -> Enqueue<'static> {
+        Enqueue::new(
+            self.clone(),
+            event.into(),
+            flowflex::__outbox::Template::from_payload(payload),
+        )
+    }
+
+    /// Stores a `#[derive(FlowFlexEvent)]` event under its name, with its
+    /// field rules checked now.
+    ///
+    /// ```no_run
+    /// # async fn demo(outbox: flowflex_outbox::Outbox) -> flowflex_outbox::Result<()> {
+    /// use flowflex::{Attachment, FlowFlexEvent};
+    ///
+    /// #[derive(serde::Serialize, FlowFlexEvent)]
+    /// #[flowflex(event = "invoice.created")]
+    /// struct InvoiceCreated {
+    ///     #[flowflex(mime = "application/pdf")]
+    ///     invoice: Attachment,
+    /// }
+    ///
+    /// outbox.enqueue_event(&InvoiceCreated { invoice: Attachment::from_path("inv.pdf") }).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn enqueue_event<E: NamedEvent>(&self, event: &E) -> Enqueue<'static> {
+        Enqueue::new(
+            self.clone(),
+            E::EVENT.to_owned(),
+            flowflex::__outbox::Template::from_event(event),
+        )
+    }
+
+    /// A relay delivering this outbox's events through `client`; start it
+    /// with [`Relay::spawn`].
+    pub fn relay(&self, client: Client) -> Relay {
+        Relay::new(self.clone(), client)
+    }
+
+    /// How many events are pending, delivered and dead, and how old the
+    /// oldest pending one is.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`].
+    pub async fn stats(&self) -> Result<Stats> {
+        let now = clock::millis(self.inner.config.clock.now());
+        self.inner.store.stats(now).await
+    }
+
+    /// The events that will not be delivered without help, oldest first,
+    /// each with the error that killed it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`].
+    pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
+        self.inner.store.dead_letters().await
+    }
+
+    /// Puts a dead letter back in the queue, due now, with its attempts and
+    /// age counted anew; same idempotency key.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`], [`Error::NotDead`] or [`Error::Database`].
+    pub async fn requeue(&self, id: OutboxId) -> Result<()> {
+        let now = clock::millis(self.inner.config.clock.now());
+        self.inner.store.requeue(id, now).await?;
+        self.inner.wake.notify_waiters();
+        Ok(())
+    }
+
+    /// The SQLite pool, to run your own statements in the outbox's database
+    /// and enqueue in the same transaction.
+    #[must_use]
+    pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
+        match &self.inner.store {
+            Store::Sqlite(s) => Some(&s.pool),
+            Store::Postgres(_) => None,
+        }
+    }
+
+    /// The PostgreSQL pool.
+    #[must_use]
+    pub fn pg_pool(&self) -> Option<&sqlx::PgPool> {
+        match &self.inner.store {
+            Store::Postgres(s) => Some(&s.pool),
+            Store::Sqlite(_) => None,
+        }
+    }
+}
+
+/// An event's id in the outbox.
+///
+/// ```
+/// let id: flowflex_outbox::OutboxId = "42".parse().unwrap();
+/// assert_eq!(id.get(), 42);
+/// assert_eq!(id.to_string(), "42");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OutboxId(pub(crate) i64);
+
+impl OutboxId {
+    /// The number.
+    #[must_use]
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl From<i64> for OutboxId {
+    fn from(id: i64) -> Self {
+        OutboxId(id)
+    }
+}
+
+impl fmt::Display for OutboxId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl FromStr for OutboxId {
+    type Err = std::num::ParseIntError;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        s.trim().parse().map(OutboxId)
+    }
+}
+
+/// What [`Outbox::stats`] counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Events waiting for delivery (due or backing off).
+    pub pending: u64,
+    /// Bytes (bodies and attachments) of the pending events.
+    pub pending_bytes: u64,
+    /// Events FlowFlex accepted.
+    pub delivered: u64,
+    /// Dead letters.
+    pub dead: u64,
+    /// How long the oldest pending event has waited, on the outbox's clock.
+    pub oldest_pending_age: Option<Duration>,
+}
+
+/// An event that will not be delivered without help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeadLetter {
+    /// Its id, for [`Outbox::requeue`].
+    pub id: OutboxId,
+    /// The event name.
+    pub event: String,
+    /// The key FlowFlex sees on every attempt.
+    pub idempotency_key: String,
+    /// Delivery attempts made.
+    pub attempts: u32,
+    /// When it was enqueued (or last requeued).
+    pub enqueued_at: SystemTime,
+    /// When it died.
+    pub died_at: SystemTime,
+    /// The error that killed it.
+    pub error: String,
+}

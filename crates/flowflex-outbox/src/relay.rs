@@ -1,0 +1,391 @@
+//! The relay: claims due events, uploads what needs uploading, posts each
+//! event with its fixed idempotency key, and records the outcome.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use flowflex::{Attachment, Client};
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+use tracing::Instrument as _;
+
+use crate::clock::{millis, ms, wall_ms};
+use crate::error::{Error, Result};
+use crate::store::{AttachmentRow, ClaimedRow, Store};
+use crate::{Outbox, OutboxId};
+
+/// How a relay runs; from [`Outbox::relay`], started with
+/// [`spawn`](Relay::spawn).
+///
+/// ```no_run
+/// # async fn demo(outbox: flowflex_outbox::Outbox, client: flowflex::Client) -> flowflex_outbox::Result<()> {
+/// use std::time::Duration;
+///
+/// let relay = outbox
+///     .relay(client)
+///     .concurrency(8)
+///     .lease(Duration::from_secs(60))
+///     .spawn();
+/// relay.flush(Duration::from_secs(30)).await?;
+/// relay.shutdown().await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a relay does nothing until spawned"]
+pub struct Relay {
+    outbox: Outbox,
+    client: Client,
+    concurrency: usize,
+    poll_interval: Duration,
+    lease: Duration,
+    name: String,
+}
+
+impl Relay {
+    pub(crate) fn new(outbox: Outbox, client: Client) -> Self {
+        Relay {
+            outbox,
+            client,
+            concurrency: 8,
+            poll_interval: Duration::from_millis(500),
+            lease: Duration::from_secs(60),
+            name: format!("relay-{}", uuid::Uuid::new_v4().simple()),
+        }
+    }
+
+    /// How many events are delivered at once (default 8).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// How often the outbox is polled for due events when nothing wakes the
+    /// relay (default 500 ms). Enqueues through the same [`Outbox`] wake it
+    /// at once; other processes' enqueues are seen at the next poll.
+    pub fn poll_interval(mut self, d: Duration) -> Self {
+        self.poll_interval = d.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long a claim lasts without renewal (default 60 s). The relay
+    /// renews its claims every third of it while delivering; a relay that
+    /// dies loses its claims when they lapse, and another relay takes over.
+    pub fn lease(mut self, d: Duration) -> Self {
+        self.lease = d.max(Duration::from_millis(30));
+        self
+    }
+
+    /// The relay's name in claims and logs (default `relay-<uuid>`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Starts delivering in a background task on the current Tokio runtime.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime.
+    pub fn spawn(self) -> RelayHandle {
+        let (stop, stopped) = watch::channel(false);
+        let outbox = self.outbox.clone();
+        let state = Arc::new(self);
+        let task = tokio::spawn(run(state, stopped));
+        RelayHandle { outbox, stop, task }
+    }
+}
+
+/// A running relay. Dropping it leaves the relay running in the background
+/// until the runtime ends; [`shutdown`](RelayHandle::shutdown) stops it.
+#[derive(Debug)]
+pub struct RelayHandle {
+    outbox: Outbox,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl RelayHandle {
+    /// Waits until no event is pending (dead letters do not count), up to
+    /// `timeout`. Wakes the relay first, so due events go now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::FlushTimeout`] with the number still pending; or a database
+    /// error.
+    pub async fn flush(&self, timeout: Duration) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            self.outbox.inner.wake.notify_waiters();
+            let pending = self.outbox.inner.store.pending().await?;
+            if pending.n == 0 {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::FlushTimeout {
+                    after: timeout,
+                    pending: u64::try_from(pending.n).unwrap_or(0),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops claiming, lets deliveries in flight finish, gives the rest of
+    /// its claims back, and returns when the relay has stopped. Pending
+    /// events stay in the outbox for the next relay.
+    pub async fn shutdown(self) {
+        self.stop.send_replace(true);
+        let _ = self.task.await;
+    }
+}
+
+async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>) {
+    let inner = &relay.outbox.inner;
+    let mut tasks = JoinSet::new();
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let free = relay.concurrency - tasks.len();
+        let mut full = tasks.len() == relay.concurrency;
+        if free > 0 {
+            let now = millis(inner.config.clock.now());
+            let until = wall_ms() + ms(relay.lease);
+            match inner.store.claim(free, now, until, &relay.name).await {
+                Ok(rows) => {
+                    full = rows.len() == free;
+                    for row in rows {
+                        tasks.spawn(deliver(Arc::clone(&relay), row));
+                    }
+                }
+                Err(e) => tracing::warn!(target: "flowflex_outbox", error = %e, "claiming failed"),
+            }
+        }
+        if full && tasks.len() < relay.concurrency {
+            continue;
+        }
+        tokio::select! {
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            () = tokio::time::sleep(relay.poll_interval) => {}
+            () = inner.wake.notified() => {}
+            _ = stop.changed() => {}
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+    if let Err(e) = inner.store.release(&relay.name).await {
+        tracing::warn!(target: "flowflex_outbox", error = %e, "releasing claims failed");
+    }
+}
+
+/// Why an attempt failed, and what follows from it.
+struct Failure {
+    message: String,
+    retry_after: Option<Duration>,
+    permanent: bool,
+    /// The cause is already dealt with: try again after the shortest wait.
+    soon: bool,
+}
+
+impl From<Error> for Failure {
+    /// A store failure during delivery: retried; a corrupt row is not.
+    fn from(e: Error) -> Self {
+        Failure {
+            permanent: matches!(e, Error::Corrupt { .. }),
+            message: e.to_string(),
+            retry_after: None,
+            soon: false,
+        }
+    }
+}
+
+/// Whether FlowFlex could accept the event later without anything
+/// changing: 408, 429, 5xx and network failures yes; 401/403, refused types
+/// or sizes and other 4xx no; a file the relay cannot read no.
+fn is_permanent(e: &flowflex::Error) -> bool {
+    match e.status() {
+        Some(408 | 429) => false,
+        Some(s) if (400..500).contains(&s) => true,
+        Some(_) => false,
+        None => matches!(
+            e,
+            flowflex::Error::Attachment { .. }
+                | flowflex::Error::Config { .. }
+                | flowflex::Error::Payload { .. }
+        ),
+    }
+}
+
+fn failure(e: &flowflex::Error) -> Failure {
+    Failure {
+        message: e.to_string(),
+        retry_after: e.retry_after(),
+        permanent: is_permanent(e),
+        soon: false,
+    }
+}
+
+async fn deliver(relay: Arc<Relay>, row: ClaimedRow) {
+    let span = tracing::info_span!(
+        target: "flowflex_outbox",
+        "flowflex_outbox.deliver",
+        outbox_id = row.id,
+        event = %row.event,
+        idempotency_key = %row.idempotency_key,
+        attempt = row.attempts,
+        relay = %relay.name,
+    );
+    async {
+        let store = &relay.outbox.inner.store;
+        let renew = async {
+            loop {
+                tokio::time::sleep(relay.lease / 3).await;
+                let until = wall_ms() + ms(relay.lease);
+                match store.renew(row.id, &relay.name, until).await {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(e) => tracing::warn!(error = %e, "renewing the claim failed"),
+                }
+            }
+        };
+        let outcome = tokio::select! {
+            outcome = attempt(&relay, &row) => outcome,
+            () = renew => {
+                tracing::warn!("claim lost (lease lapsed); leaving the event to its new holder");
+                return;
+            }
+        };
+        if let Err(e) = settle(&relay, &row, outcome).await {
+            // The claim lapses and another attempt follows: the key keeps
+            // FlowFlex from seeing the event twice.
+            tracing::warn!(error = %e, "recording the outcome failed");
+        }
+    }
+    .instrument(span)
+    .await;
+}
+
+async fn settle(relay: &Relay, row: &ClaimedRow, outcome: Result<(), Failure>) -> Result<()> {
+    let inner = &relay.outbox.inner;
+    let config = &inner.config;
+    let now = millis(config.clock.now());
+    match outcome {
+        Ok(()) => {
+            tracing::info!("delivered");
+            inner.store.mark_delivered(row.id, now).await
+        }
+        Err(f) if f.permanent => {
+            tracing::warn!(error = %f.message, "permanent failure: moved to dead letters");
+            inner.store.mark_dead(row.id, now, &f.message).await
+        }
+        Err(f) => {
+            let age = Duration::from_millis(u64::try_from(now - row.created_at).unwrap_or(0));
+            if age >= config.max_age {
+                let message = format!(
+                    "undelivered after {} h (max age {} h); last error: {}",
+                    age.as_secs() / 3600,
+                    config.max_age.as_secs() / 3600,
+                    f.message
+                );
+                tracing::warn!(error = %message, "too old: moved to dead letters");
+                return inner.store.mark_dead(row.id, now, &message).await;
+            }
+            let attempts = u32::try_from(row.attempts).unwrap_or(1);
+            let backoff = if f.soon {
+                config.initial_backoff
+            } else {
+                let mut rng = inner
+                    .rng
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                config.backoff(attempts, &mut rng)
+            };
+            let wait = backoff.max(f.retry_after.unwrap_or_default());
+            tracing::warn!(error = %f.message, wait_ms = ms(wait), "delivery failed; will retry");
+            inner
+                .store
+                .mark_retry(row.id, now + ms(wait), &f.message)
+                .await
+        }
+    }
+}
+
+/// One delivery attempt: reuse fresh uploads, upload the rest, post.
+async fn attempt(relay: &Relay, row: &ClaimedRow) -> Result<(), Failure> {
+    let inner = &relay.outbox.inner;
+    let config = &inner.config;
+    let store = &inner.store;
+    let attachments = store.attachments(row.id).await?;
+    let fresh_for = ms(config.asset_lifetime.saturating_sub(config.asset_margin));
+    let mut ids = Vec::with_capacity(attachments.len());
+    for a in &attachments {
+        if !a.used {
+            ids.push(None);
+            continue;
+        }
+        let now = millis(config.clock.now());
+        match (&a.asset_id, a.uploaded_at) {
+            (Some(id), Some(at)) if now - at < fresh_for => {
+                ids.push(Some(flowflex::__outbox::asset_id(id.clone())));
+            }
+            _ => {
+                let id = upload(relay, store, row.id, a).await?;
+                store.set_asset(row.id, a.idx, id.as_str(), now).await?;
+                ids.push(Some(id));
+            }
+        }
+    }
+    let slots: Vec<(String, usize)> =
+        serde_json::from_str(&row.slots).map_err(|e| corrupt(row.id, e))?;
+    let placeholders = attachments
+        .iter()
+        .map(|a| Attachment::from_bytes(Vec::new(), a.filename.clone()))
+        .collect();
+    let template = flowflex::__outbox::Template::from_parts(
+        Bytes::from(row.body.clone()),
+        placeholders,
+        slots,
+    )
+    .map_err(|e| corrupt(row.id, e))?;
+    let body = template.body(&ids).map_err(|e| corrupt(row.id, e))?;
+    match flowflex::__outbox::post_event(&relay.client, &row.event, &row.idempotency_key, body)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some("ASSET_FILE_MISSING") => {
+            // FlowFlex no longer has an upload this event names: upload
+            // afresh next time.
+            store.clear_assets(row.id).await?;
+            Err(Failure {
+                message: e.to_string(),
+                retry_after: None,
+                permanent: false,
+                soon: true,
+            })
+        }
+        Err(e) => Err(failure(&e)),
+    }
+}
+
+async fn upload(
+    relay: &Relay,
+    store: &Store,
+    id: i64,
+    a: &AttachmentRow,
+) -> Result<flowflex::AssetId, Failure> {
+    let mime: flowflex::Mime = a.mime.parse().map_err(|e| corrupt(id, e))?;
+    let local = store.local_file(id, a).await?;
+    let attachment = Attachment::from_path(&local.path)
+        .with_filename(a.filename.clone())
+        .with_mime(mime);
+    let uploaded = relay.client.upload(&attachment).await;
+    drop(local);
+    uploaded.map_err(|e| failure(&e))
+}
+
+fn corrupt(id: i64, e: impl std::fmt::Display) -> Failure {
+    Failure::from(Error::Corrupt {
+        id: OutboxId(id),
+        message: e.to_string(),
+    })
+}

@@ -1,0 +1,140 @@
+//! The PostgreSQL outbox against the emulator: transactional enqueue in the
+//! service's own pool, attachments through the chunk store, several relays.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{PgSchema, client, pdf, sha256};
+use flowflex::Attachment;
+use flowflex_emulator::Emulator;
+use flowflex_outbox::Outbox;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enqueue_in_the_callers_transaction_is_stored_only_if_it_commits() {
+    let Some(schema) = PgSchema::create().await else {
+        return;
+    };
+    let emulator = Emulator::start().await.unwrap();
+    let pool = schema.pool(4).await;
+    sqlx::query("CREATE TABLE orders (id BIGINT PRIMARY KEY, status TEXT NOT NULL)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let outbox = Outbox::from_pg_pool(pool.clone()).await.expect("outbox");
+    let big = pdf(3, 3 << 20); // several chunks
+
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("INSERT INTO orders VALUES (1, 'shipped')")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    outbox
+        .enqueue(
+            "order.shipped",
+            flowflex::json!({"order": 1, "doc": Attachment::from_bytes(big.clone(), "a.pdf")}),
+        )
+        .idempotency_key("order-1")
+        .in_transaction(&mut tx)
+        .await
+        .expect("enqueued in tx");
+    tx.rollback().await.unwrap();
+    assert_eq!(
+        outbox.stats().await.unwrap().pending,
+        0,
+        "rolled back: nothing"
+    );
+    let (chunks,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM flowflex_outbox_chunks")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(chunks, 0, "no content left behind");
+
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("INSERT INTO orders VALUES (2, 'shipped')")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    outbox
+        .enqueue(
+            "order.shipped",
+            flowflex::json!({"order": 2, "doc": Attachment::from_bytes(big.clone(), "a.pdf")}),
+        )
+        .idempotency_key("order-2")
+        .in_transaction(&mut tx)
+        .await
+        .expect("enqueued in tx");
+    tx.commit().await.unwrap();
+
+    let relay = outbox
+        .relay(client(&emulator))
+        .poll_interval(Duration::from_millis(20))
+        .spawn();
+    relay
+        .flush(Duration::from_secs(30))
+        .await
+        .expect("delivered");
+    relay.shutdown().await;
+    let events = emulator.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].idempotency_key.as_deref(), Some("order-2"));
+    let asset = emulator
+        .asset(events[0].payload["doc"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(asset.sha256, sha256(&big));
+    let (chunks,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM flowflex_outbox_chunks")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(chunks, 0, "content freed once delivered");
+    drop(outbox);
+    pool.close().await;
+    schema.drop_schema().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relays_sharing_an_outbox_deliver_each_event_once() {
+    let Some(schema) = PgSchema::create().await else {
+        return;
+    };
+    let emulator = Emulator::start().await.unwrap();
+    let url = schema.schema_url();
+    let outbox = Outbox::connect_postgres(&url).await.expect("outbox");
+    for i in 0..60 {
+        outbox
+            .enqueue(
+                "e",
+                flowflex::json!({"i": i, "doc": Attachment::from_bytes(pdf(i, 100), "d.pdf")}),
+            )
+            .idempotency_key(format!("k-{i}"))
+            .await
+            .unwrap();
+    }
+    // Three replicas, each with its own pool.
+    let mut relays = Vec::new();
+    for _ in 0..3 {
+        let replica = Outbox::connect_postgres(&url).await.unwrap();
+        relays.push((
+            replica
+                .relay(client(&emulator))
+                .poll_interval(Duration::from_millis(10))
+                .spawn(),
+            replica,
+        ));
+    }
+    relays[0].0.flush(Duration::from_secs(30)).await.unwrap();
+    for (relay, _) in relays {
+        relay.shutdown().await;
+    }
+    assert_eq!(emulator.events().len(), 60);
+    // Each event was posted once: no two relays held it at the same time.
+    let posts = emulator
+        .requests()
+        .iter()
+        .filter(|r| r.endpoint == flowflex_emulator::Endpoint::Events)
+        .count();
+    assert_eq!(posts, 60);
+    assert_eq!(emulator.assets().len(), 60, "each file uploaded once");
+    drop(outbox);
+    schema.drop_schema().await;
+}

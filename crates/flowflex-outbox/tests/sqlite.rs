@@ -1,0 +1,564 @@
+//! The SQLite outbox against the emulator: delivery, checks at enqueue,
+//! transactions, outages, the asset lifetime, dead letters, backpressure.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{client, eventually, pdf, sha256};
+use flowflex::Attachment;
+use flowflex_emulator::{Emulator, Endpoint, Fault};
+use flowflex_outbox::{Error, ManualClock, Outbox, OutboxBuilder};
+
+fn fast() -> OutboxBuilder {
+    Outbox::builder()
+        .initial_backoff(Duration::from_millis(10))
+        .max_backoff(Duration::from_millis(50))
+        .jitter_seed(7)
+}
+
+struct Setup {
+    emulator: Emulator,
+    outbox: Outbox,
+    _dir: tempfile::TempDir,
+}
+
+async fn setup(builder: OutboxBuilder) -> Setup {
+    let emulator = Emulator::start().await.expect("emulator");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let outbox = builder
+        .open_sqlite(dir.path().join("outbox.db"))
+        .await
+        .expect("outbox opens");
+    Setup {
+        emulator,
+        outbox,
+        _dir: dir,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivers_each_event_once_with_whole_attachments() {
+    let s = setup(fast()).await;
+    let bytes = pdf(1, 300_000);
+    let id = s
+        .outbox
+        .enqueue(
+            "order.shipped",
+            flowflex::json!({
+                "invoice": Attachment::from_bytes(bytes.clone(), "invoice.pdf"),
+                "copies": [Attachment::from_reader(std::io::Cursor::new(bytes.clone()), "copy.pdf")],
+                "order_id": 42,
+            }),
+        )
+        .idempotency_key("order-42-shipped")
+        .await
+        .expect("enqueued");
+    let again = s
+        .outbox
+        .enqueue("order.shipped", flowflex::json!({"order_id": 42}))
+        .idempotency_key("order-42-shipped")
+        .await
+        .expect("same key");
+    assert_eq!(id, again, "a key already stored is not stored twice");
+    assert_eq!(s.outbox.stats().await.unwrap().pending, 1);
+
+    let relay = s
+        .outbox
+        .relay(client(&s.emulator))
+        .poll_interval(Duration::from_millis(20))
+        .spawn();
+    relay.flush(Duration::from_secs(20)).await.expect("flushed");
+    relay.shutdown().await;
+
+    let events = s.emulator.events();
+    assert_eq!(events.len(), 1);
+    let event = &events[0];
+    assert_eq!(event.event, "order.shipped");
+    assert_eq!(event.idempotency_key.as_deref(), Some("order-42-shipped"));
+    assert_eq!(event.payload["order_id"], 42);
+    for id in [&event.payload["invoice"], &event.payload["copies"][0]] {
+        let asset = s
+            .emulator
+            .asset(id.as_str().expect("asset id"))
+            .expect("asset");
+        assert_eq!(asset.sha256, sha256(&bytes));
+    }
+    let stats = s.outbox.stats().await.unwrap();
+    assert_eq!((stats.pending, stats.delivered, stats.dead), (0, 1, 0));
+    assert_eq!(stats.oldest_pending_age, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enqueue_refuses_what_a_send_would_refuse_and_stores_nothing() {
+    let s = setup(fast()).await;
+    let png_named_pdf = Attachment::from_bytes(&b"\x89PNG\r\n\x1a\n...."[..], "invoice.pdf");
+    let err = s
+        .outbox
+        .enqueue("order.shipped", flowflex::json!({"invoice": png_named_pdf}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_event_error()
+            .and_then(flowflex::Error::attachment_kind),
+        Some(flowflex::AttachmentErrorKind::TypeMismatch),
+        "{err}"
+    );
+    let err = s
+        .outbox
+        .enqueue(" padded ", flowflex::json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Event(flowflex::Error::Config { .. })),
+        "{err:?}"
+    );
+    let err = s
+        .outbox
+        .enqueue("e", flowflex::json!([1, 2]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Event(flowflex::Error::Payload { .. })),
+        "{err:?}"
+    );
+    let err = s
+        .outbox
+        .enqueue("e", flowflex::json!({}))
+        .idempotency_key("")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
+    let missing = Attachment::from_path("/nonexistent/file.pdf");
+    let err = s
+        .outbox
+        .enqueue("e", flowflex::json!({"f": missing}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_event_error()
+            .and_then(flowflex::Error::attachment_kind),
+        Some(flowflex::AttachmentErrorKind::NotFound)
+    );
+    assert_eq!(s.outbox.stats().await.unwrap(), Default::default());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enqueue_in_a_transaction_is_stored_only_if_it_commits() {
+    let s = setup(fast()).await;
+    let pool = s.outbox.sqlite_pool().expect("sqlite").clone();
+    sqlx::query("CREATE TABLE orders (id INTEGER PRIMARY KEY, status TEXT)")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("INSERT INTO orders VALUES (1, 'shipped')")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    s.outbox
+        .enqueue(
+            "order.shipped",
+            flowflex::json!({"order": 1, "f": Attachment::from_bytes(pdf(2, 100), "a.pdf")}),
+        )
+        .idempotency_key("order-1")
+        .in_transaction(&mut tx)
+        .await
+        .expect("enqueued in tx");
+    tx.rollback().await.unwrap();
+    assert_eq!(
+        s.outbox.stats().await.unwrap().pending,
+        0,
+        "rolled back: nothing"
+    );
+
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("INSERT INTO orders VALUES (2, 'shipped')")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    s.outbox
+        .enqueue("order.shipped", flowflex::json!({"order": 2}))
+        .idempotency_key("order-2")
+        .in_transaction(&mut tx)
+        .await
+        .expect("enqueued in tx");
+    tx.commit().await.unwrap();
+    assert_eq!(s.outbox.stats().await.unwrap().pending, 1);
+
+    let relay = s
+        .outbox
+        .relay(client(&s.emulator))
+        .poll_interval(Duration::from_millis(20))
+        .spawn();
+    relay.flush(Duration::from_secs(20)).await.expect("flushed");
+    relay.shutdown().await;
+    let keys: Vec<_> = s
+        .emulator
+        .events()
+        .into_iter()
+        .map(|e| e.idempotency_key)
+        .collect();
+    assert_eq!(keys, [Some("order-2".to_owned())]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_of_minutes_loses_nothing_and_the_backlog_drains() {
+    let clock = ManualClock::new();
+    let s = setup(Outbox::builder().clock(clock.clone()).jitter_seed(3)).await;
+    s.emulator
+        .inject(Fault::on(Endpoint::Events).status(503).every(1));
+    s.emulator
+        .inject(Fault::on(Endpoint::UploadUrl).status(503).every(1));
+    let relay = s
+        .outbox
+        .relay(client(&s.emulator))
+        .poll_interval(Duration::from_millis(10))
+        .spawn();
+    for i in 0..20 {
+        s.outbox
+            .enqueue(
+                "tick",
+                flowflex::json!({"i": i, "f": Attachment::from_bytes(pdf(i, 50), "t.pdf")}),
+            )
+            .idempotency_key(format!("tick-{i}"))
+            .await
+            .expect("enqueued during the outage");
+    }
+    // Ten minutes of the emulator's (and the outbox's) clock, refusing.
+    for _ in 0..10 {
+        clock.advance(Duration::from_secs(60));
+        s.emulator.advance_clock(Duration::from_secs(60));
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    let refused = s
+        .emulator
+        .requests()
+        .iter()
+        .filter(|r| r.status == Some(503))
+        .count();
+    assert!(refused >= 20, "the relay kept trying: {refused} refusals");
+    let stats = s.outbox.stats().await.unwrap();
+    assert_eq!((stats.pending, stats.delivered, stats.dead), (20, 0, 0));
+    assert!(stats.pending_bytes > 20 * 64);
+    assert!(
+        stats.oldest_pending_age.unwrap() >= Duration::from_secs(600),
+        "{stats:?}"
+    );
+    assert!(s.emulator.events().is_empty());
+
+    s.emulator.clear_faults();
+    clock.advance(Duration::from_secs(3600)); // past any backoff
+    relay
+        .flush(Duration::from_secs(30))
+        .await
+        .expect("the backlog drains");
+    relay.shutdown().await;
+    let mut keys: Vec<_> = s
+        .emulator
+        .events()
+        .into_iter()
+        .filter_map(|e| e.idempotency_key)
+        .collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 20);
+    assert_eq!(s.outbox.stats().await.unwrap().delivered, 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_older_than_the_asset_lifetime_is_replaced_before_the_post() {
+    let clock = ManualClock::new();
+    let s = setup(Outbox::builder().clock(clock.clone()).jitter_seed(3)).await;
+    s.emulator
+        .inject(Fault::on(Endpoint::Events).status(503).every(1));
+    let bytes = pdf(9, 1000);
+    s.outbox
+        .enqueue(
+            "late",
+            flowflex::json!({"doc": Attachment::from_bytes(bytes.clone(), "doc.pdf")}),
+        )
+        .idempotency_key("late-1")
+        .await
+        .unwrap();
+    let relay = s
+        .outbox
+        .relay(client(&s.emulator))
+        .poll_interval(Duration::from_millis(10))
+        .spawn();
+    let e = s.emulator.clone();
+    eventually("the upload and a refused post", 10, || {
+        e.assets().iter().any(|a| a.uploaded)
+            && e.requests()
+                .iter()
+                .any(|r| r.endpoint == Endpoint::Events && r.status == Some(503))
+    })
+    .await;
+    let first = s.emulator.assets()[0].asset_id.clone();
+    relay.shutdown().await;
+
+    // FlowFlex is back two days later: the first upload has expired.
+    let two_days = Duration::from_secs(48 * 3600 + 60);
+    clock.advance(two_days);
+    s.emulator.advance_clock(two_days);
+    s.emulator.clear_faults();
+    let relay = s
+        .outbox
+        .relay(client(&s.emulator))
+        .poll_interval(Duration::from_millis(10))
+        .spawn();
+    relay
+        .flush(Duration::from_secs(20))
+        .await
+        .expect("delivered");
+    relay.shutdown().await;
+
+    let events = s.emulator.events();
+    assert_eq!(events.len(), 1);
+    let sent = events[0].payload["doc"].as_str().unwrap().to_owned();
+    assert_ne!(sent, first, "the event carries a fresh upload");
+    let asset = s.emulator.asset(&sent).unwrap();
+    assert_eq!(asset.sha256, sha256(&bytes));
+    let stale_posts = s
+        .emulator
+        .requests()
+        .iter()
+        .filter(|r| r.endpoint == Endpoint::Events && r.status == Some(422))
+        .count();
+    assert_eq!(stale_posts, 0, "the stale id was never posted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_upload_is_reused_across_attempts() {
+    let s = setup(fast()).await;
+    s.emulator
+        .inject(Fault::on(Endpoint::Events).status(503).times(6));
+    s.outbox
+        .enqueue(
+            "e",
+            flowflex::json!({"doc": Attachment::from_bytes(pdf(4, 10), "d.pdf")}),
+        )
+        .await
+        .unwrap();
+    let relay = s
+        .outbox
+        .relay(client(&s.emulator))
+        .poll_interval(Duration::from_millis(10))
+        .spawn();
+    relay.flush(Duration::from_secs(20)).await.unwrap();
+    relay.shutdown().await;
+    assert_eq!(s.emulator.events().len(), 1);
+    assert_eq!(
+        s.emulator.assets().len(),
+        1,
+        "uploaded once, reused while fresh"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_failure_is_a_dead_letter_until_requeued() {
+    let s = setup(fast()).await;
+    s.emulator
+        .inject(Fault::on(Endpoint::Events).status(403).every(1));
+    let id = s
+        .outbox
+        .enqueue(
+            "e",
+            flowflex::json!({"doc": Attachment::from_bytes(pdf(5, 10), "d.pdf")}),
+        )
+        .idempotency_key("dead-1")
+        .await
+        .unwrap();
+    let relay = s
+        .outbox
+        .relay(client(&s.emulator))
+        .poll_interval(Duration::from_millis(10))
+        .spawn();
+    let err = relay.flush(Duration::from_secs(10)).await;
+    assert!(err.is_ok(), "a dead letter is not pending: {err:?}");
+    let dead = s.outbox.dead_letters().await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].id, id);
+    assert_eq!(dead[0].attempts, 1, "dead at once, not retried");
+    assert_eq!(dead[0].idempotency_key, "dead-1");
+    assert!(dead[0].error.contains("HTTP 403"), "{}", dead[0].error);
+    assert_eq!(s.outbox.stats().await.unwrap().dead, 1);
+    let not_dead = s
+        .outbox
+        .requeue(flowflex_outbox::OutboxId::from(999))
+        .await
+        .unwrap_err();
+    assert!(matches!(not_dead, Error::NotFound(_)), "{not_dead}");
+
+    s.emulator.clear_faults(); // the cause is fixed
+    s.outbox.requeue(id).await.unwrap();
+    relay.flush(Duration::from_secs(10)).await.unwrap();
+    relay.shutdown().await;
+    assert_eq!(s.emulator.events().len(), 1);
+    let stats = s.outbox.stats().await.unwrap();
+    assert_eq!((stats.delivered, stats.dead), (1, 0));
+    let again = s.outbox.requeue(id).await.unwrap_err();
+    assert!(matches!(again, Error::NotDead { .. }), "{again}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_the_service_refuses_is_a_dead_letter_with_its_error() {
+    let emulator = Emulator::builder()
+        .max_file_bytes(500)
+        .start()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = fast().open_sqlite(dir.path().join("o.db")).await.unwrap();
+    outbox
+        .enqueue(
+            "e",
+            flowflex::json!({"doc": Attachment::from_bytes(pdf(6, 1000), "d.pdf")}),
+        )
+        .await
+        .unwrap();
+    let relay = outbox
+        .relay(client(&emulator))
+        .poll_interval(Duration::from_millis(10))
+        .spawn();
+    relay.flush(Duration::from_secs(10)).await.unwrap();
+    relay.shutdown().await;
+    let dead = outbox.dead_letters().await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert!(dead[0].error.contains("HTTP 4"), "{}", dead[0].error);
+    assert!(emulator.events().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_stop_at_the_maximum_age() {
+    let clock = ManualClock::new();
+    let s = setup(
+        Outbox::builder()
+            .clock(clock.clone())
+            .max_age(Duration::from_secs(3600))
+            .jitter_seed(1),
+    )
+    .await;
+    s.emulator
+        .inject(Fault::on(Endpoint::Events).status(503).every(1));
+    s.outbox
+        .enqueue("e", flowflex::json!({"a": 1}))
+        .await
+        .unwrap();
+    let relay = s
+        .outbox
+        .relay(client(&s.emulator))
+        .poll_interval(Duration::from_millis(10))
+        .spawn();
+    for _ in 0..8 {
+        clock.advance(Duration::from_secs(900));
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    relay.flush(Duration::from_secs(10)).await.unwrap();
+    relay.shutdown().await;
+    let dead = s.outbox.dead_letters().await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert!(
+        dead[0].error.starts_with("undelivered after"),
+        "{}",
+        dead[0].error
+    );
+    assert!(dead[0].error.contains("HTTP 503"), "{}", dead[0].error);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_honoured() {
+    let clock = ManualClock::new();
+    let s = setup(
+        Outbox::builder()
+            .clock(clock.clone())
+            .initial_backoff(Duration::from_millis(1))
+            .jitter_seed(1),
+    )
+    .await;
+    // More refusals than the client's own retries: the outbox must wait.
+    s.emulator.inject(
+        Fault::on(Endpoint::Events)
+            .status(429)
+            .retry_after_secs(600)
+            .times(3),
+    );
+    s.outbox
+        .enqueue("e", flowflex::json!({"a": 1}))
+        .await
+        .unwrap();
+    let relay = s
+        .outbox
+        .relay(client(&s.emulator))
+        .poll_interval(Duration::from_millis(10))
+        .spawn();
+    let e = s.emulator.clone();
+    eventually("three refusals", 10, || e.requests().len() >= 3).await;
+    clock.advance(Duration::from_secs(300));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(s.emulator.events().is_empty(), "not before Retry-After");
+    assert_eq!(s.emulator.requests().len(), 3);
+    clock.advance(Duration::from_secs(301));
+    relay.flush(Duration::from_secs(10)).await.unwrap();
+    relay.shutdown().await;
+    assert_eq!(s.emulator.events().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beyond_the_caps_enqueue_fails_with_a_typed_error() {
+    let s = setup(fast().max_pending_events(3).max_pending_bytes(10_000)).await;
+    for i in 0..3 {
+        s.outbox
+            .enqueue("e", flowflex::json!({"i": i}))
+            .await
+            .unwrap();
+    }
+    let err = s
+        .outbox
+        .enqueue("e", flowflex::json!({"i": 3}))
+        .await
+        .unwrap_err();
+    match err {
+        Error::Full {
+            pending_events,
+            max_events,
+            ..
+        } => assert_eq!((pending_events, max_events), (3, 3)),
+        other => panic!("expected Full, got {other:?}"),
+    }
+    let s = setup(fast().max_pending_bytes(5_000)).await;
+    s.outbox
+        .enqueue(
+            "e",
+            flowflex::json!({"f": Attachment::from_bytes(pdf(1, 3000), "a.pdf")}),
+        )
+        .await
+        .unwrap();
+    let err = s
+        .outbox
+        .enqueue(
+            "e",
+            flowflex::json!({"f": Attachment::from_bytes(pdf(2, 3000), "b.pdf")}),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Full { .. }), "{err:?}");
+    assert!(err.to_string().starts_with("the outbox is full"), "{err}");
+    assert_eq!(s.outbox.stats().await.unwrap().pending, 1);
+    // Once delivered, there is room again.
+    let relay = s
+        .outbox
+        .relay(client(&s.emulator))
+        .poll_interval(Duration::from_millis(10))
+        .spawn();
+    relay.flush(Duration::from_secs(10)).await.unwrap();
+    relay.shutdown().await;
+    s.outbox
+        .enqueue(
+            "e",
+            flowflex::json!({"f": Attachment::from_bytes(pdf(2, 3000), "b.pdf")}),
+        )
+        .await
+        .unwrap();
+}
