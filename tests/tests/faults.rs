@@ -11,7 +11,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use flowflex::{Attachment, Error, Mime, RetryConfig};
 use flowflex_emulator::{Emulator, Endpoint, Fault, RecordedRequest};
-use serde_json::json;
 use tests::{DetachedEmulator, Harness, builder_for, eventually, request_bound, sha256_file};
 
 /// A retry policy with short, known waits, for tests that time a send.
