@@ -355,6 +355,10 @@ impl ClientBuilder {
         if max_concurrent_uploads == 0 {
             return Err(Error::config("max_concurrent_uploads must be at least 1"));
         }
+        let retry = self.retry.unwrap_or_default();
+        if let Some(problem) = retry.problem() {
+            return Err(Error::config(problem));
+        }
 
         let token =
             base64::engine::general_purpose::STANDARD.encode(format!("{api_key}:{api_secret}"));
@@ -388,7 +392,7 @@ impl ClientBuilder {
             transport: Transport {
                 http,
                 timeout,
-                retry: self.retry.unwrap_or_default(),
+                retry,
             },
             api_key: api_key.to_owned(),
             auth,
