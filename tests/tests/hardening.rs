@@ -1,11 +1,301 @@
-//! Issue 10, item 6: extreme retry settings. Each test failed before its
-//! fix.
+//! Issue 10, items 4 and 6: secrets cut by truncation and extreme retry
+//! settings. Each test failed before its fix.
 
 use std::time::Duration;
 
-use flowflex::{Client, Error, RetryConfig};
-use flowflex_emulator::{Endpoint, Fault};
-use tests::Harness;
+use base64::Engine as _;
+use flowflex::{Client, Error, Mime, RetryConfig};
+use flowflex_emulator::{Emulator, Endpoint, Fault};
+use serde_json::{Value, json};
+use tests::{Harness, builder_for};
+
+// ------------------------------------------- item 4: secrets cut by truncation
+
+/// The API secret of these tests: mixed case and digits, so that its
+/// windows cannot be mistaken for the fixed words of a message.
+const SECRET: &str = "Zq7vXw9KpL3mRt5N";
+
+/// The shortest run of a secret's characters that counts as a leak. Shorter
+/// runs (one to three characters) occur by chance in any English message;
+/// the control run of [`secrets_cut_at_any_point_never_show`] proves that
+/// none of the windows of this length occurs in the messages without an
+/// echo, so every window found with an echo came from the echo. Four is
+/// also the shortest secret the scrubber looks for.
+const LEAK: usize = 4;
+
+/// One way a server can echo the credentials: the placeholder of the
+/// emulator's `echo_auth`, the text it becomes, and how many of its leading
+/// bytes are public (`Basic `, or the API key and `:`).
+struct Form {
+    placeholder: &'static str,
+    value: String,
+    public: usize,
+}
+
+fn forms(api_key: &str) -> Vec<Form> {
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{api_key}:{SECRET}"));
+    vec![
+        Form {
+            placeholder: "{basic_secret}",
+            value: SECRET.to_owned(),
+            public: 0,
+        },
+        Form {
+            placeholder: "{authorization}",
+            value: format!("Basic {token}"),
+            public: "Basic ".len(),
+        },
+        Form {
+            placeholder: "{basic_credentials}",
+            value: format!("{api_key}:{SECRET}"),
+            public: api_key.len() + 1,
+        },
+    ]
+}
+
+/// An emulator whose API secret is [`SECRET`], and a client for it that
+/// sends each request once.
+async fn echo_target() -> (Emulator, Client) {
+    let emulator = Emulator::builder()
+        .api_secret(SECRET)
+        .start()
+        .await
+        .expect("emulator starts");
+    let client = builder_for(&emulator)
+        .retry(RetryConfig::disabled())
+        .build()
+        .expect("client builds");
+    (emulator, client)
+}
+
+/// Every window of [`LEAK`] characters of a form that holds at least one
+/// secret character (so every window of the secret and of the Basic token,
+/// every prefix of at least [`LEAK`] characters included).
+fn forbidden(forms: &[Form]) -> Vec<String> {
+    let mut windows = Vec::new();
+    for form in forms {
+        let bytes = form.value.as_bytes();
+        for start in 0..=bytes.len().saturating_sub(LEAK) {
+            if start + LEAK > form.public {
+                windows.push(form.value[start..start + LEAK].to_owned());
+            }
+        }
+    }
+    windows.sort();
+    windows.dedup();
+    windows
+}
+
+/// `Display`, `Debug` and the `source()` chain of an error.
+fn shown(err: &Error) -> Vec<String> {
+    let mut texts = vec![err.to_string(), format!("{err:?}"), format!("{err:#?}")];
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        texts.push(s.to_string());
+        texts.push(format!("{s:?}"));
+        source = s.source();
+    }
+    texts
+}
+
+/// The first text holding `window`, from 40 characters before it.
+fn around(texts: &[String], window: &str) -> String {
+    let text = texts
+        .iter()
+        .find(|t| t.contains(window))
+        .map_or("", String::as_str);
+    let at = text.find(window).unwrap_or(0);
+    let from = text[..at]
+        .char_indices()
+        .rev()
+        .nth(39)
+        .map_or(0, |(i, _)| i);
+    text[from..].chars().take(100).collect()
+}
+
+/// A message the client truncates, and where.
+#[derive(Clone, Copy, Debug)]
+enum Cut {
+    /// The JSON body's `error`, shown up to 500 characters.
+    ErrorField,
+    /// The JSON body's `message` (no `error`), up to 500 characters.
+    MessageField,
+    /// The JSON body's `code`, up to 64 characters.
+    Code,
+    /// The JSON body's `name` (no `code`), up to 64 characters.
+    Name,
+    /// A non-JSON body, up to 200 characters.
+    Text,
+    /// A body cut at the 64 KiB read limit, blanks before the cut.
+    ReadLimit,
+    /// A malformed `uploadUrl` of an upload-url answer, up to 100 characters.
+    UploadUrl,
+}
+
+impl Cut {
+    const ALL: [Cut; 7] = [
+        Cut::ErrorField,
+        Cut::MessageField,
+        Cut::Code,
+        Cut::Name,
+        Cut::Text,
+        Cut::ReadLimit,
+        Cut::UploadUrl,
+    ];
+
+    /// Where the cut falls, in characters (bytes: all of it is ASCII).
+    fn limit(self) -> usize {
+        match self {
+            Cut::ErrorField | Cut::MessageField => 500,
+            Cut::Code | Cut::Name => 64,
+            Cut::Text => 200,
+            Cut::ReadLimit => 64 * 1024,
+            Cut::UploadUrl => 100,
+        }
+    }
+
+    /// The fault answering with `echo` (padding and a placeholder).
+    fn fault(self, echo: &str) -> Fault {
+        let json = |body: Value| Fault::on(Endpoint::Events).respond_json(400, body);
+        match self {
+            Cut::ErrorField => json(json!({"error": echo, "code": "BAD_REQUEST"})),
+            Cut::MessageField => json(json!({"message": echo})),
+            Cut::Code => json(json!({"error": "refused", "code": echo})),
+            Cut::Name => json(json!({"error": "refused", "name": echo})),
+            Cut::Text | Cut::ReadLimit => Fault::on(Endpoint::Events).status(400).body(echo),
+            Cut::UploadUrl => Fault::on(Endpoint::UploadUrl).respond_json(
+                200,
+                json!({"assetId": "asset_x", "uploadUrl": echo, "token": "t0k3n-value"}),
+            ),
+        }
+    }
+
+    /// `placeholder` placed so that the cut falls after `before` of the
+    /// `len` bytes it becomes.
+    fn echo(self, placeholder: &str, before: usize) -> String {
+        // Blanks are trimmed from a text body, so the bytes kept before the
+        // read limit are what is shown; elsewhere the padding is shown.
+        let pad = if matches!(self, Cut::ReadLimit) {
+            " "
+        } else {
+            "~"
+        };
+        format!("{}{placeholder}", pad.repeat(self.limit() - before))
+    }
+
+    async fn error(self, client: &Client) -> Error {
+        match self {
+            Cut::UploadUrl => client.create_upload_url("a.pdf", Mime::Pdf, 1).await,
+            _ => client
+                .send_event("e", flowflex::json!({}))
+                .await
+                .map(|_| unreachable!("the fault answers an error")),
+        }
+        .expect_err("the fault fails the request")
+    }
+}
+
+/// A server that echoes the `Authorization` header, the decoded `key:secret`
+/// or the secret, placed so that each truncated message of an error is cut
+/// at every byte of it: no run of [`LEAK`] characters of the secret or the
+/// Basic token shows in `Display` or `Debug`.
+#[tokio::test]
+async fn secrets_cut_at_any_point_never_show() {
+    let (emulator, client) = echo_target().await;
+    let forms = forms(emulator.api_key());
+    let windows = forbidden(&forms);
+    let leaks = |texts: &[String]| -> Vec<String> {
+        windows
+            .iter()
+            .filter(|w| texts.iter().any(|t| t.contains(w.as_str())))
+            .cloned()
+            .collect()
+    };
+
+    // Control: the same messages without an echo hold none of the windows,
+    // so the rule cannot be tripped by the messages' own words.
+    for cut in Cut::ALL {
+        emulator.inject(cut.fault(&cut.echo("", 0)));
+        let texts = shown(&cut.error(&client).await);
+        assert_eq!(leaks(&texts), Vec::<String>::new(), "control {cut:?}");
+    }
+
+    let mut failures = Vec::new();
+    let mut cases = 0;
+    for cut in Cut::ALL {
+        for form in &forms {
+            for before in 0..=form.value.len() {
+                let echo = cut.echo(form.placeholder, before);
+                emulator.inject(cut.fault(&echo).echo_auth());
+                let texts = shown(&cut.error(&client).await);
+                cases += 1;
+                let found = leaks(&texts);
+                if let Some(window) = found.first() {
+                    failures.push(format!(
+                        "{cut:?}, {} cut after {before} bytes: {found:?}, e.g. \"{}\"",
+                        form.placeholder,
+                        around(&texts, window)
+                    ));
+                }
+            }
+        }
+    }
+    assert!(cases > 600, "{cases}");
+    let per_cut: Vec<_> = Cut::ALL
+        .iter()
+        .map(|cut| {
+            let name = format!("{cut:?},");
+            let n = failures.iter().filter(|f| f.starts_with(&name)).count();
+            format!("{cut:?}: {n}")
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {cases} cases leak ({}); the first: {:#?}",
+        failures.len(),
+        per_cut.join(", "),
+        &failures[..failures.len().min(3)]
+    );
+}
+
+/// The JSON error body is kept whole in `details` (shown by `Debug`): the
+/// credentials are scrubbed from its keys as from its values.
+#[tokio::test]
+async fn secrets_in_error_details_never_show() {
+    let (emulator, client) = echo_target().await;
+    let forms = forms(emulator.api_key());
+    let windows = forbidden(&forms);
+    for form in &forms {
+        let p = form.placeholder;
+        emulator.inject(
+            Fault::on(Endpoint::Events)
+                .respond_json(
+                    400,
+                    json!({
+                        "error": "refused",
+                        "code": "BAD_REQUEST",
+                        "details": {"echo": [p, {"nested": format!("x{p}x")}]},
+                        p: {"as a key": true},
+                    }),
+                )
+                .echo_auth(),
+        );
+        let err = client
+            .send_event("e", flowflex::json!({}))
+            .await
+            .unwrap_err();
+        let texts = shown(&err);
+        assert!(
+            texts.iter().any(|t| t.contains("as a key")),
+            "the details are shown: {texts:?}"
+        );
+        for w in &windows {
+            for t in &texts {
+                assert!(!t.contains(w.as_str()), "{p}: {w:?} leaked: {t}");
+            }
+        }
+    }
+}
 
 // ----------------------------------------------- item 6: extreme retry settings
 

@@ -343,10 +343,7 @@ fn parse_ticket(reply: &Reply, scrubber: &Scrubber) -> Result<UploadTicket> {
     let url = Url::parse(raw_url).map_err(|_| {
         invalid(format!(
             "the \"uploadUrl\" is not a URL (\"{}\")",
-            scrubber.scrub(&printable(
-                raw_url.split('?').next().unwrap_or_default(),
-                100
-            ))
+            scrubber.show(raw_url.split('?').next().unwrap_or_default(), 100)
         ))
     })?;
     let secure = url.scheme() == "https" || (url.scheme() == "http" && is_loopback(&url));
