@@ -1,5 +1,6 @@
-//! Issue 10, items 4 and 6: secrets cut by truncation and extreme retry
-//! settings. Each test failed before its fix.
+//! Issue 10, items 4 to 6: secrets cut by truncation, credentials in a base
+//! URL that does not parse, and extreme retry settings. Each test failed
+//! before its fix.
 
 use std::time::Duration;
 
@@ -295,6 +296,81 @@ async fn secrets_in_error_details_never_show() {
             }
         }
     }
+}
+
+// --------------------------------------- item 5: credentials in a bad base URL
+
+#[test]
+fn base_urls_that_do_not_parse_never_show_their_credentials() {
+    let password = "Hq7-Pa55w0rdXz9";
+    let long_password = format!("{password}{}", "x".repeat(150));
+    let user_token = "tok_9fQ2kZ7wLm4X";
+    let cases = [
+        // Refused by the URL parser.
+        format!("https://admin:{password}@api.flow flex.ai"),
+        format!("https://admin:{password}@[::1"),
+        format!("https://admin:{password}@api.flowflex.ai:99999"),
+        format!("https://admin:{password}@"),
+        format!("https://{user_token}@bad host.example"),
+        format!("https://{user_token}:{password}@bad host.example"),
+        // A '/' in the password ends the authority early: the parser reads
+        // the password as a port.
+        format!("https://admin:{password}/x@api.flowflex.ai"),
+        // Past the 120 characters a message shows.
+        format!("https://admin:{long_password}@bad host.example"),
+        // Parsed, refused for another reason.
+        format!("ftp://admin:{password}@api.flowflex.ai"),
+        format!("admin:{password}@api.flowflex.ai"),
+        format!("https:admin:{password}@api.flowflex.ai"),
+        format!("mailto:{user_token}:{password}@example.com"),
+        // Parsed with credentials: refused without echo.
+        format!("https://admin:{password}@api.flowflex.ai"),
+        format!("http://{user_token}@localhost:8080"),
+    ];
+    let shown = |raw: &str| {
+        let builder = Client::builder()
+            .api_key("cik_xxx")
+            .api_secret("yyy")
+            .integration_code("ic_abc123")
+            .base_url(raw);
+        let err = builder.clone().build().unwrap_err();
+        assert!(matches!(err, Error::Config { .. }), "{raw}: {err:?}");
+        assert!(err.to_string().contains("base_url"), "{raw}: {err}");
+        [err.to_string(), format!("{err:?}"), format!("{builder:?}")]
+    };
+    let windows: Vec<&str> = [password, user_token]
+        .iter()
+        .flat_map(|s| (0..=s.len() - LEAK).map(move |i| &s[i..i + LEAK]))
+        .collect();
+    // Control: with other credentials, no message holds a window by chance.
+    for raw in &cases {
+        let other = raw.replace(password, "pw").replace(user_token, "user");
+        for text in shown(&other) {
+            for window in &windows {
+                assert!(!text.contains(window), "control: {window:?} in {text}");
+            }
+        }
+    }
+    for raw in &cases {
+        for text in shown(raw) {
+            for window in &windows {
+                assert!(!text.contains(window), "{raw}: {window:?} in {text}");
+            }
+        }
+    }
+    // The message still says which URL, with the credentials replaced.
+    let err = Client::builder()
+        .api_key("cik_xxx")
+        .api_secret("yyy")
+        .integration_code("ic_abc123")
+        .base_url(format!("https://admin:{password}@api.flow flex.ai/x"))
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("\"https://<redacted>@api.flow flex.ai/x\""),
+        "{err}"
+    );
 }
 
 // ----------------------------------------------- item 6: extreme retry settings

@@ -45,6 +45,28 @@ pub(crate) fn url_without_query(url: &url::Url) -> String {
     }
 }
 
+/// A URL's text with everything between its scheme and its last `@` (its
+/// user name and password, if it has any) shown as `<redacted>`; for URL
+/// text that may not parse, so it is done on the text. Without a
+/// `scheme://` prefix, everything before the last `@` goes. An `@` in a path
+/// or query hides more than the credentials, never less.
+pub(crate) fn without_userinfo(raw: &str) -> String {
+    let Some(at) = raw.rfind('@') else {
+        return raw.to_owned();
+    };
+    let start = raw
+        .find("://")
+        .filter(|&i| i < at && is_scheme(&raw[..i]))
+        .map_or(0, |i| i + "://".len());
+    format!("{}<redacted>{}", &raw[..start], &raw[at..])
+}
+
+fn is_scheme(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
 /// `s` made safe to print in one line: control characters escaped, cut to
 /// `max` characters.
 pub(crate) fn printable(s: &str, max: usize) -> String {
@@ -167,6 +189,26 @@ mod tests {
         let url = url::Url::parse("https://u:p@store.example/a/b?token=abc&x=1#f").unwrap();
         let shown = url_without_query(&url);
         assert_eq!(shown, "https://store.example/a/b?<redacted>");
+    }
+
+    #[test]
+    fn userinfo_is_hidden_in_url_text() {
+        for (raw, shown) in [
+            ("https://u:p@h.example/x", "https://<redacted>@h.example/x"),
+            ("https://u:p@bad host", "https://<redacted>@bad host"),
+            ("https://tok_1234@h", "https://<redacted>@h"),
+            ("https://u:p/q@h", "https://<redacted>@h"),
+            ("https://u:p@q@h", "https://<redacted>@h"),
+            ("u:p@h.example", "<redacted>@h.example"),
+            ("https:u:p@h", "<redacted>@h"),
+            (" https://u:p@h", "<redacted>@h"),
+            ("https://h.example/x", "https://h.example/x"),
+            ("not a url", "not a url"),
+            ("https://h/@x", "https://<redacted>@x"),
+            ("@", "<redacted>@"),
+        ] {
+            assert_eq!(without_userinfo(raw), shown, "{raw}");
+        }
     }
 
     #[test]
