@@ -1,14 +1,14 @@
-//! Issue 10, items 4 to 6: secrets cut by truncation, credentials in a base
-//! URL that does not parse, and extreme retry settings. Each test failed
-//! before its fix.
+//! Issue 10, items 4 to 7: secrets cut by truncation, credentials in a base
+//! URL that does not parse, extreme retry settings, and the idempotency key
+//! of a failed send. Each test failed before its fix.
 
 use std::time::Duration;
 
 use base64::Engine as _;
-use flowflex::{Client, Error, Mime, RetryConfig};
+use flowflex::{Attachment, Client, Error, Mime, RetryConfig};
 use flowflex_emulator::{Emulator, Endpoint, Fault};
 use serde_json::{Value, json};
-use tests::{Harness, builder_for};
+use tests::{Harness, builder_for, events_with_key, sample};
 
 // ------------------------------------------- item 4: secrets cut by truncation
 
@@ -451,5 +451,177 @@ fn multipliers_that_are_not_numbers_are_refused_at_build() {
             .retry(RetryConfig::default().multiplier(good))
             .build()
             .unwrap_or_else(|e| panic!("{good}: {e}"));
+    }
+}
+
+// ------------------------------------- item 7: the idempotency key of a failure
+
+/// A UUID v4 in its hyphenated form.
+fn is_uuid_v4(key: &str) -> bool {
+    let parts: Vec<_> = key.split('-').map(str::len).collect();
+    parts == [8, 4, 4, 4, 12]
+        && key.chars().all(|c| c == '-' || c.is_ascii_hexdigit())
+        && key.as_bytes()[14] == b'4'
+}
+
+/// The event POST took effect but its answer never came (a timeout) or the
+/// connection dropped, on every attempt: the error carries the generated
+/// key, and resending with it fires the event once in all.
+#[tokio::test]
+async fn an_ambiguous_failure_can_be_resent_with_its_key() {
+    for (name, fault) in [
+        (
+            "timeout",
+            Fault::on(Endpoint::Events).hang_after_processing(),
+        ),
+        (
+            "dropped",
+            Fault::on(Endpoint::Events).drop_after_processing(),
+        ),
+    ] {
+        let h = Harness::with(|b| {
+            b.timeout(Duration::from_millis(300)).retry(
+                RetryConfig::default()
+                    .max_retries(1)
+                    .initial_backoff(Duration::from_millis(10))
+                    .jitter_seed(2),
+            )
+        })
+        .await;
+        h.emulator.inject(fault.times(2));
+        let file = h.sample_file("r.pdf", Mime::Pdf, 2000);
+        let payload = flowflex::json!({"receipt": Attachment::from_path(&file)});
+        let err = h.client.send_event("e", &payload).await.unwrap_err();
+        match name {
+            "timeout" => assert!(matches!(err, Error::Timeout { .. }), "{err:?}"),
+            _ => assert!(matches!(err, Error::Network { .. }), "{err:?}"),
+        }
+        assert!(err.is_retryable(), "{err}");
+        let key = err
+            .idempotency_key()
+            .unwrap_or_else(|| panic!("{name}: no key on {err:?}"))
+            .to_owned();
+        assert!(is_uuid_v4(&key), "{key}");
+        let sent_with: Vec<_> = h
+            .emulator
+            .requests()
+            .iter()
+            .filter(|r| r.endpoint == Endpoint::Events)
+            .map(|r| r.header("x-idempotency-key").map(str::to_owned))
+            .collect();
+        assert_eq!(sent_with, [Some(key.clone()), Some(key.clone())], "{name}");
+        assert_eq!(events_with_key(&h.emulator, &key), 1, "{name}: took effect");
+
+        let resent = h
+            .client
+            .send_event("e", &payload)
+            .idempotency_key(err.idempotency_key().unwrap())
+            .await
+            .unwrap_or_else(|e| panic!("{name}: resend: {e}"));
+        assert_eq!(resent.idempotency_key, key);
+        assert_eq!(h.emulator.events().len(), 1, "{name}: one event in all");
+        assert_eq!(
+            resent.response["eventId"],
+            h.emulator.events()[0].event_id.as_str(),
+            "{name}: the first event's answer, replayed"
+        );
+    }
+}
+
+/// Every error of a send carries its key once the key is settled: refused
+/// files, failed uploads (their URL request or their PUT), failed or
+/// malformed answers; the caller's key as given, or the generated one.
+#[tokio::test]
+async fn every_failure_after_the_key_is_settled_carries_it() {
+    let h = Harness::with(|b| b.retry(RetryConfig::disabled())).await;
+    let png_named_pdf = || Attachment::from_bytes(sample(Mime::Png, 10), "x.pdf");
+    let pdf = || Attachment::from_bytes(sample(Mime::Pdf, 10), "x.pdf");
+    // What fails, the fault, the payload, and the error (its `Debug`).
+    let cases: Vec<(&str, Option<Fault>, flowflex::Payload, &str)> = vec![
+        (
+            "refused file",
+            None,
+            flowflex::json!({"f": png_named_pdf()}),
+            "Attachment",
+        ),
+        (
+            "upload-url status",
+            Some(Fault::on(Endpoint::UploadUrl).status(500)),
+            flowflex::json!({"f": pdf()}),
+            "Upload { path: Some(\"f\"), file: \"x.pdf\", note: None, source: Api",
+        ),
+        (
+            "upload-url answer malformed",
+            Some(Fault::on(Endpoint::UploadUrl).respond_json(200, json!({"uploadUrl": "x"}))),
+            flowflex::json!({"f": pdf()}),
+            "Upload { path: Some(\"f\"), file: \"x.pdf\", note: None, source: InvalidResponse",
+        ),
+        (
+            "storage dropped",
+            Some(Fault::on(Endpoint::Storage).drop_connection()),
+            flowflex::json!({"f": pdf()}),
+            "Upload { path: Some(\"f\"), file: \"x.pdf\", note: None, source: Network",
+        ),
+        (
+            "event status",
+            Some(Fault::on(Endpoint::Events).status(422)),
+            flowflex::json!({"n": 1}),
+            "Api",
+        ),
+        (
+            "event answer too large",
+            Some(
+                Fault::on(Endpoint::Events)
+                    .status(202)
+                    .body("x".repeat(5 << 20)),
+            ),
+            flowflex::json!({"n": 1}),
+            "InvalidResponse",
+        ),
+    ];
+    for (name, fault, payload, kind) in cases {
+        for given in [None, Some(format!("order-{}", name.replace(' ', "-")))] {
+            h.emulator.clear_faults();
+            if let Some(fault) = fault.clone() {
+                h.emulator.inject(fault);
+            }
+            let mut send = h.client.send_event("e", &payload);
+            if let Some(key) = &given {
+                send = send.idempotency_key(key);
+            }
+            let err = send.await.unwrap_err();
+            assert!(format!("{err:?}").starts_with(kind), "{name}: {err:?}");
+            let key = err
+                .idempotency_key()
+                .unwrap_or_else(|| panic!("{name}: no key on {err:?}"));
+            match &given {
+                Some(given) => assert_eq!(key, given, "{name}"),
+                None => assert!(is_uuid_v4(key), "{name}: {key}"),
+            }
+        }
+    }
+    // Refused before the key is settled: nothing was sent, no key.
+    let no_key = [
+        h.client
+            .send_event("bad\nname", flowflex::json!({}))
+            .await
+            .unwrap_err(),
+        h.client
+            .send_event("e", flowflex::json!({}))
+            .idempotency_key("bad\nkey")
+            .await
+            .unwrap_err(),
+        h.client
+            .send_event("e", flowflex::json!([1]))
+            .idempotency_key("k")
+            .await
+            .unwrap_err(),
+    ];
+    for err in &no_key {
+        assert!(
+            matches!(err, Error::Config { .. } | Error::Payload { .. }),
+            "{err:?}"
+        );
+        assert_eq!(err.idempotency_key(), None, "{err:?}");
     }
 }

@@ -320,6 +320,7 @@ fn parse_ticket(reply: &Reply, scrubber: &Scrubber) -> Result<UploadTicket> {
         endpoint: Endpoint::UploadUrl,
         status: reply.status,
         message,
+        idempotency_key: None,
     };
     let json: Value = serde_json::from_slice(&reply.body)
         .map_err(|_| invalid("the body is not JSON".to_owned()))?;

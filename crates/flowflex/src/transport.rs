@@ -130,6 +130,7 @@ impl Transport {
                     endpoint: call.endpoint,
                     status,
                     message: format!("the response body is over {MAX_SUCCESS_BODY} bytes"),
+                    idempotency_key: None,
                 });
             }
             return Ok(Reply {
@@ -153,6 +154,7 @@ impl Transport {
                 endpoint: call.endpoint,
                 after: self.timeout,
                 attempts: attempt,
+                idempotency_key: None,
             };
         }
         let what = if e.is_connect() {
@@ -182,6 +184,7 @@ impl Transport {
             source: Some(Box::new(RedactedSource(
                 call.scrubber.scrub(&e.to_string()),
             ))),
+            idempotency_key: None,
         }
     }
 }
@@ -249,5 +252,6 @@ fn api_error(
         retry_after,
         attempts,
         details,
+        idempotency_key: None,
     }
 }
