@@ -145,6 +145,15 @@ pub fn sha256_file(path: &Path) -> String {
     sha256(&std::fs::read(path).expect("read fixture"))
 }
 
+/// How many recorded events carry this idempotency key.
+pub fn events_with_key(emulator: &Emulator, key: &str) -> usize {
+    emulator
+        .events()
+        .iter()
+        .filter(|e| e.idempotency_key.as_deref() == Some(key))
+        .count()
+}
+
 /// Waits up to 5 s for `condition`, polling every 10 ms; panics naming
 /// `what` if it never holds.
 pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use flowflex::{Attachment, Error, Mime, RetryConfig};
 use flowflex_emulator::{Emulator, Endpoint, Fault, RecordedRequest};
-use tests::{DetachedEmulator, Harness, builder_for, eventually, request_bound, sha256_file};
+use tests::{
+    DetachedEmulator, Harness, builder_for, events_with_key, eventually, request_bound, sha256_file,
+};
 
 /// A retry policy with short, known waits, for tests that time a send.
 fn quick_retry(max_retries: u32) -> RetryConfig {
@@ -42,15 +44,6 @@ fn requests_to(emulator: &Emulator, endpoint: Endpoint) -> Vec<RecordedRequest> 
         .into_iter()
         .filter(|r| r.endpoint == endpoint)
         .collect()
-}
-
-/// The recorded events with this idempotency key.
-fn events_with_key(emulator: &Emulator, key: &str) -> usize {
-    emulator
-        .events()
-        .iter()
-        .filter(|e| e.idempotency_key.as_deref() == Some(key))
-        .count()
 }
 
 /// Every asset id in every recorded event names an asset stored whole.

@@ -5,7 +5,8 @@ use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
 use axum::response::Response;
-use http::{HeaderValue, StatusCode, header};
+use base64::Engine as _;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::model::Endpoint;
 
@@ -24,9 +25,11 @@ const DEFAULT_SEED: u64 = 0x5EED_F10F_1E70;
 /// built on it: [`respond_json`](Fault::respond_json),
 /// [`redirect`](Fault::redirect)),
 /// [`drop_connection`](Fault::drop_connection),
-/// [`drop_after_processing`](Fault::drop_after_processing) and
-/// [`hang`](Fault::hang) called; [`delay`](Fault::delay) combines with any of
-/// them, and on its own delays normal handling.
+/// [`drop_after_processing`](Fault::drop_after_processing),
+/// [`hang`](Fault::hang) and
+/// [`hang_after_processing`](Fault::hang_after_processing) called;
+/// [`delay`](Fault::delay) combines with any of them, and on its own delays
+/// normal handling.
 ///
 /// ```
 /// use std::time::Duration;
@@ -64,6 +67,8 @@ pub(crate) enum Action {
     DropAfterProcessing,
     /// Never answer.
     Hang,
+    /// Process, then never answer.
+    HangAfterProcessing,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -74,6 +79,7 @@ struct InjectedResponse {
     content_type: Option<String>,
     code: Option<String>,
     headers: Vec<(String, String)>,
+    echo_auth: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -171,6 +177,31 @@ impl Fault {
         self
     }
 
+    /// Echo the request's credentials in the injected answer, as a server or
+    /// proxy that reflects request headers does (status 503 unless set). In
+    /// its body and header values, `{authorization}` becomes the request's
+    /// `Authorization` value as sent (`Basic <token>`), `{basic_credentials}`
+    /// the decoded `key:secret`, and `{basic_secret}` the secret alone
+    /// (each empty when the request has no such header). In a JSON answer
+    /// ([`respond_json`](Fault::respond_json), or a `content_type` of
+    /// `application/json`) they are JSON-escaped, so the answer stays valid.
+    ///
+    /// ```
+    /// use flowflex_emulator::{Endpoint, Fault};
+    ///
+    /// // A 401 whose message repeats the credentials it was given.
+    /// let echo = Fault::on(Endpoint::Events).respond_json(
+    ///     401,
+    ///     serde_json::json!({"error": "bad credentials {basic_credentials}", "code": "UNAUTHORIZED"}),
+    /// ).echo_auth();
+    /// # let _ = echo;
+    /// ```
+    pub fn echo_auth(mut self) -> Fault {
+        self.respond_by_default();
+        self.response.echo_auth = true;
+        self
+    }
+
     /// Answer `307 Temporary Redirect` to `location`, with an empty body,
     /// without processing the request: a client must not follow it with its
     /// credentials.
@@ -217,6 +248,15 @@ impl Fault {
     /// emulator shuts down).
     pub fn hang(mut self) -> Fault {
         self.action = Action::Hang;
+        self
+    }
+
+    /// Process the request normally (the event is recorded, the asset
+    /// stored) and then never answer, until the client gives up (or the
+    /// emulator shuts down): the client times out on a request that took
+    /// effect.
+    pub fn hang_after_processing(mut self) -> Fault {
+        self.action = Action::HangAfterProcessing;
         self
     }
 
@@ -274,8 +314,9 @@ pub(crate) struct Injection {
 }
 
 impl Injection {
-    /// The injected answer, for [`Action::Respond`].
-    pub(crate) fn response(&self) -> Response {
+    /// The injected answer to a request with these headers, for
+    /// [`Action::Respond`].
+    pub(crate) fn response(&self, request: &HeaderMap) -> Response {
         let status = self
             .response
             .status
@@ -298,6 +339,12 @@ impl Injection {
             .content_type
             .as_deref()
             .unwrap_or(content_type);
+        let echo = self.response.echo_auth.then(|| Echo::of(request));
+        let json = content_type.starts_with("application/json");
+        let body = match &echo {
+            Some(echo) => echo.fill(&body, json),
+            None => body,
+        };
         let mut response = Response::new(Body::from(body));
         *response.status_mut() = status;
         let headers = response.headers_mut();
@@ -310,11 +357,66 @@ impl Injection {
         }
         for (name, value) in &self.response.headers {
             let name = http::HeaderName::from_bytes(name.as_bytes());
-            if let (Ok(name), Ok(value)) = (name, HeaderValue::from_str(value)) {
+            let value = match &echo {
+                Some(echo) => echo.fill(value, false),
+                None => value.clone(),
+            };
+            if let (Ok(name), Ok(value)) = (name, HeaderValue::from_str(&value)) {
                 headers.append(name, value);
             }
         }
         response
+    }
+}
+
+/// The credentials of a request, for [`Fault::echo_auth`].
+struct Echo {
+    authorization: String,
+    credentials: String,
+    secret: String,
+}
+
+impl Echo {
+    fn of(request: &HeaderMap) -> Echo {
+        let authorization = request
+            .get(header::AUTHORIZATION)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default();
+        let credentials = authorization
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+            .and_then(|(_, token)| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(token.trim())
+                    .ok()
+            })
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default();
+        let secret = credentials
+            .split_once(':')
+            .map(|(_, secret)| secret.to_owned())
+            .unwrap_or_default();
+        Echo {
+            authorization,
+            credentials,
+            secret,
+        }
+    }
+
+    /// `template` with the placeholders replaced, JSON-escaped if `json`.
+    fn fill(&self, template: &str, json: bool) -> String {
+        let shown = |value: &str| {
+            if json {
+                let quoted = serde_json::Value::from(value).to_string();
+                quoted[1..quoted.len() - 1].to_owned()
+            } else {
+                value.to_owned()
+            }
+        };
+        template
+            .replace("{authorization}", &shown(&self.authorization))
+            .replace("{basic_credentials}", &shown(&self.credentials))
+            .replace("{basic_secret}", &shown(&self.secret))
     }
 }
 
@@ -474,7 +576,7 @@ mod tests {
                 ..InjectedResponse::default()
             },
         };
-        let response = injection.response();
+        let response = injection.response(&HeaderMap::new());
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(
             code_for(StatusCode::SERVICE_UNAVAILABLE),
@@ -491,7 +593,7 @@ mod tests {
             action: json.action,
             response: json.response,
         };
-        let response = injection.response();
+        let response = injection.response(&HeaderMap::new());
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
 
@@ -505,7 +607,7 @@ mod tests {
             action: redirect.action,
             response: redirect.response,
         };
-        let response = injection.response();
+        let response = injection.response(&HeaderMap::new());
         assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT);
         assert_eq!(response.headers()[header::LOCATION], "http://127.0.0.2:9/x");
         assert_eq!(response.headers().get_all("x-extra").iter().count(), 2);

@@ -230,13 +230,15 @@ async fn inject(
     match injection.action {
         Action::Proceed => route(router, request).await,
         Action::Respond => {
+            let headers = request.headers().clone();
             crate::api::drain(request.into_body(), drain_limit).await;
-            Ok(injection.response())
+            Ok(injection.response(&headers))
         }
         Action::RespondEarly => {
             // The body is dropped unread: hyper answers, then closes.
+            let headers = request.headers().clone();
             drop(request);
-            Ok(injection.response())
+            Ok(injection.response(&headers))
         }
         Action::DropConnection => {
             if endpoint == Endpoint::Storage {
@@ -251,6 +253,11 @@ async fn inject(
         Action::Hang => {
             // Reading the whole request lets hyper notice when the client gives up.
             crate::api::drain(request.into_body(), drain_limit).await;
+            stopped(&mut shutdown).await;
+            Err(Dropped("shutting down"))
+        }
+        Action::HangAfterProcessing => {
+            route(router, request).await?;
             stopped(&mut shutdown).await;
             Err(Dropped("shutting down"))
         }

@@ -87,7 +87,7 @@ impl PartialEq<&str> for AssetId {
     }
 }
 
-/// A presigned upload URL, from [`Client::create_upload_url`].
+/// A presigned upload URL, from [`Client::create_upload_url`](crate::Client::create_upload_url).
 ///
 /// Its URL carries a token that lets anyone upload: `Debug` and `Display`
 /// hide the query.
@@ -320,6 +320,7 @@ fn parse_ticket(reply: &Reply, scrubber: &Scrubber) -> Result<UploadTicket> {
         endpoint: Endpoint::UploadUrl,
         status: reply.status,
         message,
+        idempotency_key: None,
     };
     let json: Value = serde_json::from_slice(&reply.body)
         .map_err(|_| invalid("the body is not JSON".to_owned()))?;
@@ -343,10 +344,7 @@ fn parse_ticket(reply: &Reply, scrubber: &Scrubber) -> Result<UploadTicket> {
     let url = Url::parse(raw_url).map_err(|_| {
         invalid(format!(
             "the \"uploadUrl\" is not a URL (\"{}\")",
-            scrubber.scrub(&printable(
-                raw_url.split('?').next().unwrap_or_default(),
-                100
-            ))
+            scrubber.show(raw_url.split('?').next().unwrap_or_default(), 100)
         ))
     })?;
     let secure = url.scheme() == "https" || (url.scheme() == "http" && is_loopback(&url));

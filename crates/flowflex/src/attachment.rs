@@ -331,6 +331,7 @@ impl Attachment {
             file: crate::redact::printable(&self.display_name(), 200),
             kind,
             message: message.into(),
+            idempotency_key: None,
         }
     }
 

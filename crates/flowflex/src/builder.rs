@@ -9,7 +9,7 @@ use url::Url;
 
 use crate::api::{Api, is_loopback};
 use crate::error::{Error, Result};
-use crate::redact::{Scrubber, Secret, printable};
+use crate::redact::{Scrubber, Secret, printable, without_userinfo};
 use crate::retry::RetryConfig;
 use crate::transport::Transport;
 
@@ -46,7 +46,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// ```
 pub const DEFAULT_MAX_CONCURRENT_UPLOADS: usize = 16;
 
-/// Builds a [`Client`]. Every setter is optional until [`build`](Self::build),
+/// Builds a [`Client`](crate::Client). Every setter is optional until [`build`](Self::build),
 /// which checks the whole configuration and says what is missing.
 ///
 /// ```
@@ -84,7 +84,7 @@ impl fmt::Debug for ClientBuilder {
                 &self.api_secret.as_ref().map(|_| "<redacted>"),
             )
             .field("integration_code", &self.integration_code)
-            .field("base_url", &self.base_url)
+            .field("base_url", &self.base_url.as_deref().map(without_userinfo))
             .field("timeout", &self.timeout)
             .field("max_file_bytes", &self.max_file_bytes)
             .field("max_concurrent_uploads", &self.max_concurrent_uploads)
@@ -355,6 +355,10 @@ impl ClientBuilder {
         if max_concurrent_uploads == 0 {
             return Err(Error::config("max_concurrent_uploads must be at least 1"));
         }
+        let retry = self.retry.unwrap_or_default();
+        if let Some(problem) = retry.problem() {
+            return Err(Error::config(problem));
+        }
 
         let token =
             base64::engine::general_purpose::STANDARD.encode(format!("{api_key}:{api_secret}"));
@@ -388,7 +392,7 @@ impl ClientBuilder {
             transport: Transport {
                 http,
                 timeout,
-                retry: self.retry.unwrap_or_default(),
+                retry,
             },
             api_key: api_key.to_owned(),
             auth,
@@ -449,7 +453,9 @@ pub(crate) fn join(base: &Url, segments: &[&str]) -> Url {
 /// Parses and checks a base URL: trailing `/api` and `/` stripped, `http(s)`,
 /// a host, no credentials, query or fragment, https off loopback.
 pub(crate) fn parse_base_url(raw: &str) -> Result<Url> {
-    let shown = printable(raw, 120);
+    // Credentials are hidden before the text is cut, so that no cut can
+    // leave a password's head without the `@` that marks it.
+    let shown = printable(&without_userinfo(raw), 120);
     let trimmed = raw.trim();
     if trimmed.is_empty() {
         return Err(Error::config(format!(

@@ -101,7 +101,7 @@ impl Client {
 
     /// A client configured from `FLOWFLEX_API_KEY`, `FLOWFLEX_API_SECRET`,
     /// `FLOWFLEX_INTEGRATION_CODE` and `FLOWFLEX_BASE_URL` (default
-    /// [`DEFAULT_BASE_URL`]).
+    /// [`DEFAULT_BASE_URL`](crate::DEFAULT_BASE_URL)).
     ///
     /// ```no_run
     /// # fn main() -> flowflex::Result<()> {

@@ -24,8 +24,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// Use the accessors ([`status`](Error::status), [`code`](Error::code),
 /// [`retry_after`](Error::retry_after), [`is_retryable`](Error::is_retryable),
-/// [`path`](Error::path)) rather than matching deeply: new variants and fields
-/// may be added.
+/// [`path`](Error::path), [`idempotency_key`](Error::idempotency_key))
+/// rather than matching deeply: new variants and fields may be added.
 ///
 /// ```
 /// # async fn demo(client: flowflex::Client) {
@@ -61,6 +61,9 @@ pub enum Error {
         kind: AttachmentErrorKind,
         /// What is wrong and how to fix it.
         message: String,
+        /// The idempotency key of the send this error ended, once it was
+        /// settled; read it with [`Error::idempotency_key`].
+        idempotency_key: Option<Box<str>>,
     },
 
     /// A request made to upload an attachment failed; `source` is the
@@ -102,6 +105,9 @@ pub enum Error {
         attempts: u32,
         /// The JSON error body, when there was one.
         details: Option<Box<serde_json::Value>>,
+        /// The idempotency key of the send this error ended, once it was
+        /// settled; read it with [`Error::idempotency_key`].
+        idempotency_key: Option<Box<str>>,
     },
 
     /// The request could not be completed: connection refused or reset, DNS
@@ -123,6 +129,9 @@ pub enum Error {
         /// The transport error (its URL removed).
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
+        /// The idempotency key of the send this error ended, once it was
+        /// settled; read it with [`Error::idempotency_key`].
+        idempotency_key: Option<Box<str>>,
     },
 
     /// A request did not complete within the configured timeout.
@@ -137,6 +146,9 @@ pub enum Error {
         after: Duration,
         /// How many times the request was sent.
         attempts: u32,
+        /// The idempotency key of the send this error ended, once it was
+        /// settled; read it with [`Error::idempotency_key`].
+        idempotency_key: Option<Box<str>>,
     },
 
     /// The payload cannot be sent as an event: it does not serialize to a
@@ -159,6 +171,9 @@ pub enum Error {
         status: u16,
         /// What is wrong with it.
         message: String,
+        /// The idempotency key of the send this error ended, once it was
+        /// settled; read it with [`Error::idempotency_key`].
+        idempotency_key: Option<Box<str>>,
     },
 }
 
@@ -247,7 +262,7 @@ impl Error {
     /// let err = Error::Api {
     ///     endpoint: Endpoint::Event, status: 429, code: Some("RATE_LIMITED".into()),
     ///     message: "slow down".into(), retry_after: Some(Duration::from_secs(5)),
-    ///     attempts: 4, details: None,
+    ///     attempts: 4, details: None, idempotency_key: None,
     /// };
     /// assert_eq!(err.status(), Some(429));
     /// assert_eq!(flowflex::Client::builder().build().unwrap_err().status(), None);
@@ -270,7 +285,7 @@ impl Error {
     /// let err = Error::Api {
     ///     endpoint: Endpoint::Event, status: 429, code: Some("RATE_LIMITED".into()),
     ///     message: "slow down".into(), retry_after: Some(Duration::from_secs(5)),
-    ///     attempts: 4, details: None,
+    ///     attempts: 4, details: None, idempotency_key: None,
     /// };
     /// assert_eq!(err.code(), Some("RATE_LIMITED"));
     /// ```
@@ -292,7 +307,7 @@ impl Error {
     /// let err = Error::Api {
     ///     endpoint: Endpoint::Event, status: 429, code: Some("RATE_LIMITED".into()),
     ///     message: "slow down".into(), retry_after: Some(Duration::from_secs(5)),
-    ///     attempts: 4, details: None,
+    ///     attempts: 4, details: None, idempotency_key: None,
     /// };
     /// assert_eq!(err.retry_after(), Some(Duration::from_secs(5)));
     /// ```
@@ -319,7 +334,7 @@ impl Error {
     /// let err = Error::Api {
     ///     endpoint: Endpoint::Event, status: 429, code: Some("RATE_LIMITED".into()),
     ///     message: "slow down".into(), retry_after: Some(Duration::from_secs(5)),
-    ///     attempts: 4, details: None,
+    ///     attempts: 4, details: None, idempotency_key: None,
     /// };
     /// assert!(err.is_retryable()); // 429: later may work
     /// assert!(!flowflex::Client::builder().build().unwrap_err().is_retryable());
@@ -376,6 +391,102 @@ impl Error {
         match self {
             Error::Attachment { kind, .. } => Some(*kind),
             _ => None,
+        }
+    }
+
+    /// The idempotency key of the send that failed: the one given to
+    /// [`SendEvent::idempotency_key`](crate::SendEvent::idempotency_key), or
+    /// the UUID generated for it.
+    ///
+    /// A send settles its key after checking the event name, the payload
+    /// and the key itself; every error after that carries it: refused
+    /// files, failed uploads, and every failure of the event request.
+    /// `None` means the event was certainly not sent: the send was refused
+    /// before (an [`Error::Config`] or [`Error::Payload`]), or the error did
+    /// not come from a send ([`Client::upload`](crate::Client::upload),
+    /// [`ClientBuilder::build`](crate::ClientBuilder::build)).
+    ///
+    /// After an ambiguous failure (a timeout or a dropped connection on the
+    /// event request: the event may have been recorded), send again with
+    /// this key: FlowFlex answers a key it has seen with the first answer
+    /// instead of firing the flow twice.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: flowflex::Client) -> flowflex::Result<()> {
+    /// let payload = flowflex::json!({"order_id": 42});
+    /// let sent = match client.send_event("order.shipped", &payload).await {
+    ///     Ok(sent) => sent,
+    ///     Err(err) if err.is_retryable() && err.idempotency_key().is_some() => {
+    ///         // Maybe sent, maybe not: the same key makes the resend safe.
+    ///         let key = err.idempotency_key().unwrap();
+    ///         client.send_event("order.shipped", &payload).idempotency_key(key).await?
+    ///     }
+    ///     Err(err) => return Err(err),
+    /// };
+    /// # let _ = sent; Ok(()) }
+    /// ```
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flowflex::{Endpoint, Error};
+    ///
+    /// let err = Error::Timeout {
+    ///     endpoint: Endpoint::Event, after: Duration::from_secs(30), attempts: 4,
+    ///     idempotency_key: Some("order-42-shipped".into()),
+    /// };
+    /// assert_eq!(err.idempotency_key(), Some("order-42-shipped"));
+    /// assert_eq!(flowflex::Client::builder().build().unwrap_err().idempotency_key(), None);
+    /// ```
+    #[must_use]
+    pub fn idempotency_key(&self) -> Option<&str> {
+        match self {
+            Error::Attachment {
+                idempotency_key, ..
+            }
+            | Error::Api {
+                idempotency_key, ..
+            }
+            | Error::Network {
+                idempotency_key, ..
+            }
+            | Error::Timeout {
+                idempotency_key, ..
+            }
+            | Error::InvalidResponse {
+                idempotency_key, ..
+            } => idempotency_key.as_deref(),
+            Error::Upload { source, .. } => source.idempotency_key(),
+            Error::Config { .. } | Error::Payload { .. } => None,
+        }
+    }
+
+    /// Records the idempotency key of the send this error ends (see
+    /// [`Error::idempotency_key`] for which variants hold it).
+    pub(crate) fn with_idempotency_key(mut self, key: &str) -> Self {
+        self.set_idempotency_key(key);
+        self
+    }
+
+    fn set_idempotency_key(&mut self, key: &str) {
+        match self {
+            Error::Attachment {
+                idempotency_key, ..
+            }
+            | Error::Api {
+                idempotency_key, ..
+            }
+            | Error::Network {
+                idempotency_key, ..
+            }
+            | Error::Timeout {
+                idempotency_key, ..
+            }
+            | Error::InvalidResponse {
+                idempotency_key, ..
+            } => *idempotency_key = Some(key.into()),
+            Error::Upload { source, .. } => source.set_idempotency_key(key),
+            // Refused before a key is settled; see `idempotency_key`.
+            Error::Config { .. } | Error::Payload { .. } => {}
         }
     }
 
@@ -466,6 +577,12 @@ mod tests {
             "{}",
             std::mem::size_of::<Result<()>>()
         );
+        // 80 bytes before the idempotency key (a boxed `str`, 16 bytes).
+        assert!(
+            std::mem::size_of::<Result<()>>() <= 96,
+            "{}",
+            std::mem::size_of::<Result<()>>()
+        );
     }
 
     #[test]
@@ -478,6 +595,7 @@ mod tests {
             retry_after: Some(Duration::from_secs(2)),
             attempts: 4,
             details: None,
+            idempotency_key: None,
         };
         let err = Error::Upload {
             path: Some("gallery[1]".into()),
@@ -497,6 +615,68 @@ mod tests {
         );
         assert!(text.contains("after 4 attempts"), "{text}");
         assert!(text.contains("503 SLOW_DOWN"), "{text}");
+        assert_eq!(err.idempotency_key(), None);
+        let err = err.with_idempotency_key("order-42");
+        assert_eq!(err.idempotency_key(), Some("order-42"));
+        assert!(!err.to_string().contains("order-42"), "Display unchanged");
+    }
+
+    #[test]
+    fn only_config_and_payload_errors_never_hold_a_key() {
+        let endpoint = Endpoint::Event;
+        let all = [
+            Error::config("x"),
+            Error::payload("x"),
+            Error::Attachment {
+                path: None,
+                file: "f".into(),
+                kind: AttachmentErrorKind::Changed,
+                message: "x".into(),
+                idempotency_key: None,
+            },
+            Error::Api {
+                endpoint,
+                status: 500,
+                code: None,
+                message: "x".into(),
+                retry_after: None,
+                attempts: 1,
+                details: None,
+                idempotency_key: None,
+            },
+            Error::Network {
+                endpoint,
+                message: "x".into(),
+                attempts: 1,
+                retryable: true,
+                source: None,
+                idempotency_key: None,
+            },
+            Error::Timeout {
+                endpoint,
+                after: Duration::from_secs(1),
+                attempts: 1,
+                idempotency_key: None,
+            },
+            Error::InvalidResponse {
+                endpoint,
+                status: 200,
+                message: "x".into(),
+                idempotency_key: None,
+            },
+        ];
+        for err in all {
+            let keeps = !matches!(err, Error::Config { .. } | Error::Payload { .. });
+            let err = err.with_idempotency_key("k");
+            assert_eq!(err.idempotency_key().is_some(), keeps, "{err:?}");
+            let upload = Error::Upload {
+                path: None,
+                file: "f".into(),
+                note: None,
+                source: Box::new(err),
+            };
+            assert_eq!(upload.idempotency_key().is_some(), keeps);
+        }
     }
 
     #[test]

@@ -45,6 +45,28 @@ pub(crate) fn url_without_query(url: &url::Url) -> String {
     }
 }
 
+/// A URL's text with everything between its scheme and its last `@` (its
+/// user name and password, if it has any) shown as `<redacted>`; for URL
+/// text that may not parse, so it is done on the text. Without a
+/// `scheme://` prefix, everything before the last `@` goes. An `@` in a path
+/// or query hides more than the credentials, never less.
+pub(crate) fn without_userinfo(raw: &str) -> String {
+    let Some(at) = raw.rfind('@') else {
+        return raw.to_owned();
+    };
+    let start = raw
+        .find("://")
+        .filter(|&i| i < at && is_scheme(&raw[..i]))
+        .map_or(0, |i| i + "://".len());
+    format!("{}<redacted>{}", &raw[..start], &raw[at..])
+}
+
+fn is_scheme(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
 /// `s` made safe to print in one line: control characters escaped, cut to
 /// `max` characters.
 pub(crate) fn printable(s: &str, max: usize) -> String {
@@ -65,6 +87,10 @@ pub(crate) fn printable(s: &str, max: usize) -> String {
 
 /// Removes every occurrence of the given secrets from server-provided text
 /// before it goes into an error (a server may echo request headers back).
+///
+/// Only whole occurrences can be recognised, so text is scrubbed before it
+/// is cut ([`show`](Scrubber::show)): a cut made first could leave all but
+/// the last characters of a secret, which no longer match.
 #[derive(Clone, Default)]
 pub(crate) struct Scrubber {
     needles: Vec<String>,
@@ -93,6 +119,31 @@ impl Scrubber {
         out
     }
 
+    /// Server text as an error shows it: scrubbed, then made printable and
+    /// cut to `max` characters.
+    pub(crate) fn show(&self, text: &str, max: usize) -> String {
+        printable(&self.scrub(text), max)
+    }
+
+    /// `body` without a tail that could be the start of a secret: for a body
+    /// cut at a size limit, where a secret may straddle the cut and so
+    /// escape [`scrub`](Scrubber::scrub).
+    pub(crate) fn drop_cut_secret<'a>(&self, body: &'a [u8]) -> &'a [u8] {
+        let cut = self
+            .needles
+            .iter()
+            .filter_map(|needle| {
+                let needle = needle.as_bytes();
+                (1..needle.len())
+                    .rev()
+                    .find(|&n| body.ends_with(&needle[..n]))
+            })
+            .max()
+            .unwrap_or(0);
+        &body[..body.len() - cut]
+    }
+
+    /// Scrubs every string of a JSON value, object keys included.
     pub(crate) fn scrub_json(&self, value: &mut serde_json::Value) {
         match value {
             serde_json::Value::String(s) => {
@@ -102,7 +153,15 @@ impl Scrubber {
                 }
             }
             serde_json::Value::Array(items) => items.iter_mut().for_each(|v| self.scrub_json(v)),
-            serde_json::Value::Object(map) => map.values_mut().for_each(|v| self.scrub_json(v)),
+            serde_json::Value::Object(map) => {
+                *map = std::mem::take(map)
+                    .into_iter()
+                    .map(|(key, mut v)| {
+                        self.scrub_json(&mut v);
+                        (self.scrub(&key), v)
+                    })
+                    .collect();
+            }
             _ => {}
         }
     }
@@ -133,6 +192,26 @@ mod tests {
     }
 
     #[test]
+    fn userinfo_is_hidden_in_url_text() {
+        for (raw, shown) in [
+            ("https://u:p@h.example/x", "https://<redacted>@h.example/x"),
+            ("https://u:p@bad host", "https://<redacted>@bad host"),
+            ("https://tok_1234@h", "https://<redacted>@h"),
+            ("https://u:p/q@h", "https://<redacted>@h"),
+            ("https://u:p@q@h", "https://<redacted>@h"),
+            ("u:p@h.example", "<redacted>@h.example"),
+            ("https:u:p@h", "<redacted>@h"),
+            (" https://u:p@h", "<redacted>@h"),
+            ("https://h.example/x", "https://h.example/x"),
+            ("not a url", "not a url"),
+            ("https://h/@x", "https://<redacted>@x"),
+            ("@", "<redacted>@"),
+        ] {
+            assert_eq!(without_userinfo(raw), shown, "{raw}");
+        }
+    }
+
+    #[test]
     fn printable_escapes_and_truncates() {
         assert_eq!(printable("a\r\nb", 10), "a\\r\\nb");
         assert_eq!(printable("abcdef", 3), "abc…");
@@ -151,5 +230,31 @@ mod tests {
             v,
             serde_json::json!({"echo": ["Basic <redacted>"], "ab": "ab"})
         );
+        let mut v = serde_json::json!({"s3cret-value": {"k s3cret-value": 1}});
+        s.scrub_json(&mut v);
+        assert_eq!(v, serde_json::json!({"<redacted>": {"k <redacted>": 1}}));
+    }
+
+    #[test]
+    fn scrubbing_comes_before_the_cut() {
+        let s = Scrubber::new(["s3cret-value".to_owned()]);
+        for at in 0..=20 {
+            let text = format!("{}s3cret-value tail", "~".repeat(at));
+            let shown = s.show(&text, 16);
+            assert!(!shown.contains("s3cr"), "{at}: {shown}");
+        }
+        assert_eq!(s.show("x s3cret-value y", 12), "x <redacted>…");
+    }
+
+    #[test]
+    fn a_secret_cut_at_the_end_of_a_body_is_dropped() {
+        let s = Scrubber::new(["s3cret-value".to_owned(), "Basic dG9rZW4=".to_owned()]);
+        assert_eq!(s.drop_cut_secret(b"abc s3cret-va"), b"abc ");
+        assert_eq!(s.drop_cut_secret(b"abc Basic dG"), b"abc ");
+        assert_eq!(s.drop_cut_secret(b"abc s"), b"abc ");
+        // A whole secret is left to the scrubber; other text is kept.
+        assert_eq!(s.drop_cut_secret(b"abc s3cret-value"), b"abc s3cret-value");
+        assert_eq!(s.drop_cut_secret(b"abc x"), b"abc x");
+        assert_eq!(s.drop_cut_secret(b""), b"");
     }
 }

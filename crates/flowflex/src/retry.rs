@@ -122,7 +122,12 @@ impl RetryConfig {
         self
     }
 
-    /// The factor the wait grows by after each attempt (at least 1).
+    /// The factor the wait grows by after each attempt (at least 1). Waits
+    /// that grow past what a `Duration` holds stay at `max_backoff`.
+    ///
+    /// NaN, infinite and negative factors are mistakes, not policies:
+    /// [`ClientBuilder::build`](crate::ClientBuilder::build) refuses them
+    /// with an [`Error::Config`](crate::Error::Config).
     ///
     /// ```
     /// use flowflex::RetryConfig;
@@ -131,10 +136,22 @@ impl RetryConfig {
     /// assert_eq!(default.clone().multiplier(2.0), default);
     /// // Below 1 is raised to 1: a constant wait.
     /// assert_eq!(default.clone().multiplier(0.5), default.multiplier(1.0));
+    ///
+    /// let builder = flowflex::Client::builder()
+    ///     .api_key("cik_xxx")
+    ///     .api_secret("yyy")
+    ///     .integration_code("ic_abc123");
+    /// let err = builder.retry(RetryConfig::default().multiplier(f64::NAN)).build().unwrap_err();
+    /// assert!(err.to_string().contains("multiplier"));
     /// ```
     #[must_use]
     pub fn multiplier(mut self, m: f64) -> Self {
-        self.multiplier = if m.is_finite() { m.max(1.0) } else { 2.0 };
+        // Kept as given when it is no number of at least 0, for `problem`.
+        self.multiplier = if m.is_finite() && m >= 0.0 {
+            m.max(1.0)
+        } else {
+            m
+        };
         self
     }
 
@@ -197,6 +214,17 @@ impl RetryConfig {
     pub fn get_max_retries(&self) -> u32 {
         self.max_retries
     }
+
+    /// What makes this policy unusable, said for the user: checked once, by
+    /// the client builder.
+    pub(crate) fn problem(&self) -> Option<String> {
+        let m = self.multiplier;
+        (!m.is_finite() || m < 0.0).then(|| {
+            format!(
+                "the retry multiplier is {m}: set RetryConfig::multiplier to a finite number of at least 1 (2.0, the default, doubles each wait; 1.0 keeps it constant)"
+            )
+        })
+    }
 }
 
 /// The waits of one request's retries.
@@ -221,12 +249,10 @@ impl Backoff {
     /// The wait before the next attempt.
     pub(crate) fn next(&mut self, retry_after: Option<Duration>) -> Duration {
         let base = self.next.min(self.config.max_backoff);
-        self.next = base
-            .mul_f64(self.config.multiplier)
-            .min(self.config.max_backoff);
+        self.next = scale(base, self.config.multiplier).min(self.config.max_backoff);
         let wait = if self.config.jitter && !base.is_zero() {
             let half = base / 2;
-            half + half.mul_f64(self.rng.f64())
+            half.saturating_add(scale(half, self.rng.f64()))
         } else {
             base
         };
@@ -234,6 +260,17 @@ impl Backoff {
             Some(asked) => asked.min(self.config.max_retry_after).max(wait),
             None => wait,
         }
+    }
+}
+
+/// `d × factor`, saturating at `Duration::MAX` where `Duration::mul_f64`
+/// panics; zero for a factor that is no positive number.
+fn scale(d: Duration, factor: f64) -> Duration {
+    let secs = d.as_secs_f64() * factor;
+    if secs.is_nan() || secs <= 0.0 {
+        Duration::ZERO
+    } else {
+        Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
     }
 }
 
@@ -276,6 +313,68 @@ mod tests {
         let mut again = Backoff::new(&config);
         let replay: Vec<_> = (0..5).map(|_| again.next(None)).collect();
         assert_eq!(waits, replay, "a seed makes jitter reproducible");
+    }
+
+    /// Waits, without jitter, for extreme settings: they saturate at
+    /// `max_backoff` (or `Duration::MAX`) instead of panicking.
+    #[test]
+    fn backoff_arithmetic_saturates() {
+        const MAX: Duration = Duration::MAX;
+        let ms = Duration::from_millis;
+        let table: [(Duration, Duration, f64, [Duration; 4]); 9] = [
+            (ms(100), ms(350), 2.0, [ms(100), ms(200), ms(350), ms(350)]),
+            (ms(10), ms(50), 1e300, [ms(10), ms(50), ms(50), ms(50)]),
+            (ms(10), MAX, 1e300, [ms(10), MAX, MAX, MAX]),
+            (ms(10), MAX, f64::MAX, [ms(10), MAX, MAX, MAX]),
+            (
+                Duration::from_secs(1),
+                MAX,
+                1e10,
+                [
+                    Duration::from_secs(1),
+                    Duration::from_secs(10_000_000_000),
+                    MAX,
+                    MAX,
+                ],
+            ),
+            (MAX, MAX, 2.0, [MAX; 4]),
+            (MAX, MAX, 1.0, [MAX; 4]),
+            (Duration::ZERO, MAX, f64::MAX, [Duration::ZERO; 4]),
+            (ms(7), ms(7), 1.0, [ms(7); 4]),
+        ];
+        for (initial, max, multiplier, expected) in table {
+            let config = RetryConfig::default()
+                .jitter(false)
+                .initial_backoff(initial)
+                .max_backoff(max)
+                .multiplier(multiplier);
+            assert_eq!(config.problem(), None, "{config:?}");
+            let mut b = Backoff::new(&config);
+            let waits = [b.next(None), b.next(None), b.next(None), b.next(None)];
+            assert_eq!(waits, expected, "{config:?}");
+            // Jittered, each wait stays in the upper half of its base.
+            let mut b = Backoff::new(&config.clone().jitter(true).jitter_seed(9));
+            for base in expected {
+                let w = b.next(None);
+                assert!(w >= base / 2 && w <= base, "{w:?} vs {base:?}");
+            }
+            // A Retry-After of any length is capped, never overflows.
+            let mut b = Backoff::new(&config.clone().max_retry_after(MAX));
+            assert_eq!(b.next(Some(MAX)), MAX);
+        }
+    }
+
+    #[test]
+    fn multipliers_that_are_no_numbers_are_a_problem() {
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1.0, -1e-300] {
+            let problem = RetryConfig::default().multiplier(bad).problem();
+            let problem = problem.unwrap_or_else(|| panic!("{bad} accepted"));
+            assert!(problem.contains("RetryConfig::multiplier"), "{problem}");
+        }
+        for fine in [0.0, -0.0, 0.5, 1.0, 1e300, f64::MAX] {
+            assert_eq!(RetryConfig::default().multiplier(fine).problem(), None);
+        }
+        assert_eq!(RetryConfig::default().problem(), None);
     }
 
     #[test]

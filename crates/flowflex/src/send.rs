@@ -179,8 +179,11 @@ impl SendEvent {
     }
 
     async fn run(self) -> Result<SendEventResult> {
+        // Refusals before the key is settled send nothing and carry no key
+        // (`Error::idempotency_key`): the event name, the payload, the key.
         // One rule with the derive's compile-time check (flowflex-core).
         flowflex_core::check_event_name(&self.event).map_err(|e| Error::config(e.to_string()))?;
+        let encoded = self.encoded?;
         let idempotency_key = match self.idempotency_key {
             Some(key) => {
                 check_header_text("idempotency key", &key, 255)?;
@@ -188,7 +191,6 @@ impl SendEvent {
             }
             None => uuid::Uuid::new_v4().to_string(),
         };
-        let encoded = self.encoded?;
         let span = tracing::info_span!(
             "flowflex.send",
             event = %printable(&self.event, 256),
@@ -198,7 +200,7 @@ impl SendEvent {
         let api = self.api;
         let progress = self.progress;
         let event = self.event;
-        async move {
+        let sent: Result<_> = async {
             let ids = upload_all(&api, &encoded, progress).await?;
             let body = encoded.body(&ids)?;
             let response = api.post_event(&event, &idempotency_key, body).await?;
@@ -208,14 +210,20 @@ impl SendEvent {
                 .filter_map(|s| Some((s.path.clone(), ids.get(s.index)?.clone()?)))
                 .collect();
             tracing::info!(uploaded = uploaded_assets.len(), "event sent");
-            Ok(SendEventResult {
+            Ok((response, uploaded_assets))
+        }
+        .instrument(span)
+        .await;
+        match sent {
+            Ok((response, uploaded_assets)) => Ok(SendEventResult {
                 response,
                 uploaded_assets,
                 idempotency_key,
-            })
+            }),
+            // The caller needs the key to resend safely after an ambiguous
+            // failure (the event may have been recorded).
+            Err(err) => Err(err.with_idempotency_key(&idempotency_key)),
         }
-        .instrument(span)
-        .await
     }
 }
 
@@ -377,6 +385,7 @@ async fn upload_prepared(
                         attempts: 1,
                         retryable: true,
                         source: None,
+                        idempotency_key: None,
                     },
                     None,
                 ))
@@ -425,6 +434,7 @@ pub(crate) fn check_rule(p: &Prepared, rule: &FieldRules) -> Result<()> {
         file: printable(&p.attachment.display_name(), 200),
         kind,
         message,
+        idempotency_key: None,
     };
     if !rule.mimes.is_empty() && !rule.mimes.contains(&p.mime) {
         return Err(error(

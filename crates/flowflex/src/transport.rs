@@ -10,7 +10,7 @@ use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 
 use crate::error::{Endpoint, Error, Result};
-use crate::redact::{Scrubber, printable};
+use crate::redact::Scrubber;
 use crate::retry::{Backoff, RetryConfig, is_retryable_status, parse_retry_after};
 
 /// Longest error body read (the rest is dropped).
@@ -130,6 +130,7 @@ impl Transport {
                     endpoint: call.endpoint,
                     status,
                     message: format!("the response body is over {MAX_SUCCESS_BODY} bytes"),
+                    idempotency_key: None,
                 });
             }
             return Ok(Reply {
@@ -153,6 +154,7 @@ impl Transport {
                 endpoint: call.endpoint,
                 after: self.timeout,
                 attempts: attempt,
+                idempotency_key: None,
             };
         }
         let what = if e.is_connect() {
@@ -171,7 +173,7 @@ impl Transport {
         let message = if detail.is_empty() {
             what.to_owned()
         } else {
-            format!("{what}: {}", call.scrubber.scrub(&printable(&detail, 300)))
+            format!("{what}: {}", call.scrubber.show(&detail, 300))
         };
         let retryable = e.is_connect() || e.is_request() || e.is_body();
         Error::Network {
@@ -182,6 +184,7 @@ impl Transport {
             source: Some(Box::new(RedactedSource(
                 call.scrubber.scrub(&e.to_string()),
             ))),
+            idempotency_key: None,
         }
     }
 }
@@ -207,31 +210,33 @@ fn api_error(
     retry_after: Option<Duration>,
     attempts: u32,
 ) -> Error {
-    let json: Option<Value> = if truncated {
-        None
+    let (json, body): (Option<Value>, &[u8]) = if truncated {
+        // A secret straddling the read limit would escape the scrubber.
+        (None, call.scrubber.drop_cut_secret(body))
     } else {
-        serde_json::from_slice(body).ok().filter(Value::is_object)
+        (
+            serde_json::from_slice(body).ok().filter(Value::is_object),
+            body,
+        )
     };
-    let pick = |keys: [&str; 2]| {
+    // Every text is scrubbed before it is cut (`Scrubber::show`).
+    let pick = |keys: [&str; 2], max: usize| {
         json.as_ref().and_then(|j| {
             keys.iter()
                 .find_map(|k| j.get(*k).and_then(Value::as_str).filter(|s| !s.is_empty()))
-                .map(|s| call.scrubber.scrub(&printable(s, 500)))
+                .map(|s| call.scrubber.show(s, max))
         })
     };
-    let message = pick(["error", "message"]).unwrap_or_else(|| {
+    let message = pick(["error", "message"], 500).unwrap_or_else(|| {
         let text = String::from_utf8_lossy(body);
         let text = text.trim();
         if text.is_empty() {
             format!("no error message (HTTP {status})")
         } else {
-            format!(
-                "non-JSON error body: \"{}\"",
-                call.scrubber.scrub(&printable(text, 200))
-            )
+            format!("non-JSON error body: \"{}\"", call.scrubber.show(text, 200))
         }
     });
-    let code = pick(["code", "name"]).map(|c| printable(&c, 64));
+    let code = pick(["code", "name"], 64);
     let details = json.map(|mut j| {
         call.scrubber.scrub_json(&mut j);
         Box::new(j)
@@ -247,5 +252,6 @@ fn api_error(
         retry_after,
         attempts,
         details,
+        idempotency_key: None,
     }
 }

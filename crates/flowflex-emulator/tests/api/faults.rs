@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use base64::Engine as _;
 use flowflex_emulator::{Emulator, Endpoint, Fault};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -266,6 +267,105 @@ async fn hang_never_answers_until_the_client_gives_up() {
         ctx.send_event("e", &json!({})).await.status(),
         StatusCode::ACCEPTED
     );
+}
+
+#[tokio::test]
+async fn hang_after_processing_records_the_event_and_never_answers() {
+    let ctx = Ctx::start().await;
+    ctx.emu
+        .inject(Fault::on(Endpoint::Events).hang_after_processing());
+    let send = |timeout| {
+        ctx.event_request("e", &json!({"n": 1}))
+            .header("x-idempotency-key", "silent")
+            .timeout(timeout)
+            .send()
+    };
+    let err = send(Duration::from_millis(300))
+        .await
+        .expect_err("no answer");
+    assert!(err.is_timeout(), "{err}");
+    let events = ctx.emu.events();
+    assert_eq!(events.len(), 1, "processed before the silence");
+    assert_eq!(ctx.emu.requests().pop().expect("recorded").status, None);
+    eventually("the hung connection to close", || {
+        ctx.emu.connections_open() == 0
+    })
+    .await;
+    // The same key learns the outcome: a replay, not a second event.
+    let replay = send(Duration::from_secs(10)).await.expect("answer");
+    assert_eq!(replay.status(), StatusCode::ACCEPTED);
+    let body: Value = replay.json().await.expect("JSON");
+    assert_eq!(body["eventId"], events[0].event_id.as_str());
+    assert_eq!(ctx.emu.events().len(), 1);
+}
+
+#[tokio::test]
+async fn echo_auth_reflects_the_request_credentials() {
+    // A quote and a backslash, which a JSON answer must escape.
+    let secret = r#"se"cr\et"#;
+    let emu = Emulator::builder()
+        .api_secret(secret)
+        .start()
+        .await
+        .expect("start");
+    let ctx = Ctx::with(emu).await;
+    let key = ctx.emu.api_key().to_owned();
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{key}:{secret}"));
+    ctx.emu.inject(
+        Fault::on(Endpoint::Events)
+            .status(401)
+            .body("[{authorization}] [{basic_credentials}] [{basic_secret}]")
+            .header("x-echo", "{authorization}")
+            .echo_auth(),
+    );
+    ctx.emu.inject(
+        Fault::on(Endpoint::UploadUrl)
+            .respond_json(
+                400,
+                json!({"error": "{basic_secret}", "details": {"{authorization}": "{basic_credentials}"}}),
+            )
+            .echo_auth(),
+    );
+    ctx.emu.inject(
+        Fault::on(Endpoint::Events)
+            .body("{authorization}")
+            .echo_auth(),
+    );
+    ctx.emu
+        .inject(Fault::on(Endpoint::Events).body("{basic_secret}"));
+
+    let response = ctx.send_event("e", &json!({})).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        response.headers()["x-echo"].as_bytes(),
+        format!("Basic {token}").as_bytes()
+    );
+    assert_eq!(
+        response.text().await.expect("body"),
+        format!("[Basic {token}] [{key}:{secret}] [{secret}]")
+    );
+
+    let response = ctx
+        .upload_url(json!({"filename": "a.pdf", "mime": "application/pdf"}))
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.expect("still JSON");
+    assert_eq!(
+        body,
+        json!({"error": secret, "details": {format!("Basic {token}"): format!("{key}:{secret}")}})
+    );
+
+    // No credentials, nothing to echo; and without echo_auth, no echo.
+    let response = ctx
+        .http
+        .post(ctx.url(&format!("/v1/events/{}", ctx.emu.integration_code())))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.text().await.expect("body"), "");
+    let response = ctx.send_event("e", &json!({})).await;
+    assert_eq!(response.text().await.expect("body"), "{basic_secret}");
+    assert!(ctx.emu.events().is_empty(), "nothing processed");
 }
 
 #[tokio::test]
