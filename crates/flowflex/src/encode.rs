@@ -1,19 +1,17 @@
 //! The wire body of an event, written once: the payload is serialized
-//! straight to bytes with a marker where each attachment stands, and after
-//! the uploads the asset ids are spliced in at the markers.
+//! straight to compact JSON, each attachment as its token (a string of an
+//! escaped NUL and 16 hex digits, see `payload.rs`); one pass over the
+//! output finds where the tokens stand, and after the uploads the asset ids
+//! are spliced in there.
 //!
-//! The markers come from a [`serde_json::ser::Formatter`] that recognises an
-//! attachment's token (see `payload.rs`) as serde_json writes it and puts a
-//! raw NUL byte and the attachment's index in its place. serde_json escapes
-//! every control character inside strings, so a raw NUL in its output is
-//! always one of ours.
+//! serde_json writes a NUL inside a string as `\u0000`, so a string that
+//! begins with one starts `"\u0000`. The scan looks only at backslashes
+//! (rare in JSON) and checks the rest of the token around each.
 
 use std::collections::HashMap;
-use std::io;
 
 use bytes::Bytes;
 use serde::Serialize;
-use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
 
 use crate::api::AssetId;
 use crate::attachment::Attachment;
@@ -21,15 +19,18 @@ use crate::error::{Error, Result};
 use crate::payload::{KeyIndex, Payload, Slot, check_paths_distinct, hex_key, unknown_token};
 use crate::visit::{Visit, Visitor};
 
-/// A marker: NUL, then the attachment's index in 8 hex digits.
-const MARKER_LEN: usize = 9;
+/// A token as serde_json writes it: `"\u0000`, 16 hex digits, `"`.
+const TOKEN_LEN: usize = 24;
 
 /// An event body waiting for its asset ids, with what it needs uploaded.
 #[derive(Debug, Clone)]
 pub(crate) struct Encoded {
-    /// The JSON, with a marker where each attachment stands.
-    template: Bytes,
-    /// The files to upload, each once; a marker holds an index into it.
+    /// The JSON, each attachment as its token.
+    template: Vec<u8>,
+    /// Where each token starts (its opening quote) and the index of its
+    /// attachment, in order.
+    marks: Vec<(usize, usize)>,
+    /// The files to upload, each once.
     pub(crate) attachments: Vec<Attachment>,
     /// Every place an attachment stands, with its flow path.
     pub(crate) slots: Vec<Slot>,
@@ -40,15 +41,17 @@ impl Encoded {
     pub(crate) fn from_payload(payload: Payload) -> Result<Encoded> {
         let slots = payload.slots()?;
         let (value, attachments) = payload.into_parts();
+        let template = write(&value)?;
         let index = KeyIndex::new(&attachments);
-        let (template, marks) = write(&value, &index, attachments.len())?;
+        let marks = scan(&template, |key| index.get(key), attachments.len())?;
         if !marks.unknown.is_empty() {
-            // The walk above found every token; a serializer that disagrees
-            // is a bug, refused rather than sent.
+            // The walk above found every token; a scan that disagrees is a
+            // bug, refused rather than sent.
             return Err(unknown_token(""));
         }
         Ok(Encoded {
             template,
+            marks: marks.places,
             attachments,
             slots,
         })
@@ -91,10 +94,12 @@ impl Encoded {
                 rules: f.rules,
             });
         }
+        let template = write(event)?;
         let index = KeyIndex::new(&attachments);
-        let (template, marks) = write(event, &index, attachments.len())?;
+        let marks = scan(&template, |key| index.get(key), attachments.len())?;
         let mut encoded = Encoded {
             template,
+            marks: marks.places,
             attachments,
             slots,
         };
@@ -103,7 +108,7 @@ impl Encoded {
             // `FlowFlexEvent` (an enum, a foreign type) is still sent.
             encoded.adopt(event, &marks.unknown)?;
         }
-        encoded.drop_unused(&marks);
+        encoded.drop_unused(&marks.used);
         check_paths_distinct(&encoded.slots)?;
         Ok(encoded)
     }
@@ -136,32 +141,49 @@ impl Encoded {
         Ok(())
     }
 
-    /// Forgets attachments the body does not hold (a walk that saw a field
-    /// serde skipped): nothing is uploaded that the event would not carry.
-    fn drop_unused(&mut self, marks: &Marks) {
-        let used = |i: usize| marks.is_used(i);
-        if (0..self.attachments.len()).all(used) {
+    /// Forgets places whose attachment the body does not hold (a walk that
+    /// saw a field serde skipped): nothing is uploaded that the event would
+    /// not carry.
+    fn drop_unused(&mut self, used: &Used) {
+        if (0..self.attachments.len()).all(|i| used.is(i)) {
             return;
         }
-        self.slots.retain(|s| used(s.index));
+        self.slots.retain(|s| used.is(s.index));
     }
 
-    /// A stored body with its attachments and slots (the outbox).
+    /// A stored body (the outbox), its tokens naming attachments by index
+    /// (as [`indexed`](Self::indexed) wrote them).
     pub(crate) fn from_parts(
-        template: Bytes,
+        template: Vec<u8>,
         attachments: Vec<Attachment>,
         slots: Vec<Slot>,
-    ) -> Encoded {
-        Encoded {
+    ) -> Result<Encoded> {
+        let n = attachments.len();
+        let marks = scan(
+            &template,
+            |key| usize::try_from(key).ok().filter(|i| *i < n),
+            n,
+        )?;
+        if !marks.unknown.is_empty() {
+            return Err(Error::payload("a stored body names no such attachment"));
+        }
+        Ok(Encoded {
             template,
+            marks: marks.places,
             attachments,
             slots,
-        }
+        })
     }
 
-    /// The body with its markers.
-    pub(crate) fn template(&self) -> &Bytes {
-        &self.template
+    /// The body with each token naming its attachment by index instead of
+    /// by key, to store: keys live as long as the process, indexes survive
+    /// a restart.
+    pub(crate) fn indexed(&self) -> Bytes {
+        let written = self.splice(|out, index| {
+            out.extend_from_slice(format!("\"\\u0000{index:016x}\"").as_bytes());
+            Ok(())
+        });
+        written.unwrap_or_else(|_| Bytes::copy_from_slice(&self.template))
     }
 
     /// Whether the attachment at `index` stands anywhere in the body.
@@ -181,28 +203,15 @@ impl Encoded {
     /// The body with each asset id in its place; `ids[i]` is the id of
     /// `attachments[i]`.
     pub(crate) fn body(&self, ids: &[Option<AssetId>]) -> Result<Bytes> {
-        if self.slots.is_empty() {
-            return Ok(self.template.clone());
-        }
-        let template = &self.template[..];
-        let mut out = Vec::with_capacity(template.len() + ids.len() * 32);
-        let mut rest = template;
-        while let Some(at) = memchr::memchr(0, rest) {
-            out.extend_from_slice(&rest[..at]);
-            let index = rest.get(at + 1..at + MARKER_LEN).and_then(|hex| {
-                hex.iter().try_fold(0usize, |n, b| {
-                    let digit = (*b as char).to_digit(16)?;
-                    Some(n << 4 | digit as usize)
-                })
-            });
-            let id = index
-                .and_then(|i| ids.get(i))
+        self.splice(|out, index| {
+            let id = ids
+                .get(index)
                 .and_then(Option::as_ref)
                 .ok_or_else(|| Error::payload("an attachment has no asset id"))?;
-            // The marker sits between the token's quotes: the id's
-            // characters go there. Ids hold no control characters (api.rs
-            // checks), so only `"` and `\` need escaping.
+            // Ids hold no control characters (api.rs checks them), so only
+            // `"` and `\` need escaping.
             let id = id.as_str().as_bytes();
+            out.push(b'"');
             if memchr::memchr2(b'"', b'\\', id).is_none() {
                 out.extend_from_slice(id);
             } else {
@@ -213,205 +222,125 @@ impl Encoded {
                     out.push(b);
                 }
             }
-            rest = &rest[at + MARKER_LEN..];
+            out.push(b'"');
+            Ok(())
+        })
+    }
+
+    /// The template with `put` writing each token's replacement.
+    fn splice(&self, mut put: impl FnMut(&mut Vec<u8>, usize) -> Result<()>) -> Result<Bytes> {
+        if self.marks.is_empty() {
+            return Ok(Bytes::copy_from_slice(&self.template));
         }
-        out.extend_from_slice(rest);
+        let template = &self.template[..];
+        let mut out = Vec::with_capacity(template.len() + self.marks.len() * 16);
+        let mut at = 0;
+        for &(start, index) in &self.marks {
+            out.extend_from_slice(&template[at..start]);
+            put(&mut out, index)?;
+            at = start + TOKEN_LEN;
+        }
+        out.extend_from_slice(&template[at..]);
         Ok(Bytes::from(out))
     }
 }
 
-impl Marks {
-    fn mark(&mut self, index: usize) {
-        if index < 64 {
-            self.used |= 1 << index;
-        } else {
-            if self.used_more.len() <= index - 64 {
-                self.used_more.resize(index - 63, false);
-            }
-            self.used_more[index - 64] = true;
-        }
-    }
-
-    fn is_used(&self, index: usize) -> bool {
-        if index < 64 {
-            self.used & (1 << index) != 0
-        } else {
-            self.used_more.get(index - 64).copied().unwrap_or(false)
-        }
-    }
-}
-
-/// What the formatter saw.
-struct Marks {
-    /// Which indexes got a marker (bits 0..64).
-    used: u64,
-    /// Past the 64th, when there are that many.
-    used_more: Vec<bool>,
-    /// Tokens whose key was not in the index, in the order they got their
-    /// indexes (after the known ones).
-    unknown: Vec<u64>,
-}
-
-fn write<T: Serialize + ?Sized>(
-    value: &T,
-    index: &KeyIndex,
-    known: usize,
-) -> Result<(Bytes, Marks)> {
+fn write<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
     // Most events fit: one allocation, no regrowth.
     let mut out = Vec::with_capacity(1024);
-    let mut formatter = Marking {
-        index,
-        known,
-        state: Str::Idle,
-        in_key: false,
-        marks: Marks {
-            used: 0,
-            used_more: Vec::new(),
-            unknown: Vec::new(),
-        },
-    };
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, &mut formatter);
-    value.serialize(&mut ser).map_err(|e| {
+    serde_json::to_writer(&mut out, value).map_err(|e| {
         Error::payload(format!(
             "it does not serialize to JSON ({e}); attachments can only be values, never map keys"
         ))
     })?;
-    Ok((Bytes::from(out), formatter.marks))
+    Ok(out)
 }
 
-/// Where the formatter is inside a string.
-#[derive(Clone, Copy)]
-enum Str {
-    Idle,
-    /// A string began (its quote is out).
-    Open,
-    /// It began with an escaped NUL (not written yet).
-    Nul,
-    /// It began with NUL and 16 hex digits: a token, written as a marker.
-    Marked,
+/// Which indexes stand somewhere (bits 0..64, then a list).
+#[derive(Default)]
+struct Used {
+    bits: u64,
+    more: Vec<bool>,
 }
 
-struct Marking<'a> {
-    index: &'a KeyIndex,
-    known: usize,
-    state: Str,
-    in_key: bool,
-    marks: Marks,
+impl Used {
+    fn set(&mut self, index: usize) {
+        if index < 64 {
+            self.bits |= 1 << index;
+        } else {
+            if self.more.len() <= index - 64 {
+                self.more.resize(index - 63, false);
+            }
+            self.more[index - 64] = true;
+        }
+    }
+
+    fn is(&self, index: usize) -> bool {
+        if index < 64 {
+            self.bits & (1 << index) != 0
+        } else {
+            self.more.get(index - 64).copied().unwrap_or(false)
+        }
+    }
 }
 
-impl Marking<'_> {
-    fn marker<W: ?Sized + io::Write>(&mut self, w: &mut W, key: u64) -> io::Result<()> {
-        let index = match self.index.get(key) {
+/// What a scan found.
+struct Marks {
+    /// Each token's start and index, in order.
+    places: Vec<(usize, usize)>,
+    used: Used,
+    /// Keys `lookup` did not know, in the order they got their indexes
+    /// (after the `known` ones).
+    unknown: Vec<u64>,
+}
+
+/// Finds every token in `json`, naming its attachment with `lookup`.
+fn scan(json: &[u8], lookup: impl Fn(u64) -> Option<usize>, known: usize) -> Result<Marks> {
+    let mut marks = Marks {
+        places: Vec::with_capacity(known),
+        used: Used::default(),
+        unknown: Vec::new(),
+    };
+    for slash in memchr::memchr_iter(b'\\', json) {
+        // `"\u0000` opening a string: the quote right before the backslash
+        // opens it unless it is itself escaped.
+        let Some(start) = slash.checked_sub(1) else {
+            continue;
+        };
+        if json[start] != b'"'
+            || json.get(slash..slash + 6) != Some(&b"\\u0000"[..])
+            || json.get(start + TOKEN_LEN - 1) != Some(&b'"')
+            || escaped(json, start)
+        {
+            continue;
+        }
+        let Some(key) = json.get(slash + 6..slash + 22).and_then(hex_key) else {
+            continue;
+        };
+        if json.get(start + TOKEN_LEN) == Some(&b':') {
+            return Err(Error::payload(
+                "an attachment is used as a map key: attachments can only be values, never map keys",
+            ));
+        }
+        let index = match lookup(key) {
             Some(i) => i,
-            None => match self.marks.unknown.iter().position(|k| *k == key) {
-                Some(i) => self.known + i,
+            None => match marks.unknown.iter().position(|k| *k == key) {
+                Some(i) => known + i,
                 None => {
-                    self.marks.unknown.push(key);
-                    self.known + self.marks.unknown.len() - 1
+                    marks.unknown.push(key);
+                    known + marks.unknown.len() - 1
                 }
             },
         };
-        self.marks.mark(index);
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut marker = [0u8; MARKER_LEN];
-        for (i, byte) in marker[1..].iter_mut().enumerate() {
-            *byte = HEX[(index >> (28 - 4 * i)) & 0xf];
-        }
-        w.write_all(&marker)
+        marks.used.set(index);
+        marks.places.push((start, index));
     }
-
-    /// What a string that began with NUL but is no token holds so far.
-    fn unmark<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        if let Str::Nul = self.state {
-            w.write_all(b"\\u0000")?;
-        }
-        self.state = Str::Idle;
-        Ok(())
-    }
+    Ok(marks)
 }
 
-fn split_token() -> io::Error {
-    io::Error::other(
-        "a string begins like an attachment's token (NUL and 16 hex digits) but goes on: such text cannot be sent",
-    )
-}
-
-impl Formatter for &mut Marking<'_> {
-    #[inline]
-    fn begin_string<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.state = Str::Open;
-        w.write_all(b"\"")
-    }
-
-    #[inline]
-    fn end_string<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.unmark(w)?;
-        w.write_all(b"\"")
-    }
-
-    #[inline]
-    fn write_string_fragment<W: ?Sized + io::Write>(
-        &mut self,
-        w: &mut W,
-        fragment: &str,
-    ) -> io::Result<()> {
-        match self.state {
-            Str::Idle => {}
-            Str::Open => self.state = Str::Idle,
-            Str::Nul => {
-                if let Some(key) = hex_key(fragment) {
-                    if self.in_key {
-                        return Err(io::Error::other(
-                            "an attachment is used as a map key: attachments can only be values",
-                        ));
-                    }
-                    self.state = Str::Marked;
-                    return self.marker(w, key);
-                }
-                self.unmark(w)?;
-            }
-            Str::Marked => {
-                // More text after a token's 16 digits: not a token after
-                // all. serde_json writes one fragment for a run of plain
-                // characters, so this cannot follow the digits.
-                return Err(split_token());
-            }
-        }
-        w.write_all(fragment.as_bytes())
-    }
-
-    #[inline]
-    fn write_char_escape<W: ?Sized + io::Write>(
-        &mut self,
-        w: &mut W,
-        escape: CharEscape,
-    ) -> io::Result<()> {
-        match (self.state, &escape) {
-            (Str::Open, CharEscape::AsciiControl(0)) => {
-                self.state = Str::Nul;
-                return Ok(());
-            }
-            (Str::Marked, _) => return Err(split_token()),
-            _ => self.unmark(w)?,
-        }
-        CompactFormatter.write_char_escape(w, escape)
-    }
-
-    #[inline]
-    fn begin_object_key<W: ?Sized + io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> io::Result<()> {
-        self.in_key = true;
-        CompactFormatter.begin_object_key(w, first)
-    }
-
-    #[inline]
-    fn end_object_key<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.in_key = false;
-        CompactFormatter.end_object_key(w)
-    }
+/// Whether the quote at `at` is escaped: an odd run of backslashes before it.
+fn escaped(json: &[u8], at: usize) -> bool {
+    json[..at].iter().rev().take_while(|b| **b == b'\\').count() % 2 == 1
 }
 
 #[cfg(test)]
@@ -432,6 +361,9 @@ mod tests {
             "b": b,
             "nul": "\u{0}",
             "nul_short": "\u{0}0123456789abcde",
+            "nul_long": "\u{0}0123456789abcdef0",
+            "quote_then_nul": "\"\u{0}0123456789abcdef",
+            "slash_u": "\\u00000123456789abcdef",
             "quote\"key": "tab\there",
         });
         let encoded = Encoded::from_payload(payload).unwrap();
@@ -443,9 +375,50 @@ mod tests {
             serde_json::json!({
                 "a": "asset_a", "again": ["asset_a"], "b": "asset_\"b",
                 "nul": "\u{0}", "nul_short": "\u{0}0123456789abcde",
+                "nul_long": "\u{0}0123456789abcdef0",
+                "quote_then_nul": "\"\u{0}0123456789abcdef",
+                "slash_u": "\\u00000123456789abcdef",
                 "quote\"key": "tab\there",
             })
         );
+    }
+
+    #[test]
+    fn stored_bodies_name_attachments_by_index() {
+        let a = Attachment::from_bytes(&b"x"[..], "a.txt");
+        let b = Attachment::from_bytes(&b"y"[..], "b.txt");
+        let encoded = Encoded::from_payload(crate::json!({"b": b, "a": [a.clone(), a]})).unwrap();
+        let stored = encoded.indexed();
+        let text = std::str::from_utf8(&stored).unwrap();
+        assert!(text.contains("0000000000000001"), "{text}");
+        // Rebuilt in another process: new attachments, new keys, same order.
+        let rebuilt = vec![
+            Attachment::from_bytes(&b"y"[..], "b.txt"),
+            Attachment::from_bytes(&b"x"[..], "a.txt"),
+        ];
+        let order: Vec<_> = encoded.attachments.iter().map(|a| a.filename()).collect();
+        assert_eq!(order, [Some("b.txt"), Some("a.txt")]);
+        let again = Encoded::from_parts(stored.to_vec(), rebuilt, encoded.slots.clone()).unwrap();
+        let body = again.body(&[id("asset_b"), id("asset_a")]).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"b": "asset_b", "a": ["asset_a", "asset_a"]})
+        );
+        // A stored body naming a missing attachment is refused.
+        let err =
+            Encoded::from_parts(encoded.indexed().to_vec(), Vec::new(), Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("no such attachment"), "{err}");
+    }
+
+    #[test]
+    fn an_attachment_as_a_map_key_is_refused() {
+        let a = Attachment::from_bytes(&b"x"[..], "a.txt");
+        let mut map = std::collections::BTreeMap::new();
+        map.insert(a.token().to_owned(), 1);
+        let template = write(&map).unwrap();
+        let err = scan(&template, |_| Some(0), 1).err().expect("refused");
+        assert!(err.to_string().contains("map key"), "{err}");
     }
 
     #[test]

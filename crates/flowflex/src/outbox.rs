@@ -67,19 +67,17 @@ impl Template {
                 rules: Vec::new(),
             })
             .collect();
-        let encoded = Encoded::from_parts(marked_body, attachments, slots);
-        // Every marker must name an attachment: prove it now, not at delivery.
-        let probe: Vec<Option<AssetId>> = (0..encoded.attachments.len())
-            .map(|_| Some(AssetId::new("probe")))
-            .collect();
-        encoded.body(&probe)?;
+        // Every token must name an attachment: proved now, not at delivery.
+        let encoded = Encoded::from_parts(marked_body.to_vec(), attachments, slots)?;
         Ok(Template { encoded })
     }
 
-    /// The body with markers (raw NUL bytes and an index): store it as is.
+    /// The body to store: JSON, each attachment as a token naming it by
+    /// its index in [`attachments`](Self::attachments) (a token's key lives
+    /// only as long as the process).
     #[must_use]
-    pub fn marked_body(&self) -> &Bytes {
-        self.encoded.template()
+    pub fn marked_body(&self) -> Bytes {
+        self.encoded.indexed()
     }
 
     /// The attachments, each file once; a marker and a slot name one by index.

@@ -33,12 +33,11 @@ pub(crate) const MAX_DEPTH: usize = 256;
 
 /// The key a token names, if `s` is one.
 pub(crate) fn token_key(s: &str) -> Option<u64> {
-    s.strip_prefix('\0').and_then(hex_key)
+    s.strip_prefix('\0').and_then(|hex| hex_key(hex.as_bytes()))
 }
 
 /// 16 lowercase hex digits, as a token writes them.
-pub(crate) fn hex_key(hex: &str) -> Option<u64> {
-    let hex = hex.as_bytes();
+pub(crate) fn hex_key(hex: &[u8]) -> Option<u64> {
     if hex.len() != 16 {
         return None;
     }
@@ -654,8 +653,8 @@ mod tests {
             assert_eq!(token_key(a.token()), Some(a.key()));
             assert_eq!(a.token().len(), 17);
         }
-        assert_eq!(hex_key("00000000deadbeef"), Some(0xdead_beef));
-        assert_eq!(hex_key("ffffffffffffffff"), Some(u64::MAX));
+        assert_eq!(hex_key(b"00000000deadbeef"), Some(0xdead_beef));
+        assert_eq!(hex_key(b"ffffffffffffffff"), Some(u64::MAX));
         for bad in [
             "",
             "\0",
