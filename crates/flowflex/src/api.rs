@@ -201,23 +201,8 @@ impl Api {
         let body = serde_json::json!({ "filename": filename, "mime": mime.as_str(), "size": size });
         let body =
             Bytes::from(serde_json::to_vec(&body).map_err(|e| Error::payload(e.to_string()))?);
-        let call = Call {
-            endpoint: Endpoint::UploadUrl,
-            rewindable: true,
-            fault: None,
-            scrubber: &self.scrubber,
-        };
         let reply = self
-            .transport
-            .execute(&call, || async {
-                Ok(self
-                    .transport
-                    .http
-                    .post(self.upload_url_endpoint.clone())
-                    .header(http::header::AUTHORIZATION, self.auth.clone())
-                    .header(http::header::CONTENT_TYPE, "application/json")
-                    .body(body.clone()))
-            })
+            .post_json(Endpoint::UploadUrl, &self.upload_url_endpoint, &[], body)
             .await?;
         parse_ticket(&reply, &self.scrubber)
     }
@@ -272,29 +257,45 @@ impl Api {
         idempotency_key: &str,
         body: Bytes,
     ) -> Result<Value> {
-        let event_header = header_value(event)?;
-        let key_header = header_value(idempotency_key)?;
+        let headers = [
+            ("x-event", header_value(event)?),
+            ("x-idempotency-key", header_value(idempotency_key)?),
+        ];
+        let reply = self
+            .post_json(Endpoint::Event, &self.events_endpoint, &headers, body)
+            .await?;
+        Ok(parse_body(&reply.body))
+    }
+
+    /// An authenticated JSON POST to one of the API's endpoints, retried as
+    /// the policy allows (the same body on every attempt).
+    async fn post_json(
+        &self,
+        endpoint: Endpoint,
+        url: &Url,
+        headers: &[(&'static str, HeaderValue)],
+        body: Bytes,
+    ) -> Result<Reply> {
         let call = Call {
-            endpoint: Endpoint::Event,
+            endpoint,
             rewindable: true,
             fault: None,
             scrubber: &self.scrubber,
         };
-        let reply = self
-            .transport
+        self.transport
             .execute(&call, || async {
-                Ok(self
+                let mut request = self
                     .transport
                     .http
-                    .post(self.events_endpoint.clone())
+                    .post(url.clone())
                     .header(http::header::AUTHORIZATION, self.auth.clone())
-                    .header(http::header::CONTENT_TYPE, "application/json")
-                    .header("x-event", event_header.clone())
-                    .header("x-idempotency-key", key_header.clone())
-                    .body(body.clone()))
+                    .header(http::header::CONTENT_TYPE, "application/json");
+                for (name, value) in headers {
+                    request = request.header(*name, value.clone());
+                }
+                Ok(request.body(body.clone()))
             })
-            .await?;
-        Ok(parse_body(&reply.body))
+            .await
     }
 }
 

@@ -68,22 +68,8 @@ fn is_scheme(s: &str) -> bool {
 }
 
 /// `s` made safe to print in one line: control characters escaped, cut to
-/// `max` characters.
-pub(crate) fn printable(s: &str, max: usize) -> String {
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i == max {
-            out.push('…');
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+/// `max` characters (one rule with the derive's messages, in flowflex-core).
+pub(crate) use flowflex_core::printable;
 
 /// Removes every occurrence of the given secrets from server-provided text
 /// before it goes into an error (a server may echo request headers back).
