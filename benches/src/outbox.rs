@@ -1,8 +1,8 @@
-//! 6. The durable outbox (`flowflex-outbox`, issue 11): how fast events
-//! become durable, how fast a relay delivers a backlog next to sending the
-//! same events directly, PostgreSQL with one and with four relays, and the
-//! memory an attachment of the service's largest size costs on its way in
-//! and out.
+//! Workload 6, the durable outbox (`flowflex-outbox`, issue 11): how fast
+//! events become durable, how fast a relay delivers a backlog next to
+//! sending the same events directly, PostgreSQL with one and with four
+//! relays, and the memory an attachment of the service's largest size costs
+//! on its way in and out.
 //!
 //! SQLite outboxes live under `target/bench-data/outbox/` (the disk a
 //! service would use, not a tmpfs: every enqueue waits for an fsync), one
