@@ -18,6 +18,7 @@ mod curl;
 mod data;
 mod encode;
 mod machine;
+mod outbox;
 mod probe;
 mod python;
 mod report;
@@ -79,6 +80,18 @@ enum Internal {
         #[arg(long)]
         file: Option<PathBuf>,
     },
+    /// Enqueues one event (with `--file` attached, if given) into a SQLite
+    /// outbox at `--db`, delivers it with a relay, and prints the process's
+    /// peak memory as JSON.
+    #[command(hide = true)]
+    OutboxProbe {
+        #[arg(long)]
+        base_url: String,
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
 }
 
 /// The workloads, as `--only` names them.
@@ -94,6 +107,8 @@ pub(crate) enum Workload {
     Events,
     /// 5. The cost of finding attachments.
     Encode,
+    /// 6. The durable outbox: enqueue rate, relay, PostgreSQL, memory.
+    Outbox,
 }
 
 /// Sizes and durations of one run.
@@ -113,6 +128,9 @@ pub(crate) struct Plan {
     pub(crate) event_duration: Duration,
     /// Iterations of one encode measurement.
     pub(crate) encode_iterations: usize,
+    /// Events of the outbox's backlog, delivered by a relay (and sent
+    /// directly to compare), and on PostgreSQL.
+    pub(crate) outbox_events: usize,
     /// The workloads to run (all when empty).
     pub(crate) only: Vec<Workload>,
 }
@@ -129,6 +147,7 @@ impl Plan {
                 runs: 1,
                 event_duration: Duration::from_millis(300),
                 encode_iterations: 2_000,
+                outbox_events: 100,
                 only: Vec::new(),
             }
         } else {
@@ -141,6 +160,7 @@ impl Plan {
                 runs: 5,
                 event_duration: Duration::from_secs(1),
                 encode_iterations: 50_000,
+                outbox_events: 5_000,
                 only: Vec::new(),
             }
         };
@@ -170,6 +190,9 @@ fn main() -> ExitCode {
             server::serve(Duration::from_millis(storage_latency_ms))
         }
         Some(Internal::Probe { base_url, file }) => probe::run(&base_url, file.as_deref()),
+        Some(Internal::OutboxProbe { base_url, db, file }) => {
+            outbox::probe(&base_url, &db, file.as_deref())
+        }
         None => run(&args),
     };
     match outcome {

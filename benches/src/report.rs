@@ -234,6 +234,8 @@ impl Report {
                 note: direct.map(|x| format!("{x:.2}x to_vec")),
             },
         ];
+        let mut rows = rows;
+        rows.extend(outbox_rows(plan, r));
         let rows = rows.into_iter().filter(|row| plan.runs(row.of)).collect();
         Report {
             rows,
@@ -281,7 +283,12 @@ impl Report {
                 row.workload.trim(),
                 row.unit,
                 cell(row.rust),
-                cell(row.python),
+                // The Python SDK has no outbox to compare with.
+                if row.of == Workload::Outbox {
+                    "—".to_owned()
+                } else {
+                    cell(row.python)
+                },
                 if row.curl.is_some() {
                     cell(row.curl)
                 } else {
@@ -342,6 +349,7 @@ impl Report {
                 "runs": self.plan.runs,
                 "event_seconds": self.plan.event_duration.as_secs_f64(),
                 "encode_iterations": self.plan.encode_iterations,
+                "outbox_events": self.plan.outbox_events,
             },
             "python": match &self.python { Ok(v) => json!({"version": v}), Err(e) => json!({"missing": e}) },
             "curl": match &self.curl { Ok(v) => json!({"version": v}), Err(e) => json!({"missing": e}) },
@@ -354,6 +362,18 @@ impl Report {
                 "fan_out_seconds": {"rust": outcome(&r.fan_rust), "python": outcome(&r.fan_python)},
                 "events_1_per_second": {"rust": outcome(&r.events1_rust), "python": outcome(&r.events1_python)},
                 "events_64_per_second": {"rust": outcome(&r.events64_rust), "python": outcome(&r.events64_python)},
+                "outbox": {
+                    "enqueue_sqlite_1_task_per_second": outcome(&r.outbox_enqueue1),
+                    "enqueue_sqlite_64_tasks_per_second": outcome(&r.outbox_enqueue64),
+                    "relay_sqlite_per_second": outcome(&r.outbox_relay),
+                    "direct_send_per_second": outcome(&r.outbox_direct),
+                    "enqueue_postgres_64_tasks_per_second": outcome(&r.outbox_pg_enqueue),
+                    "relay_postgres_1_per_second": outcome(&r.outbox_pg1),
+                    "relay_postgres_4_per_second": outcome(&r.outbox_pg4),
+                    "postgres_unavailable": r.outbox_pg_unavailable,
+                    "rss_growth_mib": outcome(&r.outbox_rss),
+                    "rss_baseline_mib": outcome(&r.outbox_rss_base),
+                },
                 "encode_ns": {
                     "rust_runtime": outcome(&r.encode_runtime),
                     "rust_to_vec": outcome(&r.encode_plain),
@@ -365,6 +385,135 @@ impl Report {
             },
         })
     }
+}
+
+/// The outbox's rows (workload 6).
+fn outbox_rows(plan: &Plan, r: &Results) -> Vec<Row> {
+    use crate::outbox::{ENQUEUE_TASKS, IN_FLIGHT, PG_RELAYS};
+    let n = plan.outbox_events;
+    let big = size(plan.big_file);
+    let row = |key, workload: String, unit, decimals, better, rust| Row {
+        key,
+        of: Workload::Outbox,
+        workload,
+        unit,
+        decimals,
+        better,
+        rust,
+        python: None,
+        curl: None,
+        target: None,
+        note: None,
+    };
+    let enqueue64 = r.outbox_enqueue64.median();
+    let relay = paired(&r.outbox_relay, &r.outbox_direct);
+    let pg_note = |figure: Option<String>| match &r.outbox_pg_unavailable {
+        Some(why) => Some(format!("n/a: {why}")),
+        None => figure,
+    };
+    let pg_scaling = paired(&r.outbox_pg4, &r.outbox_pg1);
+    let rss = r.outbox_rss.median();
+    vec![
+        row(
+            "outbox_enqueue_1",
+            "6. Outbox: durable enqueues/s, SQLite, 1 task".to_owned(),
+            "events/s",
+            0,
+            Better::Higher,
+            r.outbox_enqueue1.median(),
+        ),
+        Row {
+            target: Some(Target {
+                text: ">= 5000 events/s",
+                measured: enqueue64.map(|x| (format!("{x:.0} events/s"), x >= 5000.0)),
+            }),
+            ..row(
+                "outbox_enqueue_64",
+                format!("   Durable enqueues/s, SQLite, {ENQUEUE_TASKS} tasks"),
+                "events/s",
+                0,
+                Better::Higher,
+                enqueue64,
+            )
+        },
+        row(
+            "outbox_direct",
+            format!("   send_event of {n} events, {IN_FLIGHT} in flight (no outbox)"),
+            "events/s",
+            0,
+            Better::Higher,
+            r.outbox_direct.median(),
+        ),
+        Row {
+            target: Some(Target {
+                text: ">= 0.8x send_event",
+                measured: relay.map(|x| (format!("{x:.2}x send_event"), x >= 0.8)),
+            }),
+            ..row(
+                "outbox_relay",
+                format!("   Relay delivering {n} events from SQLite, {IN_FLIGHT} in flight"),
+                "events/s",
+                0,
+                Better::Higher,
+                r.outbox_relay.median(),
+            )
+        },
+        Row {
+            note: pg_note(None),
+            ..row(
+                "outbox_pg_enqueue",
+                format!("   PostgreSQL: enqueues/s, {ENQUEUE_TASKS} tasks"),
+                "events/s",
+                0,
+                Better::Higher,
+                r.outbox_pg_enqueue.median(),
+            )
+        },
+        Row {
+            note: pg_note(None),
+            ..row(
+                "outbox_pg_relay_1",
+                format!("   PostgreSQL: 1 relay delivering {n} events"),
+                "events/s",
+                0,
+                Better::Higher,
+                r.outbox_pg1.median(),
+            )
+        },
+        Row {
+            note: pg_note(pg_scaling.map(|x| format!("{x:.2}x 1 relay"))),
+            ..row(
+                "outbox_pg_relay_4",
+                format!("   PostgreSQL: {PG_RELAYS} relays delivering {n} events"),
+                "events/s",
+                0,
+                Better::Higher,
+                r.outbox_pg4.median(),
+            )
+        },
+        Row {
+            target: Some(Target {
+                text: "<= 8 MiB",
+                measured: rss.map(|m| (format!("{m:.1} MiB"), m <= 8.0)),
+            }),
+            ..row(
+                "outbox_rss_growth",
+                format!("   Peak RSS growth, enqueue and deliver {big} vs none (SQLite)"),
+                "MiB",
+                1,
+                Better::Lower,
+                rss,
+            )
+        },
+        row(
+            "outbox_rss_baseline",
+            "   Peak RSS of enqueue and deliver without a file".to_owned(),
+            "MiB",
+            1,
+            Better::Lower,
+            r.outbox_rss_base.median(),
+        ),
+    ]
 }
 
 /// The median of `a[i] / b[i]`.

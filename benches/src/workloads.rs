@@ -26,7 +26,7 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
-    fn of(result: Result<Vec<f64>, BoxError>) -> Outcome {
+    pub(crate) fn of(result: Result<Vec<f64>, BoxError>) -> Outcome {
         match result {
             Ok(samples) => Outcome {
                 samples,
@@ -80,6 +80,24 @@ pub(crate) struct Results {
     pub(crate) encode_walk: Outcome,
     pub(crate) encode_python_sdk: Outcome,
     pub(crate) encode_python_plain: Outcome,
+    /// Durable enqueues per second on SQLite, from 1 and from 64 tasks.
+    pub(crate) outbox_enqueue1: Outcome,
+    pub(crate) outbox_enqueue64: Outcome,
+    /// Events per second delivering a backlog: a relay from SQLite, and
+    /// `send_event` of the same events at the same concurrency.
+    pub(crate) outbox_relay: Outcome,
+    pub(crate) outbox_direct: Outcome,
+    /// PostgreSQL: enqueues per second from 64 tasks, events per second
+    /// delivered by 1 relay and by 4.
+    pub(crate) outbox_pg_enqueue: Outcome,
+    pub(crate) outbox_pg1: Outcome,
+    pub(crate) outbox_pg4: Outcome,
+    /// Why PostgreSQL was not measured (no server): reported, not a failure.
+    pub(crate) outbox_pg_unavailable: Option<String>,
+    /// Peak RSS growth of enqueueing and delivering the large file, and the
+    /// baseline without a file.
+    pub(crate) outbox_rss: Outcome,
+    pub(crate) outbox_rss_base: Outcome,
 }
 
 impl Results {
@@ -99,6 +117,12 @@ impl Results {
             ("events 64, Python", &self.events64_python),
             ("encode, Rust", &self.encode_runtime),
             ("encode, Python", &self.encode_python_sdk),
+            ("outbox enqueue, 1 task", &self.outbox_enqueue1),
+            ("outbox enqueue, 64 tasks", &self.outbox_enqueue64),
+            ("outbox relay", &self.outbox_relay),
+            ("outbox, direct sends", &self.outbox_direct),
+            ("outbox, PostgreSQL", &self.outbox_pg1),
+            ("outbox memory", &self.outbox_rss),
         ];
         named
             .iter()
@@ -136,6 +160,9 @@ pub(crate) fn all(
     }
     if plan.runs(Workload::Encode) {
         encode(plan, python, &mut r);
+    }
+    if plan.runs(Workload::Outbox) {
+        crate::outbox::run(runtime, plan, files, &mut r);
     }
     r
 }
@@ -242,7 +269,7 @@ fn encode(plan: &Plan, python: Option<&Python>, r: &mut Results) {
 }
 
 /// Two outcomes from one result (both fail together).
-fn split(result: Result<(Vec<f64>, Vec<f64>), BoxError>) -> (Outcome, Outcome) {
+pub(crate) fn split(result: Result<(Vec<f64>, Vec<f64>), BoxError>) -> (Outcome, Outcome) {
     match result {
         Ok((a, b)) => (Outcome::of(Ok(a)), Outcome::of(Ok(b))),
         Err(err) => {
@@ -312,7 +339,7 @@ fn memory_python(
 
 /// `runs` pairs of (baseline, with file), interleaved; returns the growths
 /// and the baselines.
-fn paired(
+pub(crate) fn paired(
     runs: usize,
     base: impl Fn() -> Result<f64, BoxError>,
     with_file: impl Fn() -> Result<f64, BoxError>,

@@ -253,7 +253,7 @@ impl<'t> Enqueue<'t> {
                         })?;
                         let (reply, answer) = oneshot::channel();
                         writer
-                            .send((new, rows, reply))
+                            .send(sqlite::Job::Enqueue(new, rows, reply))
                             .await
                             .map_err(|_| Error::Database {
                                 doing: "enqueueing",

@@ -147,6 +147,10 @@ async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>) {
         if *stop.borrow() {
             break;
         }
+        // Every delivery that has ended frees its slot now, so that one
+        // claim takes them all (a claim is a write: one per freed slot
+        // would bound the relay by the database's commits).
+        while tasks.try_join_next().is_some() {}
         let free = relay.concurrency - tasks.len();
         let mut full = tasks.len() == relay.concurrency;
         if free > 0 {
@@ -272,7 +276,25 @@ async fn settle(relay: &Relay, row: &ClaimedRow, outcome: Result<(), Failure>) -
     match outcome {
         Ok(()) => {
             tracing::info!("delivered");
-            inner.store.mark_delivered(row.id, now).await
+            match &inner.writer {
+                // SQLite: in the writer's next group commit, with other
+                // deliveries and enqueues, rather than a write transaction
+                // (and an fsync) of its own per event.
+                Some(writer) => {
+                    let (reply, answer) = tokio::sync::oneshot::channel();
+                    let stopped = || Error::Database {
+                        doing: "marking delivered",
+                        message: "the outbox's writer has stopped".into(),
+                        source: None,
+                    };
+                    writer
+                        .send(crate::store::sqlite::Job::Delivered(row.id, now, reply))
+                        .await
+                        .map_err(|_| stopped())?;
+                    answer.await.map_err(|_| stopped())?
+                }
+                None => inner.store.mark_delivered(row.id, now).await,
+            }
         }
         Err(f) if f.permanent => {
             tracing::warn!(error = %f.message, "permanent failure: moved to dead letters");

@@ -221,7 +221,9 @@ impl Store {
         .map_err(Error::db("forgetting uploads")))
     }
 
-    /// Marks an event delivered and frees its attachments.
+    /// Marks an event delivered and frees its attachments, in a
+    /// transaction of its own. (A SQLite outbox's relay has its writer do
+    /// this in a group commit instead: `sqlite::mark_delivered`.)
     pub(crate) async fn mark_delivered(&self, id: i64, now: i64) -> Result<()> {
         let blobs = both!(self, |pool| {
             let mut tx = pool.begin().await.map_err(Error::db("marking delivered"))?;

@@ -1,16 +1,17 @@
 //! SQLite: rows in the database (WAL, `synchronous = FULL`), attachment
 //! content in a spool directory beside it (`PATH.spool/`), each file written
-//! and fsynced before the row naming it commits. Enqueues from many tasks
-//! share commits (group commit): one fsync for a batch.
+//! and fsynced before the row naming it commits. Enqueues from many tasks,
+//! and the relay's delivered marks, share commits (group commit): one
+//! fsync for a batch.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
-use sqlx::SqlitePool;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use tokio::io::AsyncWriteExt as _;
 use tokio::sync::{mpsc, oneshot};
 
@@ -63,12 +64,20 @@ pub(crate) async fn open(path: &Path) -> Result<Store> {
     Ok(Store::Sqlite(store))
 }
 
-/// One enqueue waiting for the next group commit.
-pub(crate) type Job = (
-    NewEvent,
-    Vec<NewAttachment>,
-    oneshot::Sender<Result<(i64, bool)>>,
-);
+/// A write waiting for the next group commit.
+#[derive(Debug)]
+pub(crate) enum Job {
+    /// An enqueue: answered with the event's id and whether it was stored
+    /// (`false`: its idempotency key already was).
+    Enqueue(
+        NewEvent,
+        Vec<NewAttachment>,
+        oneshot::Sender<Result<(i64, bool)>>,
+    ),
+    /// A delivery's end: the event (id, time) marked delivered and its
+    /// attachments freed; answered once that commits.
+    Delivered(i64, i64, oneshot::Sender<Result<()>>),
+}
 
 impl SqliteStore {
     /// Copies an attachment's bytes into a new spool file, fsynced.
@@ -207,8 +216,44 @@ pub(crate) async fn insert(
     Ok((id, true))
 }
 
-/// The group-commit writer: takes every enqueue waiting, stores them in one
-/// transaction (one fsync), answers each. Ends when the outbox is dropped.
+/// Marks a batch's delivered events (id, time) and frees their attachment
+/// rows on `conn`, in the writer's transaction: two statements for the
+/// lot. Returns the spool files to remove once it commits.
+async fn mark_delivered(conn: &mut SqliteConnection, events: &[(i64, i64)]) -> Result<Vec<String>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut update = QueryBuilder::<Sqlite>::new(
+        "UPDATE flowflex_outbox_events SET status = 'delivered', finished_at = d.column2, \
+         claimed_until = NULL, last_error = NULL FROM (",
+    );
+    update.push_values(events, |mut row, (id, at)| {
+        row.push_bind(*id).push_bind(*at);
+    });
+    update.push(") AS d WHERE flowflex_outbox_events.id = d.column1");
+    update
+        .build()
+        .execute(&mut *conn)
+        .await
+        .map_err(Error::db("marking delivered"))?;
+    let mut free =
+        QueryBuilder::<Sqlite>::new("DELETE FROM flowflex_outbox_attachments WHERE event_id IN (");
+    let mut ids = free.separated(", ");
+    for (id, _) in events {
+        ids.push_bind(*id);
+    }
+    free.push(") RETURNING blob");
+    let blobs: Vec<(Option<String>,)> = free
+        .build_query_as()
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(Error::db("freeing attachments"))?;
+    Ok(blobs.into_iter().filter_map(|(b,)| b).collect())
+}
+
+/// The group-commit writer: takes every write waiting (enqueues, and the
+/// relay's delivered marks), does them in one transaction (one fsync),
+/// answers each. Ends when the outbox is dropped.
 pub(crate) async fn writer(store: SqliteStore, caps: (u64, u64), mut jobs: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = jobs.recv().await {
@@ -220,73 +265,112 @@ pub(crate) async fn writer(store: SqliteStore, caps: (u64, u64), mut jobs: mpsc:
             }
         }
         match write_batch(&store.pool, caps, &batch).await {
-            Ok(results) => {
-                for ((ev, atts, reply), result) in batch.drain(..).zip(results) {
-                    let keep = matches!(result, Ok((_, true)));
-                    if !keep {
-                        drop(ev);
-                        store
-                            .remove_blobs(atts.into_iter().filter_map(|a| a.blob))
-                            .await;
+            Ok((enqueued, freed)) => {
+                store.remove_blobs(freed.into_iter()).await;
+                let mut enqueued = enqueued.into_iter();
+                for job in batch.drain(..) {
+                    match job {
+                        Job::Enqueue(_, atts, reply) => {
+                            let result = enqueued.next().unwrap_or_else(|| {
+                                Err(Error::Config("the group commit lost an enqueue".into()))
+                            });
+                            if !matches!(result, Ok((_, true))) {
+                                store
+                                    .remove_blobs(atts.into_iter().filter_map(|a| a.blob))
+                                    .await;
+                            }
+                            let _ = reply.send(result);
+                        }
+                        Job::Delivered(_, _, reply) => {
+                            let _ = reply.send(Ok(()));
+                        }
                     }
-                    let _ = reply.send(result);
                 }
             }
             Err(e) => {
                 let message = e.to_string();
-                for (_, atts, reply) in batch.drain(..) {
-                    store
-                        .remove_blobs(atts.into_iter().filter_map(|a| a.blob))
-                        .await;
-                    let _ = reply.send(Err(Error::Database {
-                        doing: "committing enqueued events",
-                        message: message.clone(),
-                        source: None,
-                    }));
+                let failed = |doing| Error::Database {
+                    doing,
+                    message: message.clone(),
+                    source: None,
+                };
+                for job in batch.drain(..) {
+                    match job {
+                        Job::Enqueue(_, atts, reply) => {
+                            store
+                                .remove_blobs(atts.into_iter().filter_map(|a| a.blob))
+                                .await;
+                            let _ = reply.send(Err(failed("committing enqueued events")));
+                        }
+                        Job::Delivered(_, _, reply) => {
+                            let _ = reply.send(Err(failed("marking delivered")));
+                        }
+                    }
                 }
             }
         }
     }
 }
 
+/// One group commit: the delivered marks, then the enqueues in their
+/// order. Returns each enqueue's outcome, in order, and the spool files the
+/// delivered events freed.
 async fn write_batch(
     pool: &SqlitePool,
     (max_events, max_bytes): (u64, u64),
     batch: &[Job],
-) -> Result<Vec<Result<(i64, bool)>>> {
+) -> Result<(Vec<Result<(i64, bool)>>, Vec<String>)> {
     // IMMEDIATE: take the write lock now, so the read below never has to
     // be upgraded (which SQLite may refuse at once with SQLITE_BUSY).
     let mut tx = pool
         .begin_with("BEGIN IMMEDIATE")
         .await
         .map_err(Error::db("starting a group commit"))?;
-    let pending: PendingRow = sqlx::query_as(super::PENDING_SQL)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(Error::db("counting pending events"))?;
-    let mut events = u64::try_from(pending.n).unwrap_or(0);
-    let mut bytes = u64::try_from(pending.bytes).unwrap_or(0);
-    let mut results = Vec::with_capacity(batch.len());
-    for (event, attachments, _) in batch {
-        let size = u64::try_from(event.bytes).unwrap_or(0);
-        if events + 1 > max_events || bytes + size > max_bytes {
-            results.push(Err(Error::Full {
-                pending_events: events,
-                pending_bytes: bytes,
-                max_events,
-                max_bytes,
-            }));
-            continue;
+    // Delivered marks first: the events they finish no longer count
+    // against the caps the enqueues below are checked with.
+    let delivered: Vec<(i64, i64)> = batch
+        .iter()
+        .filter_map(|job| match job {
+            Job::Delivered(id, now, _) => Some((*id, *now)),
+            Job::Enqueue(..) => None,
+        })
+        .collect();
+    let freed = mark_delivered(&mut tx, &delivered).await?;
+    let enqueues = batch.len() - delivered.len();
+    let mut results = Vec::with_capacity(enqueues);
+    // The count reads every pending row: only when there are enqueues to
+    // check against the caps.
+    if enqueues > 0 {
+        let pending: PendingRow = sqlx::query_as(super::PENDING_SQL)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(Error::db("counting pending events"))?;
+        let mut events = u64::try_from(pending.n).unwrap_or(0);
+        let mut bytes = u64::try_from(pending.bytes).unwrap_or(0);
+        for job in batch {
+            let Job::Enqueue(event, attachments, _) = job else {
+                continue;
+            };
+            let size = u64::try_from(event.bytes).unwrap_or(0);
+            if events + 1 > max_events || bytes + size > max_bytes {
+                results.push(Err(Error::Full {
+                    pending_events: events,
+                    pending_bytes: bytes,
+                    max_events,
+                    max_bytes,
+                }));
+                continue;
+            }
+            let stored = insert(&mut tx, event, attachments).await?;
+            if stored.1 {
+                events += 1;
+                bytes += size;
+            }
+            results.push(Ok(stored));
         }
-        let stored = insert(&mut tx, event, attachments).await?;
-        if stored.1 {
-            events += 1;
-            bytes += size;
-        }
-        results.push(Ok(stored));
     }
     tx.commit()
         .await
         .map_err(Error::db("committing enqueued events"))?;
-    Ok(results)
+    Ok((results, freed))
 }
