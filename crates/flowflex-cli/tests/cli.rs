@@ -40,6 +40,41 @@ fn help_lists_the_commands_and_the_exit_codes() {
     insta::assert_snapshot!(r.stdout);
 }
 
+/// The usage line marks no credential flag as required: each has a
+/// variable to fall back to, and the emulator has defaults.
+#[test]
+fn the_usage_line_requires_no_credential_flag() {
+    for (args, usage) in [
+        (
+            &["send", "--help"][..],
+            "Usage: flowflex send [OPTIONS] <EVENT>",
+        ),
+        (
+            &["outbox", "drain", "--help"],
+            "Usage: flowflex outbox drain [OPTIONS]",
+        ),
+        (
+            &["emulator", "--help"],
+            "Usage: flowflex emulator [OPTIONS]",
+        ),
+    ] {
+        for with_env in [false, true] {
+            let mut cmd = flowflex();
+            cmd.args(args);
+            if with_env {
+                cmd.env("FLOWFLEX_API_KEY", "cik_x")
+                    .env("FLOWFLEX_API_SECRET", SECRET)
+                    .env("FLOWFLEX_INTEGRATION_CODE", "ic_x");
+            }
+            let r = run(&mut cmd);
+            assert_eq!(r.code, 0, "{r:#?}");
+            let line = r.stdout.lines().find(|l| l.starts_with("Usage: "));
+            assert_eq!(line, Some(usage), "{args:?} env {with_env}");
+            assert_no_leak(&r);
+        }
+    }
+}
+
 #[test]
 fn help_never_shows_the_secret_from_the_environment() {
     for sub in ["send", "emulator"] {
