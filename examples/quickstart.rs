@@ -14,6 +14,10 @@
 
 #![allow(clippy::print_stdout)] // An example shows its results.
 
+mod report;
+
+use std::process::ExitCode;
+
 use flowflex::{Attachment, Client, FlowFlexEvent};
 use serde::Serialize;
 
@@ -48,12 +52,16 @@ fn asset(name: &str) -> std::path::PathBuf {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
         .init();
+    // Errors are printed with their advice (`Display`), not as `Debug`.
+    report::exit(run().await)
+}
 
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // A real server if configured, else the emulator in this process.
     let (client, emulator) = if std::env::var_os("FLOWFLEX_BASE_URL").is_some() {
         (Client::from_env()?, None)

@@ -384,7 +384,11 @@ async fn one_byte_over_25_mib_is_refused_before_any_request() {
         "send a smaller file",
     )
     .await;
-    assert!(err.to_string().contains("26214401 bytes"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("25.0 MiB (26,214,401 bytes) is over the 25 MiB (26,214,400 bytes) limit"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

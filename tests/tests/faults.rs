@@ -594,8 +594,8 @@ async fn drop_mid_flight(endpoint: Endpoint) {
     let detached = DetachedEmulator::start();
     let emulator = &detached.emulator;
     // No idle connection outlives its request, so no pool task either.
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
+    let http = flowflex::http_client_builder()
+        .expect("the SDK's TLS")
         .pool_max_idle_per_host(0)
         .build()
         .expect("reqwest client");

@@ -132,8 +132,9 @@ pub struct SendArgs {
 
     /// Attach FILE at payload PATH (invoice, order.receipt, gallery[]).
     /// Repeat for more files. Add ;type=MIME for a file whose name does not
-    /// tell its type (scan=./scan-7f3a;type=image/png).
-    #[arg(long = "attach", value_name = "PATH=FILE[;type=MIME]")]
+    /// tell its type, ;filename=NAME to upload it under another name
+    /// (scan=./scan-7f3a;type=image/png;filename=scan.png).
+    #[arg(long = "attach", value_name = "PATH=FILE[;type=MIME][;filename=NAME]")]
     pub attach: Vec<AttachSpec>,
 
     /// The idempotency key: FlowFlex fires the flow once per key. Default: a
@@ -201,7 +202,7 @@ pub struct EmulatorArgs {
     #[arg(long, env = "FLOWFLEX_API_KEY", default_value = DEFAULT_API_KEY)]
     pub api_key: String,
 
-    /// The API secret to accept (never printed).
+    /// The API secret to accept (never printed). Default: emulator-secret.
     #[arg(long, env = "FLOWFLEX_API_SECRET", hide_env_values = true)]
     pub api_secret: Option<String>,
 
@@ -217,6 +218,10 @@ pub struct EmulatorArgs {
     /// (event, idempotency key, payload, and the files its asset ids name).
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
+
+    /// Print nothing on stderr but errors: no line per upload and per event.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// `flowflex check`.
@@ -227,8 +232,9 @@ pub struct CheckArgs {
     pub files: Vec<PathBuf>,
 }
 
-/// One `--attach PATH=FILE`, or `PATH=FILE;type=MIME` (as curl's `-F`) for
-/// a file whose name does not tell its type.
+/// One `--attach PATH=FILE`, with `;type=MIME` (as curl's `-F`) for a file
+/// whose name does not tell its type, and `;filename=NAME` to upload it
+/// under another name, in either order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttachSpec {
     /// Where in the payload the asset id goes.
@@ -237,27 +243,48 @@ pub struct AttachSpec {
     pub file: PathBuf,
     /// The MIME type, when given with `;type=`.
     pub mime: Option<flowflex::Mime>,
+    /// The name FlowFlex stores the file under, when given with
+    /// `;filename=` (default: the file's own name).
+    pub filename: Option<String>,
 }
 
 impl std::str::FromStr for AttachSpec {
     type Err = String;
 
     fn from_str(spec: &str) -> Result<Self, String> {
-        let (path, file) = spec.split_once('=').ok_or_else(|| {
+        let (path, mut file) = spec.split_once('=').ok_or_else(|| {
             "expected PATH=FILE, e.g. invoice=./invoice.pdf or 'gallery[]=a.jpg'".to_owned()
         })?;
-        let (file, mime) = match file.rsplit_once(";type=") {
-            Some((file, mime)) => (
-                file,
-                Some(mime.parse::<flowflex::Mime>().map_err(|e| {
+        let mut mime = None;
+        let mut filename = None;
+        // Parameters are taken from the end, so a file name may hold `;`.
+        while let Some((head, param)) = file.rsplit_once(';') {
+            if let Some(essence) = param.strip_prefix("type=") {
+                if mime.is_some() {
+                    return Err("`;type=` is given twice: give it once".to_owned());
+                }
+                mime = Some(essence.parse::<flowflex::Mime>().map_err(|e| {
                     format!(
-                        "`;type={mime}`: {}",
+                        "`;type={essence}`: {}",
                         e.to_string().trim_start_matches("invalid configuration: ")
                     )
-                })?),
-            ),
-            None => (file, None),
-        };
+                })?);
+            } else if let Some(name) = param.strip_prefix("filename=") {
+                if filename.is_some() {
+                    return Err("`;filename=` is given twice: give it once".to_owned());
+                }
+                if name.trim().is_empty() {
+                    return Err(
+                        "`;filename=` is empty: give the name to store the file under, e.g. ;filename=invoice.pdf"
+                            .to_owned(),
+                    );
+                }
+                filename = Some(name.to_owned());
+            } else {
+                break;
+            }
+            file = head;
+        }
         if file.is_empty() {
             return Err(format!("no file after `{path}=`: give PATH=FILE"));
         }
@@ -265,6 +292,7 @@ impl std::str::FromStr for AttachSpec {
             path: path.parse()?,
             file: PathBuf::from(file),
             mime,
+            filename,
         })
     }
 }
@@ -288,6 +316,28 @@ mod tests {
         let typed: AttachSpec = "scan=./scan-7f3a;type=image/png".parse().unwrap();
         assert_eq!(typed.file, PathBuf::from("./scan-7f3a"));
         assert_eq!(typed.mime, Some(flowflex::Mime::Png));
+        assert_eq!(typed.filename, None);
+        for both in [
+            "scan=./scan-7f3a;type=image/png;filename=scan.png",
+            "scan=./scan-7f3a;filename=scan.png;type=image/png",
+        ] {
+            let spec: AttachSpec = both.parse().unwrap();
+            assert_eq!(spec.file, PathBuf::from("./scan-7f3a"), "{both}");
+            assert_eq!(spec.mime, Some(flowflex::Mime::Png), "{both}");
+            assert_eq!(spec.filename.as_deref(), Some("scan.png"), "{both}");
+        }
+        let odd: AttachSpec = "a=x;y.pdf;filename=z.pdf".parse().unwrap();
+        assert_eq!(odd.file, PathBuf::from("x;y.pdf"));
+        assert_eq!(odd.filename.as_deref(), Some("z.pdf"));
+        for (bad, says) in [
+            ("a=x;filename=", "`;filename=` is empty"),
+            ("a=x;type=image/png;type=image/png", "given twice"),
+            ("a=x;filename=a;filename=b", "given twice"),
+            ("a=;filename=b.pdf", "no file after `a=`"),
+        ] {
+            let err = bad.parse::<AttachSpec>().unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
         let err = "scan=./scan;type=image/gif"
             .parse::<AttachSpec>()
             .unwrap_err();

@@ -11,6 +11,7 @@ use flowflex::{Attachment, Error};
 use crate::args::CheckArgs;
 use crate::exit;
 use crate::report::Failure;
+use crate::terms::cli_terms;
 
 pub(crate) fn run(args: &CheckArgs) -> Result<u8, Failure> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -42,7 +43,7 @@ pub(crate) fn run(args: &CheckArgs) -> Result<u8, Failure> {
     })
 }
 
-/// `Ok("PDF document (application/pdf), 596 B, ...")` or `Err(why not)`.
+/// `Ok("PDF document (application/pdf), 596 bytes, ...")` or `Err(why not)`.
 async fn check(file: &Path) -> Result<String, String> {
     match Attachment::from_path(file)
         .check(flowflex::MAX_FILE_BYTES)
@@ -55,21 +56,14 @@ async fn check(file: &Path) -> Result<String, String> {
             human_size(info.size),
             human_size(flowflex::MAX_FILE_BYTES)
         )),
-        Err(Error::Attachment { message, .. }) => Err(message),
-        Err(other) => Err(other.to_string()),
+        Err(Error::Attachment { message, .. }) => Err(cli_terms(&message)),
+        Err(other) => Err(cli_terms(&other.to_string())),
     }
 }
 
-/// `596 B`, `1.2 MB`: decimal units, as the service's "25 MB".
+/// `596 bytes`, `25 MiB (26,214,400 bytes)`: as the SDK's messages say it.
 fn human_size(bytes: u64) -> String {
-    #[allow(clippy::cast_precision_loss)] // One decimal is shown.
-    let value = bytes as f64;
-    match bytes {
-        0..1_000 => format!("{bytes} B"),
-        1_000..1_000_000 => format!("{:.1} KB", value / 1e3),
-        1_000_000..1_000_000_000 => format!("{:.1} MB", value / 1e6),
-        _ => format!("{:.1} GB", value / 1e9),
-    }
+    flowflex_core::size::describe(bytes)
 }
 
 #[cfg(test)]
@@ -78,8 +72,11 @@ mod tests {
 
     #[test]
     fn sizes_read_like_the_service_limit() {
-        assert_eq!(human_size(596), "596 B");
-        assert_eq!(human_size(12_300), "12.3 KB");
-        assert_eq!(human_size(flowflex::MAX_FILE_BYTES), "26.2 MB");
+        assert_eq!(human_size(596), "596 bytes");
+        assert_eq!(human_size(12_300), "12.0 KiB (12,300 bytes)");
+        assert_eq!(
+            human_size(flowflex::MAX_FILE_BYTES),
+            "25 MiB (26,214,400 bytes)"
+        );
     }
 }

@@ -1,10 +1,12 @@
 //! `flowflex emulator`: the `flowflex-emulator` library as a server, with the
-//! same announcement as its own binary, and an optional event record.
+//! same announcement as its own binary, a line on stderr for each upload and
+//! event it accepts (unless `--quiet`), and an optional event record.
 
 use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
+use flowflex_core::size::describe;
 use flowflex_emulator::{DEFAULT_API_SECRET, Emulator, RecordedEvent, stop_signal};
 use serde_json::{Map, Value, json};
 
@@ -12,15 +14,24 @@ use crate::args::EmulatorArgs;
 use crate::exit;
 use crate::report::Failure;
 
-/// How often new events are looked for, for `--record`.
-const RECORD_EVERY: Duration = Duration::from_millis(25);
+/// How often new uploads and events are looked for, for the activity lines
+/// and `--record`.
+const WATCH_EVERY: Duration = Duration::from_millis(25);
+
+/// How long, after a stop signal, work still running may take before the
+/// process exits anyway.
+const EXIT_GRACE: Duration = Duration::from_millis(100);
 
 pub(crate) fn run(args: &EmulatorArgs) -> Result<u8, Failure> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| failure("cannot start the async runtime", &e))?;
-    runtime.block_on(serve(args))
+    let outcome = runtime.block_on(serve(args));
+    // Dropping a runtime waits for its blocking threads; a stop signal must
+    // not wait on them.
+    runtime.shutdown_timeout(EXIT_GRACE);
+    outcome
 }
 
 async fn serve(args: &EmulatorArgs) -> Result<u8, Failure> {
@@ -46,12 +57,15 @@ async fn serve(args: &EmulatorArgs) -> Result<u8, Failure> {
     let mut stop =
         std::pin::pin!(stop_signal().map_err(|e| failure("cannot listen for stop signals", &e))?);
 
-    // The secret is never printed; stderr says which one is in force, before
-    // stdout announces readiness.
-    if args.api_secret.is_some() {
-        eprintln_quiet("api secret: the value you passed");
-    } else {
-        eprintln_quiet(&format!("api secret: {DEFAULT_API_SECRET} (default)"));
+    // stderr says which secret is in force, before stdout announces
+    // readiness; the secret itself is never printed, not even the default
+    // (`--help` and the docs name that one).
+    if !args.quiet {
+        eprintln_line(if args.api_secret.is_some() {
+            "api secret: the value you passed"
+        } else {
+            "api secret: the default (flowflex emulator --help names it)"
+        });
     }
     let announcement = emulator.announcement();
     let mut stdout = std::io::stdout().lock();
@@ -61,22 +75,98 @@ async fn serve(args: &EmulatorArgs) -> Result<u8, Failure> {
         .map_err(|e| failure("cannot write to stdout", &e))?;
     drop(stdout);
 
-    let mut tick = tokio::time::interval(RECORD_EVERY);
+    let mut activity = (!args.quiet).then(Activity::default);
+    let watching = record.is_some() || activity.is_some();
+    let mut tick = tokio::time::interval(WATCH_EVERY);
     loop {
         tokio::select! {
             () = &mut stop => break,
-            _ = tick.tick(), if record.is_some() => {
+            _ = tick.tick(), if watching => {
+                if let Some(activity) = &mut activity {
+                    activity.catch_up(&emulator);
+                }
                 if let Some(record) = &mut record {
                     record.catch_up(&emulator)?;
                 }
             }
         }
     }
+    if let Some(activity) = &mut activity {
+        activity.catch_up(&emulator);
+    }
     if let Some(record) = &mut record {
         record.catch_up(&emulator)?;
     }
     emulator.shutdown().await;
     Ok(exit::OK)
+}
+
+/// One line on stderr per file stored and per event accepted, as they
+/// happen: what a developer watching the emulator wants to see.
+#[derive(Default)]
+struct Activity {
+    /// Each asset's id and the number of `PUT`s already shown.
+    puts: std::collections::HashMap<String, u32>,
+    events: usize,
+}
+
+impl Activity {
+    fn catch_up(&mut self, emulator: &Emulator) {
+        let mut lines = String::new();
+        for asset in emulator.assets() {
+            let shown = self.puts.entry(asset.asset_id.clone()).or_insert(0);
+            if asset.put_count > *shown {
+                *shown = asset.put_count;
+                lines.push_str(&upload_line(&asset));
+                lines.push('\n');
+            }
+        }
+        let events = emulator.events();
+        for event in events.iter().skip(self.events) {
+            lines.push_str(&event_line(event));
+            lines.push('\n');
+        }
+        self.events = events.len();
+        if !lines.is_empty() {
+            let _ = std::io::stderr().lock().write_all(lines.as_bytes());
+        }
+    }
+}
+
+/// `upload asset_… invoice.pdf (application/pdf, 596 bytes)`.
+fn upload_line(asset: &flowflex_emulator::StoredAsset) -> String {
+    format!(
+        "upload {} {} ({}, {})",
+        asset.asset_id,
+        flowflex_core::printable(&asset.filename, 100),
+        asset.mime,
+        describe(asset.size)
+    )
+}
+
+/// `event order.shipped evt_… key order-42 (2 assets)`.
+fn event_line(event: &RecordedEvent) -> String {
+    let mut assets = 0;
+    count_asset_ids(&event.payload, &mut assets);
+    format!(
+        "event {} {} key {} ({assets} asset{})",
+        flowflex_core::printable(&event.event, 100),
+        event.event_id,
+        event
+            .idempotency_key
+            .as_deref()
+            .map_or_else(|| "(none)".to_owned(), |k| flowflex_core::printable(k, 100)),
+        if assets == 1 { "" } else { "s" }
+    )
+}
+
+fn count_asset_ids(value: &Value, count: &mut usize) {
+    match value {
+        Value::String(s) if s.starts_with("asset_") => *count += 1,
+        Value::Array(items) => items.iter().for_each(|v| count_asset_ids(v, count)),
+        Value::Object(map) => map.values().for_each(|v| count_asset_ids(v, count)),
+        _ => {}
+    }
 }
 
 /// `--record FILE`: every accepted event, one JSON line each, in order.
@@ -150,7 +240,7 @@ fn collect_assets(emulator: &Emulator, value: &Value, out: &mut Map<String, Valu
     }
 }
 
-fn eprintln_quiet(line: &str) {
+fn eprintln_line(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 

@@ -1,8 +1,8 @@
 //! The `flowflex` command-line tool.
 //!
 //! ```text
-//! flowflex send EVENT [--data JSON|@FILE] [--attach PATH=FILE]... [--idempotency-key KEY]
-//! flowflex emulator [--port PORT] [--api-key KEY] [--api-secret SECRET] [--integration-code CODE]
+//! flowflex send EVENT [--data JSON|@FILE] [--attach PATH=FILE[;type=MIME][;filename=NAME]]... [--idempotency-key KEY]
+//! flowflex emulator [--port PORT] [--api-key KEY] [--api-secret SECRET] [--integration-code CODE] [-q]
 //! flowflex check FILE...
 //! ```
 //!
@@ -32,6 +32,7 @@ mod payload;
 mod progress;
 mod report;
 mod send;
+mod terms;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

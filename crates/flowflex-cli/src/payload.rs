@@ -92,8 +92,8 @@ pub(crate) fn read_data(data: Option<&str>) -> Result<Map<String, Value>, String
 }
 
 /// The payload to send: `data` with each attachment at its path. The same
-/// file attached at several paths (with the same type) is one attachment,
-/// uploaded once.
+/// file attached at several paths (with the same type and name) is one
+/// attachment, uploaded once.
 pub(crate) fn attach(
     mut data: Map<String, Value>,
     specs: &[AttachSpec],
@@ -116,12 +116,17 @@ fn place_all(
     for spec in specs {
         let same = files
             .iter()
-            .find(|(s, _)| s.file == spec.file && s.mime == spec.mime)
+            .find(|(s, _)| {
+                s.file == spec.file && s.mime == spec.mime && s.filename == spec.filename
+            })
             .map(|(_, a)| a.clone());
         let attachment = same.unwrap_or_else(|| {
             let mut attachment = Attachment::from_path(&spec.file);
             if let Some(mime) = spec.mime {
                 attachment = attachment.with_mime(mime);
+            }
+            if let Some(name) = &spec.filename {
+                attachment = attachment.with_filename(name.clone());
             }
             files.push((spec, attachment.clone()));
             attachment

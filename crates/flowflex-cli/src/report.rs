@@ -29,7 +29,8 @@ impl Failure {
         let (code, message, hint) = match self {
             Failure::Sdk(err) => {
                 let code = exit::of(&err);
-                (code, err.to_string(), sdk_hint(code).to_owned())
+                let message = crate::terms::cli_terms(&err.to_string());
+                (code, message, sdk_hint(&err, code).to_owned())
             }
             Failure::Usage(message) => (
                 exit::USAGE,
@@ -43,11 +44,12 @@ impl Failure {
     }
 }
 
-fn sdk_hint(code: u8) -> &'static str {
+/// What to do next, for the kind of failure `err` is: a configuration
+/// error about the event name gets advice on event names, not on
+/// credentials.
+fn sdk_hint(err: &flowflex::Error, code: u8) -> &'static str {
     match code {
-        exit::CONFIG => {
-            "flowflex send reads --api-key, --api-secret, --integration-code and --base-url, or FLOWFLEX_API_KEY, FLOWFLEX_API_SECRET, FLOWFLEX_INTEGRATION_CODE and FLOWFLEX_BASE_URL; `flowflex emulator` prints a set that works locally"
-        }
+        exit::CONFIG => config_hint(&err.to_string()),
         exit::ATTACHMENT => "`flowflex check FILE` tells what FlowFlex makes of a file",
         exit::USAGE => "--data takes a JSON object, or @FILE holding one",
         exit::API => "run again with --verbose to see each request and retry",
@@ -55,6 +57,21 @@ fn sdk_hint(code: u8) -> &'static str {
             "check --base-url (or FLOWFLEX_BASE_URL) and the network; to work locally, start `flowflex emulator` and use the URL it prints"
         }
         _ => "run again with --verbose for details",
+    }
+}
+
+/// The hint for an `Error::Config`, by what it is about.
+fn config_hint(message: &str) -> &'static str {
+    if message.contains("event name") {
+        "an event name is what your flow's trigger listens for, e.g. order.shipped: ASCII, at most 256 bytes, no control characters or surrounding blanks"
+    } else if message.contains("idempotency key") {
+        "--idempotency-key takes ASCII text without control characters; leave it out and a fresh UUID is used"
+    } else if message.contains("base_url") {
+        "--base-url (or FLOWFLEX_BASE_URL) takes https://..., or http:// on loopback; `flowflex emulator` prints one that works locally"
+    } else if message.contains("timeout") {
+        "--timeout takes a whole number of seconds, at least 1"
+    } else {
+        "flowflex send reads --api-key, --api-secret, --integration-code and --base-url, or FLOWFLEX_API_KEY, FLOWFLEX_API_SECRET, FLOWFLEX_INTEGRATION_CODE and FLOWFLEX_BASE_URL; `flowflex emulator` prints a set that works locally"
     }
 }
 
@@ -104,6 +121,9 @@ mod tests {
 
     #[test]
     fn every_exit_code_has_a_hint() {
+        let err = flowflex::Error::Config {
+            message: "x".to_owned(),
+        };
         for code in [
             exit::CONFIG,
             exit::ATTACHMENT,
@@ -111,7 +131,38 @@ mod tests {
             exit::API,
             exit::NETWORK,
         ] {
-            assert!(sdk_hint(code).len() > 20, "{code}");
+            assert!(sdk_hint(&err, code).len() > 20, "{code}");
         }
+    }
+
+    #[test]
+    fn each_configuration_error_gets_its_own_hint() {
+        let event_name = event_name_error();
+        assert!(
+            config_hint(&event_name).starts_with("an event name is"),
+            "{event_name}"
+        );
+        assert!(
+            config_hint("invalid configuration: the idempotency key is empty")
+                .starts_with("--idempotency-key")
+        );
+        assert!(config_hint("base_url must use https").starts_with("--base-url"));
+        assert!(config_hint("no API key: pass --api-key").contains("FLOWFLEX_API_KEY"));
+    }
+
+    /// The message the SDK gives for a bad event name.
+    fn event_name_error() -> String {
+        let client = flowflex::blocking::Client::builder()
+            .api_key("cik_x")
+            .api_secret("s")
+            .integration_code("ic")
+            .base_url("http://127.0.0.1:1")
+            .build()
+            .expect("client");
+        client
+            .send_event("bad\u{1}name", flowflex::json!({}))
+            .send()
+            .expect_err("refused")
+            .to_string()
     }
 }

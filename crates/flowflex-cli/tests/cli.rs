@@ -40,6 +40,41 @@ fn help_lists_the_commands_and_the_exit_codes() {
     insta::assert_snapshot!(r.stdout);
 }
 
+/// The usage line marks no credential flag as required: each has a
+/// variable to fall back to, and the emulator has defaults.
+#[test]
+fn the_usage_line_requires_no_credential_flag() {
+    for (args, usage) in [
+        (
+            &["send", "--help"][..],
+            "Usage: flowflex send [OPTIONS] <EVENT>",
+        ),
+        (
+            &["outbox", "drain", "--help"],
+            "Usage: flowflex outbox drain [OPTIONS]",
+        ),
+        (
+            &["emulator", "--help"],
+            "Usage: flowflex emulator [OPTIONS]",
+        ),
+    ] {
+        for with_env in [false, true] {
+            let mut cmd = flowflex();
+            cmd.args(args);
+            if with_env {
+                cmd.env("FLOWFLEX_API_KEY", "cik_x")
+                    .env("FLOWFLEX_API_SECRET", SECRET)
+                    .env("FLOWFLEX_INTEGRATION_CODE", "ic_x");
+            }
+            let r = run(&mut cmd);
+            assert_eq!(r.code, 0, "{r:#?}");
+            let line = r.stdout.lines().find(|l| l.starts_with("Usage: "));
+            assert_eq!(line, Some(usage), "{args:?} env {with_env}");
+            assert_no_leak(&r);
+        }
+    }
+}
+
 #[test]
 fn help_never_shows_the_secret_from_the_environment() {
     for sub in ["send", "emulator"] {
@@ -224,6 +259,105 @@ fn each_kind_of_failure_has_its_exit_code_one_line_and_a_hint() {
     assert_clean_failure(&r, 3, "no API secret");
 }
 
+/// Messages and hints in the command's terms: `--attach` syntax, not the
+/// SDK's Rust, and a hint about what actually went wrong.
+#[test]
+fn failures_speak_the_command_line() {
+    let local = Local::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fake = dir.path().join("scan.pdf");
+    std::fs::copy(asset("label.png"), &fake).expect("copy");
+    let r = run(local
+        .flowflex()
+        .args(["send", "x", "--attach"])
+        .arg(format!("invoice={}", fake.display())));
+    assert_clean_failure(&r, 4, "declared as PDF");
+    assert_eq!(
+        r.stderr.replace(&dir.path().display().to_string(), "DIR"),
+        "error: attachment at `invoice` (DIR/scan.pdf): declared as PDF document (application/pdf) but its bytes are a PNG image (image/png); if it really is PNG image, name it .png or add `;type=image/png` to its --attach\n\
+         hint: `flowflex check FILE` tells what FlowFlex makes of a file\n"
+    );
+
+    let r = run(local.flowflex().args(["send", " order.shipped"]));
+    assert_clean_failure(&r, 3, "event name");
+    assert_eq!(
+        r.stderr.lines().nth(1),
+        Some(
+            "hint: an event name is what your flow's trigger listens for, e.g. order.shipped: ASCII, at most 256 bytes, no control characters or surrounding blanks"
+        ),
+        "{r:#?}"
+    );
+
+    let r = run(local
+        .flowflex()
+        .args(["send", "x", "--base-url", "http://example.com"]));
+    assert_clean_failure(&r, 3, "--base-url must use https");
+    assert!(
+        r.stderr
+            .contains("hint: --base-url (or FLOWFLEX_BASE_URL) takes https://"),
+        "{r:#?}"
+    );
+
+    let r = run(local.flowflex().args([
+        "send",
+        "x",
+        "--attach",
+        "scan=examples/assets/label.png;filename=a/b.png",
+    ]));
+    assert_clean_failure(
+        &r,
+        4,
+        "give a plain name with `;filename=NAME` on its --attach",
+    );
+}
+
+/// `;filename=` stores the file under another name, `;type=` gives its
+/// type; the same file attached twice alike is uploaded once.
+#[test]
+fn attach_takes_a_type_and_a_file_name() {
+    let local = Local::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scan = dir.path().join("scan-7f3a");
+    std::fs::copy(asset("label.png"), &scan).expect("copy");
+    let spec = format!("{};type=image/png;filename=scan.png", scan.display());
+    let r = run(local.flowflex().args([
+        "send",
+        "scan.done",
+        "--attach",
+        &format!("scan={spec}"),
+        "--attach",
+        &format!("copies[]={spec}"),
+        "--attach",
+        "invoice=examples/assets/invoice.pdf;filename=Invoice-2026.pdf",
+    ]));
+    assert_eq!(r.code, 0, "{r:#?}");
+    let ids = r.json()["uploaded_assets"].clone();
+    assert_eq!(ids["scan"], ids["copies[0]"], "one upload for both paths");
+    let stored = local
+        .emulator
+        .asset(ids["scan"].as_str().expect("id"))
+        .expect("stored");
+    assert_eq!(
+        (
+            stored.filename.as_str(),
+            stored.mime.as_str(),
+            stored.put_count
+        ),
+        ("scan.png", "image/png", 1)
+    );
+    let invoice = local
+        .emulator
+        .asset(ids["invoice"].as_str().expect("id"))
+        .expect("stored");
+    assert_eq!(invoice.filename, "Invoice-2026.pdf");
+    assert_eq!(
+        local.emulator.assets().len(),
+        2,
+        "{:#?}",
+        local.emulator.assets()
+    );
+}
+
 #[test]
 fn usage_errors_exit_2_from_clap() {
     for args in [
@@ -284,7 +418,7 @@ fn check_tells_each_file_type_and_why_not() {
     assert_eq!(lines.len(), 5, "{r:#?}");
     assert_eq!(
         lines[0],
-        "examples/assets/invoice.pdf: ok: PDF document (application/pdf), 596 B, within the 26.2 MB limit"
+        "examples/assets/invoice.pdf: ok: PDF document (application/pdf), 596 bytes, within the 25 MiB (26,214,400 bytes) limit"
     );
     assert!(
         lines[1].contains(": ok: JPEG image (image/jpeg)"),
@@ -382,17 +516,77 @@ fn the_emulator_subcommand_serves_sends_and_records() {
     assert_eq!(file["mime"], "application/pdf");
     assert_eq!(file["size"], 596);
 
-    let term = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(term.success());
-    let status = child.wait().expect("wait");
+    let (status, took) = stop(&mut child, "-TERM");
     assert!(status.success(), "a clean exit on SIGTERM: {status:?}");
+    assert!(took < Duration::from_millis(500), "SIGTERM took {took:?}");
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
         .expect("read stderr");
-    assert_eq!(stderr.trim(), "api secret: the value you passed");
+    let event_id = recorded["event_id"].as_str().expect("event id");
+    assert_eq!(
+        stderr.lines().collect::<Vec<_>>(),
+        [
+            "api secret: the value you passed".to_owned(),
+            format!(
+                "upload {} invoice.pdf (application/pdf, 596 bytes)",
+                id.as_str().expect("id")
+            ),
+            format!("event order.shipped {event_id} key sub-1 (1 asset)"),
+        ],
+        "one line per upload and per event, and never the secret"
+    );
+}
+
+/// Sends `signal` to `child` with kill(1), and waits for it to exit.
+#[cfg(unix)]
+fn stop(child: &mut std::process::Child, signal: &str) -> (std::process::ExitStatus, Duration) {
+    let sent = std::process::Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let start = Instant::now();
+    let status = child.wait().expect("wait");
+    (status, start.elapsed())
+}
+
+/// `--quiet` silences the activity lines; SIGINT (Ctrl-C) stops it as fast
+/// as SIGTERM, with a connection still open.
+#[cfg(unix)]
+#[test]
+fn the_emulator_subcommand_is_quiet_with_q_and_stops_on_ctrl_c() {
+    let mut child = flowflex()
+        .args(["emulator", "-q"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let base_url = lines
+        .next()
+        .expect("a line")
+        .expect("utf-8")
+        .strip_prefix("FlowFlex emulator listening on ")
+        .expect("first line names the URL")
+        .to_owned();
+    let r = run(flowflex()
+        .args(["send", "quiet.please"])
+        .env("FLOWFLEX_BASE_URL", &base_url)
+        .env("FLOWFLEX_API_KEY", "cik_emulator")
+        .env("FLOWFLEX_API_SECRET", "emulator-secret")
+        .env("FLOWFLEX_INTEGRATION_CODE", "ic_emulator"));
+    assert_eq!(r.code, 0, "{r:#?}");
+    // An idle keep-alive connection must not hold the exit up.
+    let _open =
+        std::net::TcpStream::connect(base_url.trim_start_matches("http://")).expect("connect");
+    std::thread::sleep(Duration::from_millis(100));
+    let (status, took) = stop(&mut child, "-INT");
+    assert!(status.success(), "a clean exit on SIGINT: {status:?}");
+    assert!(took < Duration::from_millis(500), "SIGINT took {took:?}");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
+        .expect("read stderr");
+    assert_eq!(stderr, "", "--quiet prints nothing on stderr");
 }
 
 fn wait_for_line(path: &std::path::Path) -> String {

@@ -6,7 +6,7 @@
 //!   itself (on a free port instead of the documented one);
 //! - `cargo ...`: must be run by `.ci/run` as written; or, for the long or
 //!   networked runs CI leaves out, be checked against what it names: a
-//!   `cargo install --path` of a crate with a binary, `cargo install` of a
+//!   `cargo install --locked --path` of a crate with a binary, `cargo install` of a
 //!   known tool, a `cargo test --test T -- --ignored` whose test file holds
 //!   an ignored test, a `cargo run -p P` of a package CI also runs, a
 //!   `cargo fuzz run T` of a target of `fuzz/` (and its dictionaries), a
@@ -256,7 +256,11 @@ fn check_cargo(doc: &Doc, ci: &str) {
             .and_then(|i| words.get(i + 1).copied())
     };
     match words.as_slice() {
-        ["cargo", "install", "--path", dir] => {
+        ["cargo", "install", "--path", dir] => panic!(
+            "{}: install with `cargo install --locked --path {dir}`, so the tool builds with the tested Cargo.lock",
+            doc.at
+        ),
+        ["cargo", "install", "--locked", "--path", dir] => {
             let manifest = std::fs::read_to_string(root.join(dir).join("Cargo.toml"))
                 .unwrap_or_else(|e| panic!("{}: no crate at {dir}: {e}", doc.at));
             assert!(

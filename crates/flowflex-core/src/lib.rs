@@ -20,7 +20,7 @@ pub mod suggest;
 pub use event_name::{EVENT_NAME_MAX_BYTES, EventNameError, check_event_name};
 pub use mime::{Mime, ParseMimeError};
 
-/// The largest file FlowFlex stores: 25 MiB (26 214 400 bytes).
+/// The largest file FlowFlex stores: 25 MiB (26,214,400 bytes).
 pub const MAX_FILE_BYTES: u64 = 25 * 1024 * 1024;
 
 /// `text` for a message: control characters escaped, cut after `max`

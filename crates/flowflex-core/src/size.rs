@@ -1,11 +1,79 @@
 //! Sizes as people write them (`"10 MB"`, `"1.5 MiB"`, `"2048"`), for the
 //! derive's `max_size`: parsed with [`parse`], then held to what FlowFlex
-//! stores with [`check`].
+//! stores with [`check`]; and sizes as every message shows them
+//! ([`describe`], [`MAX_FILE_SIZE`]).
 
 use std::fmt;
 
 use crate::MAX_FILE_BYTES;
 use crate::suggest;
+
+/// FlowFlex's limit as every message words it: `25 MiB (26,214,400 bytes)`,
+/// the same as [`describe`]`(MAX_FILE_BYTES)`. (The service's own messages
+/// say "25 MB" and mean this.)
+pub const MAX_FILE_SIZE: &str = "25 MiB (26,214,400 bytes)";
+
+/// A size as messages show it: `596 bytes`; `25 MiB (26,214,400 bytes)`;
+/// `10 MB (10,000,000 bytes)` (a whole number of a decimal unit is shown in
+/// it); `12.0 KiB (12,300 bytes)`. Always with the exact byte count, so
+/// that no one has to guess which megabyte is meant.
+///
+/// ```
+/// use flowflex_core::size::{MAX_FILE_SIZE, describe};
+///
+/// assert_eq!(describe(flowflex_core::MAX_FILE_BYTES), MAX_FILE_SIZE);
+/// assert_eq!(describe(10_000_000), "10 MB (10,000,000 bytes)");
+/// assert_eq!(describe(596), "596 bytes");
+/// ```
+#[must_use]
+pub fn describe(bytes: u64) -> String {
+    if bytes < 1000 {
+        return format!("{bytes} bytes");
+    }
+    let exact = |unit: u64| bytes % unit == 0;
+    let shown = [
+        (1 << 30, "GiB"),
+        (1_000_000_000, "GB"),
+        (1 << 20, "MiB"),
+        (1_000_000, "MB"),
+        (1 << 10, "KiB"),
+        (1000, "KB"),
+    ]
+    .iter()
+    .find(|(unit, _)| exact(*unit) && bytes >= *unit)
+    .map(|(unit, name)| format!("{} {name}", bytes / unit))
+    .unwrap_or_else(|| {
+        #[allow(clippy::cast_precision_loss)] // One decimal is shown.
+        let value = bytes as f64;
+        let (unit, name) = [(1u64 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
+            .into_iter()
+            .find(|(unit, _)| bytes >= *unit)
+            .unwrap_or((1, "bytes"));
+        #[allow(clippy::cast_precision_loss)]
+        let scaled = value / unit as f64;
+        format!("{scaled:.1} {name}")
+    });
+    format!("{shown} ({} bytes)", grouped(bytes))
+}
+
+/// `26,214,400`: digits in groups of three, for byte counts in messages.
+///
+/// ```
+/// assert_eq!(flowflex_core::size::grouped(26_214_401), "26,214,401");
+/// assert_eq!(flowflex_core::size::grouped(999), "999");
+/// ```
+#[must_use]
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
 
 /// Units, lowercase, with their size in bytes. Decimal units are powers of
 /// 1000 (the service's "25 MB" is the exception: it means 25 MiB).
@@ -87,7 +155,8 @@ impl fmt::Display for SizeError {
             ),
             SizeError::TooLarge { shown, bytes } => write!(
                 f,
-                "max_size `{shown}` is {bytes} bytes, over the 25 MiB ({MAX_FILE_BYTES} bytes) FlowFlex stores at most; every file is held to that already: use a smaller max_size, or remove it"
+                "max_size `{shown}` is {} bytes, over the {MAX_FILE_SIZE} FlowFlex stores at most; every file is held to that already: use a smaller max_size, or remove it",
+                grouped(*bytes)
             ),
         }
     }
@@ -230,12 +299,33 @@ mod tests {
     }
 
     #[test]
+    fn sizes_read_the_same_in_every_message() {
+        assert_eq!(describe(MAX_FILE_BYTES), MAX_FILE_SIZE);
+        for (bytes, shown) in [
+            (0, "0 bytes"),
+            (596, "596 bytes"),
+            (1000, "1 KB (1,000 bytes)"),
+            (1024, "1 KiB (1,024 bytes)"),
+            (12_300, "12.0 KiB (12,300 bytes)"),
+            (10_000_000, "10 MB (10,000,000 bytes)"),
+            (3 * 1024 * 1024, "3 MiB (3,145,728 bytes)"),
+            (MAX_FILE_BYTES + 1, "25.0 MiB (26,214,401 bytes)"),
+            (1 << 30, "1 GiB (1,073,741,824 bytes)"),
+        ] {
+            assert_eq!(describe(bytes), shown, "{bytes}");
+        }
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(100_000), "100,000");
+        assert_eq!(grouped(u64::MAX), "18,446,744,073,709,551,615");
+    }
+
+    #[test]
     fn range() {
         assert_eq!(check(MAX_FILE_BYTES, "25 MiB"), Ok(MAX_FILE_BYTES));
         assert_eq!(check(1, "1 B"), Ok(1));
         assert_eq!(
             check(MAX_FILE_BYTES + 1, "x").unwrap_err().to_string(),
-            "max_size `x` is 26214401 bytes, over the 25 MiB (26214400 bytes) FlowFlex stores at most; every file is held to that already: use a smaller max_size, or remove it"
+            "max_size `x` is 26,214,401 bytes, over the 25 MiB (26,214,400 bytes) FlowFlex stores at most; every file is held to that already: use a smaller max_size, or remove it"
         );
         assert_eq!(
             check(0, "0 MB").unwrap_err().to_string(),

@@ -102,8 +102,9 @@ fn resolve(lit: &LitStr) -> Result<Resolved, String> {
     let mime = mime_of(&written, &filename)?;
     if metadata.len() > MAX_FILE_BYTES {
         return Err(format!(
-            "`{written}` is {} bytes, over the 25 MiB ({MAX_FILE_BYTES} bytes) FlowFlex stores: use a smaller file",
-            metadata.len()
+            "`{written}` is {} bytes, over the {} FlowFlex stores: use a smaller file",
+            flowflex_core::size::grouped(metadata.len()),
+            flowflex_core::size::MAX_FILE_SIZE
         ));
     }
     let bytes = std::fs::read(&path).map_err(|err| format!("cannot read `{written}`: {err}"))?;

@@ -24,7 +24,7 @@ struct Args {
     /// API key to accept.
     #[arg(long, env = "FLOWFLEX_API_KEY", default_value = DEFAULT_API_KEY)]
     api_key: String,
-    /// API secret to accept (never printed).
+    /// API secret to accept (never printed). Default: emulator-secret.
     #[arg(long, env = "FLOWFLEX_API_SECRET", hide_env_values = true)]
     api_secret: Option<String>,
     /// Integration code to accept events for.
@@ -70,7 +70,9 @@ async fn main() -> ExitCode {
     if secret_given {
         eprintln!("api secret: the value you passed");
     } else {
-        eprintln!("api secret: {DEFAULT_API_SECRET} (default)");
+        // Named in --help and the docs; never printed, so that no log
+        // teaches anyone to look for secrets in this output.
+        eprintln!("api secret: the default (flowflex-emulator --help names it)");
     }
     print!("{}", emulator.announcement());
 

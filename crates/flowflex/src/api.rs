@@ -154,7 +154,8 @@ impl UploadUrl {
     /// # async fn demo(client: flowflex::Client) -> flowflex::Result<()> {
     /// let ticket = client.create_upload_url("invoice.pdf", flowflex::Mime::Pdf, 48_213).await?;
     /// // Your own PUT, to the full URL:
-    /// let request = reqwest::Client::new().put(ticket.upload_url.expose().clone());
+    /// let http = flowflex::http_client_builder()?.build().expect("an HTTP client");
+    /// let request = http.put(ticket.upload_url.expose().clone());
     /// # let _ = request; Ok(()) }
     /// ```
     #[must_use]

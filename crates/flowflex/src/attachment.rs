@@ -434,8 +434,8 @@ mod tests {
 
     #[test]
     fn human_sizes() {
-        assert_eq!(human_size(999), "999 B");
-        assert_eq!(human_size(26_214_400), "26.2 MB (26214400 bytes)");
+        assert_eq!(human_size(999), "999 bytes");
+        assert_eq!(human_size(26_214_400), "25 MiB (26,214,400 bytes)");
     }
 
     #[tokio::test]

@@ -271,13 +271,15 @@ impl ClientBuilder {
 
     /// A ready `reqwest::Client` (proxies, custom TLS roots, ...). Its own
     /// timeouts and redirect policy apply; the SDK sets the per-request
-    /// timeout. Keep redirects off (`reqwest::redirect::Policy::none()`), as
-    /// the default client does.
+    /// timeout. Start from [`http_client_builder`](crate::http_client_builder),
+    /// which has the SDK's TLS and its redirects off, and keep them off.
     ///
     /// ```
-    /// use reqwest::redirect::Policy;
-    ///
-    /// let http = reqwest::Client::builder().redirect(Policy::none()).build().unwrap();
+    /// let http = flowflex::http_client_builder()
+    ///     .unwrap()
+    ///     .connect_timeout(std::time::Duration::from_secs(5))
+    ///     .build()
+    ///     .unwrap();
     /// let client = flowflex::Client::builder()
     ///     .api_key("cik_xxx")
     ///     .api_secret("yyy")
@@ -374,8 +376,7 @@ impl ClientBuilder {
 
         let http = match self.http_client {
             Some(client) => client,
-            None => reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
+            None => http_client_builder()?
                 .connect_timeout(
                     self.connect_timeout
                         .unwrap_or(timeout.min(Duration::from_secs(10))),
@@ -405,6 +406,38 @@ impl ClientBuilder {
             scrubber,
         })
     }
+}
+
+/// A `reqwest::ClientBuilder` set up as the SDK's own HTTP client is: its
+/// TLS (with the default `rustls` feature: rustls with the program's
+/// installed crypto provider, or *ring*; see docs/security.md) and no
+/// redirects, so credentials never follow one to another host. Add what
+/// you need (a proxy, timeouts, root certificates), build it, and pass it
+/// to [`ClientBuilder::http_client`].
+///
+/// Start from this rather than `reqwest::Client::builder()`: with the
+/// `rustls` feature, reqwest is built without a crypto provider of its own,
+/// and a plain `reqwest::Client::builder().build()` panics unless the
+/// program installed one (or enabled reqwest's `rustls` feature, which
+/// brings aws-lc-rs).
+///
+/// ```
+/// let http = flowflex::http_client_builder()?
+///     .proxy(reqwest::Proxy::https("http://proxy.internal:3128")?)
+///     .connect_timeout(std::time::Duration::from_secs(5))
+///     .build()?;
+/// let client = flowflex::Client::builder().http_client(http);
+/// # let _ = client;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::Config`] if the platform's certificate verifier cannot be set
+/// up.
+pub fn http_client_builder() -> Result<reqwest::ClientBuilder> {
+    Ok(crate::tls::configure(reqwest::Client::builder())?
+        .redirect(reqwest::redirect::Policy::none()))
 }
 
 fn required<'a>(value: Option<&'a str>, name: &str, env: &str) -> Result<&'a str> {

@@ -247,7 +247,7 @@ impl fmt::Display for Endpoint {
         f.write_str(match self {
             Endpoint::UploadUrl => "upload-url request (POST /v1/assets/upload-url)",
             Endpoint::Storage => "storage upload (PUT to the presigned URL)",
-            Endpoint::Event => "event request (POST /v1/events/{integration_code})",
+            Endpoint::Event => "event request (POST /v1/events/ plus the integration code)",
         })
     }
 }
@@ -552,7 +552,9 @@ fn api_hint(endpoint: Endpoint, status: u16, code: Option<&str>) -> &'static str
             "Check the integration code (FLOWFLEX_INTEGRATION_CODE) and the base URL"
         }
         (_, 404, _) => "Check the base URL (FLOWFLEX_BASE_URL): it should be the FlowFlex API host",
-        (_, 413, _) => "The file is over the service's size limit (25 MB): send a smaller file",
+        (_, 413, _) => {
+            "The file is over the server's size limit (FlowFlex's is 25 MiB (26,214,400 bytes)): send a smaller file"
+        }
         (_, 300..=399, _) => {
             "Redirects are not followed, so credentials never reach another host: set the base URL to the final address"
         }

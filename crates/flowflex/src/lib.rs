@@ -38,21 +38,30 @@
 //!
 //! | feature | default | what it does |
 //! | --- | --- | --- |
-//! | `rustls` | yes | TLS through rustls, with the Mozilla roots built in |
-//! | `native-tls` | no | TLS through the platform's library (OpenSSL, Secure Transport, SChannel) |
+//! | `rustls` | yes | TLS through rustls with the *ring* crypto provider (or the process default provider, if the program installed one), and the platform's root certificates |
+//! | `native-tls` | no | TLS through the platform's library (OpenSSL, Secure Transport, SChannel); wins over `rustls` when both are on |
+//!
+//! Why *ring* rather than rustls' default, aws-lc-rs: it builds in seconds
+//! where aws-lc-sys takes about a minute on two cores, and cross-compiles
+//! without a C toolchain for the target. To use aws-lc-rs (FIPS,
+//! post-quantum key exchange), install it as the process default before
+//! building a client, and the SDK uses it:
+//! `rustls::crypto::aws_lc_rs::default_provider().install_default()`.
+//! The SDK never installs a default itself, and never panics when a program
+//! links both providers.
 //! | `blocking` | no | [`blocking::Client`](crate::blocking): the same API for code that is not async |
 //!
 //! # Your own HTTP client
 //!
 //! [`ClientBuilder::http_client`] takes a ready `reqwest::Client`: a proxy,
 //! extra root certificates, a client shared with the rest of your program.
-//! Keep redirects off, so credentials never follow one to another host.
+//! Start from [`http_client_builder`]: it has the SDK's TLS, and redirects
+//! off, so credentials never follow one to another host.
 //!
 //! ```no_run
 //! # fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let http = reqwest::Client::builder()
+//! let http = flowflex::http_client_builder()?
 //!     .proxy(reqwest::Proxy::https("http://proxy.internal:3128")?)
-//!     .redirect(reqwest::redirect::Policy::none())
 //!     .build()?;
 //! let client = flowflex::Client::builder()
 //!     .http_client(http)
@@ -125,6 +134,7 @@ mod redact;
 mod retry;
 mod send;
 mod sniff;
+mod tls;
 mod transport;
 mod visit;
 
@@ -132,6 +142,7 @@ pub use api::{AssetId, UploadTicket, UploadUrl};
 pub use attachment::{Attachment, FileInfo};
 pub use builder::{
     ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_CONCURRENT_UPLOADS, DEFAULT_TIMEOUT,
+    http_client_builder,
 };
 pub use client::Client;
 pub use error::{AttachmentErrorKind, Endpoint, Error, Result};
@@ -153,7 +164,7 @@ pub use payload::{IntoPayload, Payload, preview};
 pub use retry::RetryConfig;
 pub use send::{Progress, SendEvent, SendEventResult};
 
-/// The largest file FlowFlex stores: 25 MiB (26 214 400 bytes).
+/// The largest file FlowFlex stores: 25 MiB (26,214,400 bytes).
 ///
 /// ```
 /// assert_eq!(flowflex::MAX_FILE_BYTES, 26_214_400);

@@ -15,7 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["redact", "retry", "sniff"],
     &["error"],
     &["mime"],
-    &["transport"],
+    &["transport", "tls"],
     &["api"],
     &["builder"],
     &["attachment"],

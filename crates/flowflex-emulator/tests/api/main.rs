@@ -31,6 +31,7 @@ impl Ctx {
     }
 
     pub(crate) async fn with(emu: Emulator) -> Ctx {
+        install_tls_provider();
         let http = Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -136,4 +137,12 @@ pub(crate) async fn eventually(what: &str, mut condition: impl FnMut() -> bool) 
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("timed out waiting for {what}");
+}
+
+/// In `cargo test --workspace`, `flowflex` turns on reqwest's rustls without
+/// a crypto provider (it hands its own to reqwest), so a plain
+/// `reqwest::Client` here would panic without one installed. These tests
+/// speak plain http, but the client is built with TLS support all the same.
+pub(crate) fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }

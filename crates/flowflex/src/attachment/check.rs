@@ -168,7 +168,7 @@ impl Attachment {
                     "{} is over the {} limit: send a smaller file (FlowFlex stores at most {})",
                     human_size(size),
                     human_size(cap),
-                    human_size(crate::MAX_FILE_BYTES)
+                    flowflex_core::size::MAX_FILE_SIZE
                 ),
             ))
         } else {
@@ -299,18 +299,7 @@ impl Attachment {
     }
 }
 
-/// `1.2 MB`-style sizes for messages (decimal units, as the service's "25 MB").
+/// Sizes as every message shows them: `25 MiB (26,214,400 bytes)`.
 pub(crate) fn human_size(bytes: u64) -> String {
-    if bytes < 1000 {
-        return format!("{bytes} B");
-    }
-    #[allow(clippy::cast_precision_loss)]
-    let mut value = bytes as f64;
-    for unit in ["KB", "MB", "GB", "TB"] {
-        value /= 1000.0;
-        if value < 1000.0 {
-            return format!("{value:.1} {unit} ({bytes} bytes)");
-        }
-    }
-    format!("{bytes} bytes")
+    flowflex_core::size::describe(bytes)
 }

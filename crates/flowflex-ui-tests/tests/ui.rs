@@ -1,12 +1,22 @@
 //! Compile errors of `#[derive(FlowFlexEvent)]` and `include_attachment!`,
 //! one directory per topic, each with its reviewed `.stderr`. Regenerate
-//! with `TRYBUILD=overwrite cargo test -p flowflex --test ui` and review.
+//! with `TRYBUILD=overwrite cargo test -p flowflex-ui-tests --test ui` and
+//! review.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 #[test]
 fn ui() {
     write_include_fixtures();
+    // trybuild says nothing while it builds the dependencies of its cases;
+    // say what takes the time. Written to stderr directly, as libtest
+    // captures `eprintln!`.
+    let _ = writeln!(
+        std::io::stderr(),
+        "ui: trybuild compiles the compile-fail cases in {}; the first run builds `flowflex` and its dependencies there (about a minute on 2 cores), later runs take seconds",
+        trybuild_crate_dir().display()
+    );
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/ui/*/*.rs");
 }

@@ -13,6 +13,10 @@
 
 #![allow(clippy::print_stdout)] // An example shows its results.
 
+// The examples' shared ending: errors as `error:` and `hint:` lines.
+#[path = "../../../examples/report.rs"]
+mod report;
+
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -26,13 +30,7 @@ async fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
         .init();
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    report::exit(run().await)
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -41,7 +39,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let outbox = Outbox::open_sqlite(&path).await?;
     println!("Outbox at {}", path.display());
 
-    let invoice = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/invoice.pdf");
+    let invoice =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/assets/invoice.pdf");
     // Durable once this returns: the PDF was copied into the outbox.
     let id = outbox
         .enqueue(
