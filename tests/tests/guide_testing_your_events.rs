@@ -16,12 +16,12 @@ use serde::Serialize;
 #[derive(Debug, Serialize, FlowFlexEvent)]
 #[flowflex(event = "order.shipped")]
 #[serde(rename_all = "camelCase")]
-pub struct OrderShipped {
+struct OrderShipped {
     #[flowflex(mime = "application/pdf", max_size = "10 MB")]
-    pub invoice_file: Attachment,
+    invoice_file: Attachment,
     #[flowflex(mime = "image/*")]
-    pub gallery: Vec<Attachment>,
-    pub note: String,
+    gallery: Vec<Attachment>,
+    note: String,
 }
 
 fn sample() -> OrderShipped {

@@ -30,7 +30,7 @@ impl Failure {
             Failure::Sdk(err) => {
                 let code = exit::of(&err);
                 let message = crate::terms::cli_terms(&err.to_string());
-                (code, message, sdk_hint(&err, code).to_owned())
+                (code, message, sdk_hint(&err, code))
             }
             Failure::Usage(message) => (
                 exit::USAGE,
@@ -47,9 +47,9 @@ impl Failure {
 /// What to do next, for the kind of failure `err` is: a configuration
 /// error about the event name gets advice on event names, not on
 /// credentials.
-fn sdk_hint(err: &flowflex::Error, code: u8) -> &'static str {
-    match code {
-        exit::CONFIG => config_hint(&err.to_string()),
+fn sdk_hint(err: &flowflex::Error, code: u8) -> String {
+    let hint = match code {
+        exit::CONFIG => return config_hint(&err.to_string()),
         exit::ATTACHMENT => "`flowflex check FILE` tells what FlowFlex makes of a file",
         exit::USAGE => "--data takes a JSON object, or @FILE holding one",
         exit::API => "run again with --verbose to see each request and retry",
@@ -57,13 +57,17 @@ fn sdk_hint(err: &flowflex::Error, code: u8) -> &'static str {
             "check --base-url (or FLOWFLEX_BASE_URL) and the network; to work locally, start `flowflex emulator` and use the URL it prints"
         }
         _ => "run again with --verbose for details",
-    }
+    };
+    hint.to_owned()
 }
 
 /// The hint for an `Error::Config`, by what it is about.
-fn config_hint(message: &str) -> &'static str {
-    if message.contains("event name") {
-        "an event name is what your flow's trigger listens for, e.g. order.shipped: ASCII, at most 256 bytes, no control characters or surrounding blanks"
+fn config_hint(message: &str) -> String {
+    let hint = if message.contains("event name") {
+        return format!(
+            "an event name is what your flow's trigger listens for, e.g. order.shipped: ASCII, at most {} bytes, no control characters or surrounding blanks",
+            flowflex_core::EVENT_NAME_MAX_BYTES
+        );
     } else if message.contains("idempotency key") {
         "--idempotency-key takes ASCII text without control characters; leave it out and a fresh UUID is used"
     } else if message.contains("base_url") {
@@ -72,7 +76,8 @@ fn config_hint(message: &str) -> &'static str {
         "--timeout takes a whole number of seconds, at least 1"
     } else {
         "flowflex send reads --api-key, --api-secret, --integration-code and --base-url, or FLOWFLEX_API_KEY, FLOWFLEX_API_SECRET, FLOWFLEX_INTEGRATION_CODE and FLOWFLEX_BASE_URL; `flowflex emulator` prints a set that works locally"
-    }
+    };
+    hint.to_owned()
 }
 
 /// `error: ...` and `hint: ...`, each on one line.
