@@ -41,9 +41,10 @@
 //! | `rustls` | yes | TLS through rustls with the *ring* crypto provider (or the process default provider, if the program installed one), and the platform's root certificates |
 //! | `native-tls` | no | TLS through the platform's library (OpenSSL, Secure Transport, SChannel); wins over `rustls` when both are on |
 //!
-//! Why *ring* rather than rustls' default, aws-lc-rs: it builds in seconds
-//! where aws-lc-sys takes about a minute on two cores, and cross-compiles
-//! without a C toolchain for the target. To use aws-lc-rs (FIPS,
+//! Why *ring* rather than rustls' default, aws-lc-rs: ring builds a few C
+//! and assembly files with `cc`, where aws-lc-sys builds the whole AWS-LC
+//! C library (about a minute on two cores), which also makes
+//! cross-compiling heavier. To use aws-lc-rs (FIPS,
 //! post-quantum key exchange), install it as the process default before
 //! building a client, and the SDK uses it:
 //! `rustls::crypto::aws_lc_rs::default_provider().install_default()`.

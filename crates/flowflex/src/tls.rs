@@ -13,12 +13,12 @@
 //!   process-wide;
 //! - nothing process-wide is changed: the SDK never installs a default.
 //!
-//! Why *ring* and not rustls' default, aws-lc-rs: aws-lc-sys compiles a C
-//! (and assembly) library with cmake-like build logic, about 51 s of a
-//! 111 s cold build on 2 cores, and cross-compiling it needs a C toolchain
-//! for the target (and NASM on Windows); ring builds in seconds and
-//! cross-compiles with `cc` alone. Both are maintained by the rustls
-//! project's providers; aws-lc-rs adds FIPS and post-quantum key exchange.
+//! Why *ring* and not rustls' default, aws-lc-rs: aws-lc-sys builds the
+//! AWS-LC C library, about 51 s of a 111 s cold build on 2 cores, and
+//! cross-compiling it needs that C build to work for the target; ring
+//! builds a few C and assembly files with `cc`. Both are providers the
+//! rustls project supports; aws-lc-rs adds FIPS and post-quantum key
+//! exchange.
 //! A program that wants those installs the aws-lc-rs provider as the
 //! process default, and the SDK follows it (docs/security.md).
 
