@@ -46,10 +46,12 @@ pub(crate) fn run(runtime: &Runtime, plan: &Plan, files: &Files, r: &mut Results
     r.outbox_enqueue1 = Outcome::of(runtime.block_on(enqueue_rate(plan, 1, 0)));
     r.outbox_enqueue64 = Outcome::of(runtime.block_on(enqueue_rate(plan, ENQUEUE_TASKS, 0)));
     eprintln!(
-        "6. outbox: the same from {ENQUEUE_TASKS} tasks with {} events already pending",
+        "6. outbox: the same with {} events already pending",
         plan.outbox_backlog
     );
-    r.outbox_enqueue_backlog =
+    r.outbox_enqueue1_backlog =
+        Outcome::of(runtime.block_on(enqueue_rate(plan, 1, plan.outbox_backlog)));
+    r.outbox_enqueue64_backlog =
         Outcome::of(runtime.block_on(enqueue_rate(plan, ENQUEUE_TASKS, plan.outbox_backlog)));
 
     eprintln!(
