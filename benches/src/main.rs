@@ -131,6 +131,8 @@ pub(crate) struct Plan {
     /// Events of the outbox's backlog, delivered by a relay (and sent
     /// directly to compare), and on PostgreSQL.
     pub(crate) outbox_events: usize,
+    /// Events already pending in the third enqueue measurement.
+    pub(crate) outbox_backlog: usize,
     /// The workloads to run (all when empty).
     pub(crate) only: Vec<Workload>,
 }
@@ -148,6 +150,7 @@ impl Plan {
                 event_duration: Duration::from_millis(300),
                 encode_iterations: 2_000,
                 outbox_events: 100,
+                outbox_backlog: 200,
                 only: Vec::new(),
             }
         } else {
@@ -161,6 +164,7 @@ impl Plan {
                 event_duration: Duration::from_secs(1),
                 encode_iterations: 50_000,
                 outbox_events: 5_000,
+                outbox_backlog: 20_000,
                 only: Vec::new(),
             }
         };

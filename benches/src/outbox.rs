@@ -43,8 +43,16 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
 /// Runs every outbox measurement into `r`.
 pub(crate) fn run(runtime: &Runtime, plan: &Plan, files: &Files, r: &mut Results) {
     eprintln!("6. outbox: durable enqueues per second on SQLite, 1 and {ENQUEUE_TASKS} tasks");
-    r.outbox_enqueue1 = Outcome::of(runtime.block_on(enqueue_rate(plan, 1)));
-    r.outbox_enqueue64 = Outcome::of(runtime.block_on(enqueue_rate(plan, ENQUEUE_TASKS)));
+    r.outbox_enqueue1 = Outcome::of(runtime.block_on(enqueue_rate(plan, 1, 0)));
+    r.outbox_enqueue64 = Outcome::of(runtime.block_on(enqueue_rate(plan, ENQUEUE_TASKS, 0)));
+    eprintln!(
+        "6. outbox: the same with {} events already pending",
+        plan.outbox_backlog
+    );
+    r.outbox_enqueue1_backlog =
+        Outcome::of(runtime.block_on(enqueue_rate(plan, 1, plan.outbox_backlog)));
+    r.outbox_enqueue64_backlog =
+        Outcome::of(runtime.block_on(enqueue_rate(plan, ENQUEUE_TASKS, plan.outbox_backlog)));
 
     eprintln!(
         "6. outbox: a relay delivering {} events (SQLite) vs send_event, {IN_FLIGHT} in flight",
@@ -122,13 +130,26 @@ async fn close(outbox: Outbox) {
 
 /// Durable enqueues per second (each `enqueue(..).await` returned, so
 /// committed and fsynced) from `tasks` tasks for `plan.event_duration`, one
-/// sample per run, each run on a fresh SQLite outbox.
-async fn enqueue_rate(plan: &Plan, tasks: usize) -> Result<Vec<f64>, BoxError> {
+/// sample per run, each run on a fresh SQLite outbox holding `backlog`
+/// pending events first.
+async fn enqueue_rate(plan: &Plan, tasks: usize, backlog: usize) -> Result<Vec<f64>, BoxError> {
     let payload = crate::encode::order_json();
     let mut rates = Vec::new();
     for _ in 0..plan.runs {
         let scratch = Scratch::new("enqueue")?;
         let outbox = Outbox::open_sqlite(scratch.db()).await?;
+        // The backlog in one transaction of the caller's: quick to set up.
+        if backlog > 0 {
+            let pool = outbox.sqlite_pool().ok_or("a SQLite outbox has a pool")?;
+            let mut tx = pool.begin().await?;
+            for _ in 0..backlog {
+                outbox
+                    .enqueue(EVENT, &payload)
+                    .in_transaction(&mut tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        }
         // Warm: the pool's connections, the writer, the file's first pages.
         for _ in 0..10 {
             outbox.enqueue(EVENT, &payload).await?;
@@ -155,12 +176,9 @@ async fn enqueue_rate(plan: &Plan, tasks: usize) -> Result<Vec<f64>, BoxError> {
         let elapsed = start.elapsed().as_secs_f64();
         let stored = stored.load(Ordering::Relaxed);
         let pending = outbox.stats().await?.pending;
-        if pending != stored + 10 {
-            return Err(format!(
-                "{stored} enqueues returned but {} are pending",
-                pending - 10
-            )
-            .into());
+        let expected = stored + 10 + backlog as u64;
+        if pending != expected {
+            return Err(format!("{expected} events enqueued but {pending} are pending").into());
         }
         close(outbox).await;
         #[allow(clippy::cast_precision_loss)]

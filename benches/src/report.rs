@@ -350,6 +350,7 @@ impl Report {
                 "event_seconds": self.plan.event_duration.as_secs_f64(),
                 "encode_iterations": self.plan.encode_iterations,
                 "outbox_events": self.plan.outbox_events,
+                "outbox_backlog": self.plan.outbox_backlog,
             },
             "python": match &self.python { Ok(v) => json!({"version": v}), Err(e) => json!({"missing": e}) },
             "curl": match &self.curl { Ok(v) => json!({"version": v}), Err(e) => json!({"missing": e}) },
@@ -365,6 +366,8 @@ impl Report {
                 "outbox": {
                     "enqueue_sqlite_1_task_per_second": outcome(&r.outbox_enqueue1),
                     "enqueue_sqlite_64_tasks_per_second": outcome(&r.outbox_enqueue64),
+                    "enqueue_sqlite_1_task_backlog_per_second": outcome(&r.outbox_enqueue1_backlog),
+                    "enqueue_sqlite_64_tasks_backlog_per_second": outcome(&r.outbox_enqueue64_backlog),
                     "relay_sqlite_per_second": outcome(&r.outbox_relay),
                     "direct_send_per_second": outcome(&r.outbox_direct),
                     "enqueue_postgres_64_tasks_per_second": outcome(&r.outbox_pg_enqueue),
@@ -407,8 +410,10 @@ fn outbox_rows(plan: &Plan, r: &Results) -> Vec<Row> {
     };
     let enqueue64 = r.outbox_enqueue64.median();
     let relay = paired(&r.outbox_relay, &r.outbox_direct);
-    let pg_note = |figure: Option<String>| match &r.outbox_pg_unavailable {
-        Some(why) => Some(format!("n/a: {why}")),
+    // Without a server: the reason on the first PostgreSQL row.
+    let pg_note = |first: bool, figure: Option<String>| match &r.outbox_pg_unavailable {
+        Some(why) if first => Some(format!("n/a: {why}")),
+        Some(_) => Some("n/a (no server)".to_owned()),
         None => figure,
     };
     let pg_scaling = paired(&r.outbox_pg4, &r.outbox_pg1);
@@ -436,6 +441,36 @@ fn outbox_rows(plan: &Plan, r: &Results) -> Vec<Row> {
                 enqueue64,
             )
         },
+        Row {
+            note: paired(&r.outbox_enqueue1_backlog, &r.outbox_enqueue1)
+                .map(|x| format!("{x:.2}x with none pending")),
+            ..row(
+                "outbox_enqueue_1_backlog",
+                format!(
+                    "   Durable enqueues/s, SQLite, 1 task, {} pending",
+                    plan.outbox_backlog
+                ),
+                "events/s",
+                0,
+                Better::Higher,
+                r.outbox_enqueue1_backlog.median(),
+            )
+        },
+        Row {
+            note: paired(&r.outbox_enqueue64_backlog, &r.outbox_enqueue64)
+                .map(|x| format!("{x:.2}x with none pending")),
+            ..row(
+                "outbox_enqueue_64_backlog",
+                format!(
+                    "   Durable enqueues/s, SQLite, {ENQUEUE_TASKS} tasks, {} pending",
+                    plan.outbox_backlog
+                ),
+                "events/s",
+                0,
+                Better::Higher,
+                r.outbox_enqueue64_backlog.median(),
+            )
+        },
         row(
             "outbox_direct",
             format!("   send_event of {n} events, {IN_FLIGHT} in flight (no outbox)"),
@@ -459,7 +494,7 @@ fn outbox_rows(plan: &Plan, r: &Results) -> Vec<Row> {
             )
         },
         Row {
-            note: pg_note(None),
+            note: pg_note(true, None),
             ..row(
                 "outbox_pg_enqueue",
                 format!("   PostgreSQL: enqueues/s, {ENQUEUE_TASKS} tasks"),
@@ -470,7 +505,7 @@ fn outbox_rows(plan: &Plan, r: &Results) -> Vec<Row> {
             )
         },
         Row {
-            note: pg_note(None),
+            note: pg_note(false, None),
             ..row(
                 "outbox_pg_relay_1",
                 format!("   PostgreSQL: 1 relay delivering {n} events"),
@@ -481,7 +516,7 @@ fn outbox_rows(plan: &Plan, r: &Results) -> Vec<Row> {
             )
         },
         Row {
-            note: pg_note(pg_scaling.map(|x| format!("{x:.2}x 1 relay"))),
+            note: pg_note(false, pg_scaling.map(|x| format!("{x:.2}x 1 relay"))),
             ..row(
                 "outbox_pg_relay_4",
                 format!("   PostgreSQL: {PG_RELAYS} relays delivering {n} events"),

@@ -83,6 +83,9 @@ pub(crate) struct Results {
     /// Durable enqueues per second on SQLite, from 1 and from 64 tasks.
     pub(crate) outbox_enqueue1: Outcome,
     pub(crate) outbox_enqueue64: Outcome,
+    /// The same with `Plan::outbox_backlog` events already pending.
+    pub(crate) outbox_enqueue1_backlog: Outcome,
+    pub(crate) outbox_enqueue64_backlog: Outcome,
     /// Events per second delivering a backlog: a relay from SQLite, and
     /// `send_event` of the same events at the same concurrency.
     pub(crate) outbox_relay: Outcome,
@@ -119,6 +122,14 @@ impl Results {
             ("encode, Python", &self.encode_python_sdk),
             ("outbox enqueue, 1 task", &self.outbox_enqueue1),
             ("outbox enqueue, 64 tasks", &self.outbox_enqueue64),
+            (
+                "outbox enqueue, 1 task, backlog",
+                &self.outbox_enqueue1_backlog,
+            ),
+            (
+                "outbox enqueue, 64 tasks, backlog",
+                &self.outbox_enqueue64_backlog,
+            ),
             ("outbox relay", &self.outbox_relay),
             ("outbox, direct sends", &self.outbox_direct),
             ("outbox, PostgreSQL", &self.outbox_pg1),
