@@ -93,15 +93,20 @@ fn send_from_rust(emulator: &Served, dir: &Path) -> Vec<BTreeMap<String, flowfle
     let file = |name: &str| Attachment::from_path(dir.join(name));
     let pdf_bytes = std::fs::read(dir.join("invoice.pdf")).expect("read");
     let banner = file("banner.png");
+    // flowflex::json!: the payload owns its attachments (a plain
+    // serde_json::json! holding one is refused at send).
     let payloads = [
-        ("order.placed", json!({"name": "Ada", "order_id": "ord_42"})),
+        (
+            "order.placed",
+            flowflex::json!({"name": "Ada", "order_id": "ord_42"}),
+        ),
         (
             "invoice.created",
-            json!({"assetId": file("invoice.pdf"), "customer_id": "cust_123"}),
+            flowflex::json!({"assetId": file("invoice.pdf"), "customer_id": "cust_123"}),
         ),
         (
             "order.shipped",
-            json!({
+            flowflex::json!({
                 "invoice": file("invoice.pdf"),
                 "label":   file("label.png"),
                 "gallery": [file("a.jpg"), file("b.jpg")],
@@ -111,19 +116,19 @@ fn send_from_rust(emulator: &Served, dir: &Path) -> Vec<BTreeMap<String, flowfle
         ),
         (
             "promo.sent",
-            json!({"header": banner.clone(), "footer": banner}),
+            flowflex::json!({"header": banner.clone(), "footer": banner}),
         ),
         (
             "invoice.created",
-            json!({"assetId": Attachment::from_bytes(pdf_bytes.clone(), "invoice.pdf").with_mime(Mime::Pdf)}),
+            flowflex::json!({"assetId": Attachment::from_bytes(pdf_bytes.clone(), "invoice.pdf").with_mime(Mime::Pdf)}),
         ),
         (
             "invoice.created",
-            json!({"assetId": Attachment::from_reader(std::io::Cursor::new(pdf_bytes), "invoice.pdf")}),
+            flowflex::json!({"assetId": Attachment::from_reader(std::io::Cursor::new(pdf_bytes), "invoice.pdf")}),
         ),
         (
             "invoice.created",
-            json!({"assetId": file("tmp-7f3a.pdf").with_filename("Invoice-2026.pdf")}),
+            flowflex::json!({"assetId": file("tmp-7f3a.pdf").with_filename("Invoice-2026.pdf")}),
         ),
     ];
     let sent: Vec<_> = payloads
