@@ -17,8 +17,10 @@ pub(crate) fn run(base_url: &str, file: Option<&Path>) -> Result<(), BoxError> {
     runtime.block_on(async {
         let client = crate::server::client(base_url)?;
         let payload = match file {
-            Some(path) => json!({"order_id": "ord_1", "invoice": Attachment::from_path(path)}),
-            None => json!({"order_id": "ord_1", "invoice": null}),
+            Some(path) => {
+                flowflex::json!({"order_id": "ord_1", "invoice": Attachment::from_path(path)})
+            }
+            None => flowflex::json!({"order_id": "ord_1", "invoice": null}),
         };
         client.send_event("bench.memory", payload).await?;
         Ok::<_, BoxError>(())
