@@ -93,6 +93,8 @@ fn send_from_rust(emulator: &Served, dir: &Path) -> Vec<BTreeMap<String, flowfle
     let file = |name: &str| Attachment::from_path(dir.join(name));
     let pdf_bytes = std::fs::read(dir.join("invoice.pdf")).expect("read");
     let banner = file("banner.png");
+    // flowflex::json!: the payload owns its attachments (a plain
+    // serde_json::json! holding one is refused at send).
     let payloads = [
         (
             "order.placed",
