@@ -94,7 +94,7 @@ pub struct Slot {
 /// A payload as a send sees it before uploading.
 #[derive(Debug)]
 pub struct Walked {
-    /// The payload as JSON, attachments still as markers.
+    /// The payload as JSON, attachments still as tokens.
     pub value: Value,
     /// Every place an attachment stands, in document order.
     pub slots: Vec<Slot>,

@@ -15,7 +15,7 @@ use crate::event::FlowFlexEvent;
 use crate::payload::{IntoPayload, Slot};
 use crate::transport::BodyFault;
 
-/// An event encoded once: its body with a marker where each attachment
+/// An event encoded once: its body with a token where each attachment
 /// stands, the attachments (each file once), and every place one stands.
 #[derive(Debug, Clone)]
 pub struct Template {
@@ -50,7 +50,7 @@ impl Template {
     ///
     /// # Errors
     ///
-    /// [`Error::Payload`] if a slot or a marker names no attachment.
+    /// [`Error::Payload`] if a slot or a token names no attachment.
     pub fn from_parts(
         marked_body: Bytes,
         attachments: Vec<Attachment>,
@@ -80,7 +80,7 @@ impl Template {
         self.encoded.indexed()
     }
 
-    /// The attachments, each file once; a marker and a slot name one by index.
+    /// The attachments, each file once; a stored token and a slot name one by index.
     #[must_use]
     pub fn attachments(&self) -> &[Attachment] {
         &self.encoded.attachments
