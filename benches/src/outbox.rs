@@ -191,14 +191,32 @@ async fn enqueue_rate(plan: &Plan, tasks: usize, backlog: usize) -> Result<Vec<f
 /// events per second.
 async fn fill(outbox: &Outbox, n: usize) -> Result<f64, BoxError> {
     let payload = crate::encode::order_json();
+    let outbox = outbox.clone();
+    rate(ENQUEUE_TASKS, n, move || {
+        let (outbox, payload) = (outbox.clone(), payload.clone());
+        async move {
+            outbox.enqueue(EVENT, &payload).await?;
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// Events per second doing `n` jobs from `tasks` tasks, each taking the
+/// next job as it finishes one.
+async fn rate<F, Fut>(tasks: usize, n: usize, job: F) -> Result<f64, BoxError>
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), BoxError>> + Send,
+{
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
-    let workers: Vec<_> = (0..ENQUEUE_TASKS)
+    let workers: Vec<_> = (0..tasks)
         .map(|_| {
-            let (outbox, payload, next) = (outbox.clone(), payload.clone(), Arc::clone(&next));
+            let (job, next) = (job.clone(), Arc::clone(&next));
             tokio::spawn(async move {
                 while next.fetch_add(1, Ordering::Relaxed) < n {
-                    outbox.enqueue(EVENT, &payload).await?;
+                    job().await?;
                 }
                 Ok::<_, BoxError>(())
             })
@@ -264,24 +282,15 @@ async fn relay_vs_direct(plan: &Plan) -> Result<(Vec<f64>, Vec<f64>), BoxError> 
 
 /// Events per second sending `n` events from [`IN_FLIGHT`] tasks.
 async fn send_all(client: &Client, payload: &Value, n: usize) -> Result<f64, BoxError> {
-    let next = Arc::new(AtomicUsize::new(0));
-    let start = Instant::now();
-    let workers: Vec<_> = (0..IN_FLIGHT)
-        .map(|_| {
-            let (client, payload, next) = (client.clone(), payload.clone(), Arc::clone(&next));
-            tokio::spawn(async move {
-                while next.fetch_add(1, Ordering::Relaxed) < n {
-                    client.send_event(EVENT, &payload).await?;
-                }
-                Ok::<_, BoxError>(())
-            })
-        })
-        .collect();
-    for worker in workers {
-        worker.await??;
-    }
-    #[allow(clippy::cast_precision_loss)]
-    Ok(n as f64 / start.elapsed().as_secs_f64())
+    let (client, payload) = (client.clone(), payload.clone());
+    rate(IN_FLIGHT, n, move || {
+        let (client, payload) = (client.clone(), payload.clone());
+        async move {
+            client.send_event(EVENT, &payload).await?;
+            Ok(())
+        }
+    })
+    .await
 }
 
 // -------------------------------------------------------------- postgres
