@@ -8,32 +8,34 @@
 //! begins with one starts `"\u0000`. The scan looks only at backslashes
 //! (rare in JSON) and checks the rest of the token around each.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 use serde::Serialize;
+use smallvec::SmallVec;
 
 use crate::api::AssetId;
 use crate::attachment::Attachment;
 use crate::error::{Error, Result};
-use crate::payload::{KeyIndex, Payload, Slot, check_paths_distinct, hex_key, unknown_token};
+use crate::payload::{KeyIndex, Payload, hex_key, unknown_token};
+use crate::slots::Slots;
 use crate::visit::{Visit, Visitor};
 
 /// A token as serde_json writes it: `"\u0000`, 16 hex digits, `"`.
 const TOKEN_LEN: usize = 24;
+
+/// Where each token starts (its opening quote) and the index of its
+/// attachment, in order; a typical event's fit inline.
+type Marks = SmallVec<[(usize, usize); 8]>;
 
 /// An event body waiting for its asset ids, with what it needs uploaded.
 #[derive(Debug, Clone)]
 pub(crate) struct Encoded {
     /// The JSON, each attachment as its token.
     template: Vec<u8>,
-    /// Where each token starts (its opening quote) and the index of its
-    /// attachment, in order.
-    marks: Vec<(usize, usize)>,
+    marks: Marks,
     /// The files to upload, each once.
     pub(crate) attachments: Vec<Attachment>,
     /// Every place an attachment stands, with its flow path.
-    pub(crate) slots: Vec<Slot>,
+    pub(crate) slots: Slots,
 }
 
 impl Encoded {
@@ -42,16 +44,15 @@ impl Encoded {
         let slots = payload.slots()?;
         let (value, attachments) = payload.into_parts();
         let template = write(&value)?;
-        let index = KeyIndex::new(&attachments);
-        let marks = scan(&template, |key| index.get(key), attachments.len())?;
-        if !marks.unknown.is_empty() {
+        let found = scan_expecting(&template, &attachments, &slots)?;
+        if !found.unknown.is_empty() {
             // The walk above found every token; a scan that disagrees is a
             // bug, refused rather than sent.
             return Err(unknown_token(""));
         }
         Ok(Encoded {
             template,
-            marks: marks.places,
+            marks: found.places,
             attachments,
             slots,
         })
@@ -62,54 +63,27 @@ impl Encoded {
     pub(crate) fn from_event<T: Serialize + Visit + ?Sized>(event: &T) -> Result<Encoded> {
         let mut visitor = Visitor::default();
         event.__flowflex_visit(&mut visitor);
-        let found = visitor.into_found();
-        let mut attachments: Vec<Attachment> = Vec::with_capacity(found.len());
-        let mut slots = Vec::with_capacity(found.len());
-        // Few attachments: a scan of the ones so far beats hashing.
-        let mut keys: Option<HashMap<u64, usize>> = None;
-        for f in found {
-            let key = f.attachment.key();
-            let seen = match &keys {
-                Some(map) => map.get(&key).copied(),
-                None => attachments.iter().position(|a| a.key() == key),
-            };
-            let index = seen.unwrap_or_else(|| {
-                attachments.push(f.attachment.clone());
-                attachments.len() - 1
-            });
-            if keys.is_none() && attachments.len() > 8 {
-                keys = Some(
-                    attachments
-                        .iter()
-                        .enumerate()
-                        .map(|(i, a)| (a.key(), i))
-                        .collect(),
-                );
-            } else if let Some(map) = &mut keys {
-                map.entry(key).or_insert(index);
-            }
-            slots.push(Slot {
-                path: f.path,
-                index,
-                rules: f.rules,
-            });
-        }
+        let (slots, found) = visitor.finish();
+        let attachments: Vec<Attachment> = found.iter().map(|a| (*a).clone()).collect();
         let template = write(event)?;
-        let index = KeyIndex::new(&attachments);
-        let marks = scan(&template, |key| index.get(key), attachments.len())?;
+        let found = scan_expecting(&template, &attachments, &slots)?;
         let mut encoded = Encoded {
             template,
-            marks: marks.places,
+            marks: found.places,
             attachments,
             slots,
         };
-        if !marks.unknown.is_empty() {
+        if !found.unknown.is_empty() {
             // An attachment inside a field whose type does not derive
             // `FlowFlexEvent` (an enum, a foreign type) is still sent.
-            encoded.adopt(event, &marks.unknown)?;
+            encoded.adopt(event, &found.unknown)?;
         }
-        encoded.drop_unused(&marks.used);
-        check_paths_distinct(&encoded.slots)?;
+        if !found.used.all(encoded.attachments.len()) {
+            // A walk that saw a field serde skipped: nothing is uploaded
+            // that the event would not carry.
+            encoded.slots.retain(|i| found.used.is(i));
+        }
+        encoded.slots.check_distinct()?;
         Ok(encoded)
     }
 
@@ -127,28 +101,13 @@ impl Encoded {
             self.attachments.push(a.clone());
         }
         let all = payload.slots()?;
-        let (_, held) = payload.into_parts();
-        for slot in all {
-            let key = held[slot.index].key();
+        for slot in all.iter() {
+            let key = payload.attachments()[slot.index].key();
             if let Some(pos) = unknown.iter().position(|k| *k == key) {
-                self.slots.push(Slot {
-                    path: slot.path,
-                    index: first_new + pos,
-                    rules: Vec::new(),
-                });
+                self.slots.push(slot.path, first_new + pos, &[]);
             }
         }
         Ok(())
-    }
-
-    /// Forgets places whose attachment the body does not hold (a walk that
-    /// saw a field serde skipped): nothing is uploaded that the event would
-    /// not carry.
-    fn drop_unused(&mut self, used: &Used) {
-        if (0..self.attachments.len()).all(|i| used.is(i)) {
-            return;
-        }
-        self.slots.retain(|s| used.is(s.index));
     }
 
     /// A stored body (the outbox), its tokens naming attachments by index
@@ -156,20 +115,20 @@ impl Encoded {
     pub(crate) fn from_parts(
         template: Vec<u8>,
         attachments: Vec<Attachment>,
-        slots: Vec<Slot>,
+        slots: Slots,
     ) -> Result<Encoded> {
         let n = attachments.len();
-        let marks = scan(
-            &template,
-            |key| usize::try_from(key).ok().filter(|i| *i < n),
-            n,
-        )?;
-        if !marks.unknown.is_empty() {
+        let found = scan(&template, n, |_, hex| {
+            hex_key(hex)
+                .and_then(|key| usize::try_from(key).ok())
+                .filter(|i| *i < n)
+        })?;
+        if !found.unknown.is_empty() {
             return Err(Error::payload("a stored body names no such attachment"));
         }
         Ok(Encoded {
             template,
-            marks: marks.places,
+            marks: found.places,
             attachments,
             slots,
         })
@@ -179,65 +138,67 @@ impl Encoded {
     /// by key, to store: keys live as long as the process, indexes survive
     /// a restart.
     pub(crate) fn indexed(&self) -> Bytes {
-        let written = self.splice(|out, index| {
+        let mut out = Vec::with_capacity(self.template.len());
+        let mut at = 0;
+        for &(start, index) in &self.marks {
+            out.extend_from_slice(&self.template[at..start]);
             out.extend_from_slice(format!("\"\\u0000{index:016x}\"").as_bytes());
-            Ok(())
-        });
-        written.unwrap_or_else(|_| Bytes::copy_from_slice(&self.template))
+            at = start + TOKEN_LEN;
+        }
+        out.extend_from_slice(&self.template[at..]);
+        Bytes::from(out)
     }
 
     /// Whether the attachment at `index` stands anywhere in the body.
     pub(crate) fn is_used(&self, index: usize) -> bool {
-        self.slots.iter().any(|s| s.index == index)
+        self.slots.is_used(index)
     }
 
     /// The first flow path of the attachment at `index`.
     pub(crate) fn first_path(&self, index: usize) -> &str {
-        self.slots
-            .iter()
-            .find(|s| s.index == index)
-            .map(|s| s.path.as_str())
-            .unwrap_or_default()
+        self.slots.first_path(index)
     }
 
     /// The body with each asset id in its place; `ids[i]` is the id of
     /// `attachments[i]`.
     pub(crate) fn body(&self, ids: &[Option<AssetId>]) -> Result<Bytes> {
-        self.splice(|out, index| {
+        let template = &self.template[..];
+        if self.marks.is_empty() {
+            return Ok(Bytes::copy_from_slice(template));
+        }
+        // Ids hold no control characters (api.rs checks them), so only `"`
+        // and `\\` need escaping, and ids hold neither in practice: the
+        // length without escapes is exact, and `Bytes` takes the buffer
+        // without another allocation.
+        let mut len = template.len();
+        for &(_, index) in &self.marks {
             let id = ids
                 .get(index)
                 .and_then(Option::as_ref)
                 .ok_or_else(|| Error::payload("an attachment has no asset id"))?;
-            // Ids hold no control characters (api.rs checks them), so only
-            // `"` and `\` need escaping.
-            let id = id.as_str().as_bytes();
+            len = len - TOKEN_LEN + id.as_str().len() + 2;
+        }
+        let mut out = Vec::with_capacity(len);
+        let mut at = 0;
+        // Word at a time, no SIMD set-up: ids are short.
+        let special = memchr::arch::all::memchr::Two::new(b'"', b'\\');
+        for &(start, index) in &self.marks {
+            out.extend_from_slice(&template[at..start]);
+            // Checked above.
+            let id = ids[index].as_ref().map(AssetId::as_str).unwrap_or_default();
             out.push(b'"');
-            if memchr::memchr2(b'"', b'\\', id).is_none() {
-                out.extend_from_slice(id);
-            } else {
+            let id = id.as_bytes();
+            if special.find(id).is_some() {
                 for &b in id {
-                    if matches!(b, b'"' | b'\\') {
+                    if b == b'"' || b == b'\\' {
                         out.push(b'\\');
                     }
                     out.push(b);
                 }
+            } else {
+                out.extend_from_slice(id);
             }
             out.push(b'"');
-            Ok(())
-        })
-    }
-
-    /// The template with `put` writing each token's replacement.
-    fn splice(&self, mut put: impl FnMut(&mut Vec<u8>, usize) -> Result<()>) -> Result<Bytes> {
-        if self.marks.is_empty() {
-            return Ok(Bytes::copy_from_slice(&self.template));
-        }
-        let template = &self.template[..];
-        let mut out = Vec::with_capacity(template.len() + self.marks.len() * 16);
-        let mut at = 0;
-        for &(start, index) in &self.marks {
-            out.extend_from_slice(&template[at..start]);
-            put(&mut out, index)?;
             at = start + TOKEN_LEN;
         }
         out.extend_from_slice(&template[at..]);
@@ -282,22 +243,57 @@ impl Used {
             self.more.get(index - 64).copied().unwrap_or(false)
         }
     }
+
+    /// Whether every index below `n` is set.
+    fn all(&self, n: usize) -> bool {
+        if n <= 64 {
+            let want = if n == 64 { u64::MAX } else { (1 << n) - 1 };
+            return self.bits & want == want;
+        }
+        self.bits == u64::MAX && (64..n).all(|i| self.is(i))
+    }
 }
 
 /// What a scan found.
-struct Marks {
-    /// Each token's start and index, in order.
-    places: Vec<(usize, usize)>,
+struct Found {
+    places: Marks,
     used: Used,
-    /// Keys `lookup` did not know, in the order they got their indexes
-    /// (after the `known` ones).
+    /// Keys nobody knew, in the order they got their indexes (after the
+    /// known ones).
     unknown: Vec<u64>,
 }
 
-/// Finds every token in `json`, naming its attachment with `lookup`.
-fn scan(json: &[u8], lookup: impl Fn(u64) -> Option<usize>, known: usize) -> Result<Marks> {
-    let mut marks = Marks {
-        places: Vec::with_capacity(known),
+/// Finds every token in `json`, expecting them where `slots` has them:
+/// the `n`th token is most likely the attachment of the `n`th place (both
+/// in serde's order), checked by comparing its digits with that
+/// attachment's token; any other is looked up by key.
+fn scan_expecting(json: &[u8], attachments: &[Attachment], slots: &Slots) -> Result<Found> {
+    let mut index: Option<KeyIndex> = None;
+    scan(json, attachments.len(), |n, hex| {
+        let expected = slots.index_of(n).filter(|&i| {
+            attachments
+                .get(i)
+                .is_some_and(|a| a.token().as_bytes().get(1..) == Some(hex))
+        });
+        if expected.is_some() {
+            return expected;
+        }
+        let key = hex_key(hex)?;
+        index
+            .get_or_insert_with(|| KeyIndex::new(attachments))
+            .get(key)
+    })
+}
+
+/// Finds every token in `json`; `name(n, digits)` gives the attachment
+/// index of the `n`th, or `None` for a key it does not know.
+fn scan(
+    json: &[u8],
+    known: usize,
+    mut name: impl FnMut(usize, &[u8]) -> Option<usize>,
+) -> Result<Found> {
+    let mut found = Found {
+        places: Marks::new(),
         used: Used::default(),
         unknown: Vec::new(),
     };
@@ -314,28 +310,31 @@ fn scan(json: &[u8], lookup: impl Fn(u64) -> Option<usize>, known: usize) -> Res
         {
             continue;
         }
-        let Some(key) = json.get(slash + 6..slash + 22).and_then(hex_key) else {
-            continue;
+        let hex = &json[slash + 6..slash + 22];
+        // Named, the digits are a token's (`name` compared or parsed them);
+        // otherwise they must parse as one.
+        let index = match name(found.places.len(), hex) {
+            Some(i) => i,
+            None => {
+                let Some(key) = hex_key(hex) else { continue };
+                match found.unknown.iter().position(|k| *k == key) {
+                    Some(i) => known + i,
+                    None => {
+                        found.unknown.push(key);
+                        known + found.unknown.len() - 1
+                    }
+                }
+            }
         };
         if json.get(start + TOKEN_LEN) == Some(&b':') {
             return Err(Error::payload(
                 "an attachment is used as a map key: attachments can only be values, never map keys",
             ));
         }
-        let index = match lookup(key) {
-            Some(i) => i,
-            None => match marks.unknown.iter().position(|k| *k == key) {
-                Some(i) => known + i,
-                None => {
-                    marks.unknown.push(key);
-                    known + marks.unknown.len() - 1
-                }
-            },
-        };
-        marks.used.set(index);
-        marks.places.push((start, index));
+        found.used.set(index);
+        found.places.push((start, index));
     }
-    Ok(marks)
+    Ok(found)
 }
 
 /// Whether the quote at `at` is escaped: an odd run of backslashes before it.
@@ -407,7 +406,7 @@ mod tests {
         );
         // A stored body naming a missing attachment is refused.
         let err =
-            Encoded::from_parts(encoded.indexed().to_vec(), Vec::new(), Vec::new()).unwrap_err();
+            Encoded::from_parts(encoded.indexed().to_vec(), Vec::new(), Slots::default()).unwrap_err();
         assert!(err.to_string().contains("no such attachment"), "{err}");
     }
 
@@ -417,7 +416,7 @@ mod tests {
         let mut map = std::collections::BTreeMap::new();
         map.insert(a.token().to_owned(), 1);
         let template = write(&map).unwrap();
-        let err = scan(&template, |_| Some(0), 1).err().expect("refused");
+        let err = scan(&template, 1, |_, _| Some(0)).err().expect("refused");
         assert!(err.to_string().contains("map key"), "{err}");
     }
 

@@ -75,10 +75,10 @@ pub trait FlowFlexEvent: serde::Serialize + Visit {
     fn attachments(&self) -> Vec<(String, &Attachment)> {
         let mut visitor = Visitor::default();
         self.__flowflex_visit(&mut visitor);
-        visitor
-            .into_found()
-            .into_iter()
-            .map(|found| (found.path, found.attachment))
+        let (slots, found) = visitor.finish();
+        slots
+            .iter()
+            .map(|slot| (slot.path.to_owned(), found[slot.index]))
             .collect()
     }
 

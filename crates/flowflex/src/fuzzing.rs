@@ -112,10 +112,10 @@ pub fn walk<T: serde::Serialize + ?Sized>(payload: &T) -> Result<Walked> {
     pointers_of(&value, &mut String::new(), &mut pointers, 0);
     Ok(Walked {
         slots: slots
-            .into_iter()
+            .iter()
             .zip(pointers)
             .map(|(s, pointer)| Slot {
-                path: s.path,
+                path: s.path.to_owned(),
                 pointer,
                 unique: s.index,
             })
@@ -195,7 +195,7 @@ fn encoded_with_ids(encoded: crate::encode::Encoded) -> Result<(Value, BTreeMap<
     let map = encoded
         .slots
         .iter()
-        .map(|s| (s.path.clone(), format!("asset_fuzz{}", s.index)))
+        .map(|s| (s.path.to_owned(), format!("asset_fuzz{}", s.index)))
         .collect();
     Ok((value, map))
 }

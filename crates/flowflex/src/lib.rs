@@ -134,6 +134,7 @@ mod payload;
 mod redact;
 mod retry;
 mod send;
+mod slots;
 mod sniff;
 mod tls;
 mod transport;

@@ -12,7 +12,8 @@ use crate::client::Client;
 use crate::encode::Encoded;
 use crate::error::{Error, Result};
 use crate::event::FlowFlexEvent;
-use crate::payload::{IntoPayload, Slot};
+use crate::payload::IntoPayload;
+use crate::slots::Slots;
 use crate::transport::BodyFault;
 
 /// An event encoded once: its body with a token where each attachment
@@ -59,14 +60,11 @@ impl Template {
         if slots.iter().any(|(_, i)| *i >= attachments.len()) {
             return Err(Error::payload("a stored slot names no attachment"));
         }
-        let slots = slots
-            .into_iter()
-            .map(|(path, index)| Slot {
-                path,
-                index,
-                rules: Vec::new(),
-            })
-            .collect();
+        let mut places = Slots::default();
+        for (path, index) in &slots {
+            places.push(path, *index, &[]);
+        }
+        let slots = places;
         // Every token must name an attachment: proved now, not at delivery.
         let encoded = Encoded::from_parts(marked_body.to_vec(), attachments, slots)?;
         Ok(Template { encoded })
@@ -92,7 +90,7 @@ impl Template {
         self.encoded
             .slots
             .iter()
-            .map(|s| (s.path.clone(), s.index))
+            .map(|s| (s.path.to_owned(), s.index))
             .collect()
     }
 
@@ -122,8 +120,8 @@ impl Template {
                 .await
                 .map_err(|e| e.at_path(self.encoded.first_path(i)))?;
             for slot in self.encoded.slots.iter().filter(|s| s.index == i) {
-                for rule in &slot.rules {
-                    crate::send::check_rule(&prepared, rule).map_err(|e| e.at_path(&slot.path))?;
+                for rule in slot.rules {
+                    crate::send::check_rule(&prepared, rule).map_err(|e| e.at_path(slot.path))?;
                 }
             }
             out.push(Some(FileInfo {

@@ -23,6 +23,7 @@ use serde_json::{Map, Value};
 use crate::attachment::Attachment;
 use crate::error::{Error, Result};
 use crate::mime::Mime;
+use crate::slots::Slots;
 
 /// The key of a preview placeholder.
 const PLACEHOLDER: &str = "$attachment";
@@ -269,7 +270,7 @@ impl Payload {
     /// too deep, two attachments at one path, or an attachment it does not
     /// hold (one put in a plain `serde_json::json!`).
     pub fn attachment_paths(&self) -> Result<Vec<String>> {
-        Ok(self.slots()?.into_iter().map(|s| s.path).collect())
+        Ok(self.slots()?.iter().map(|s| s.path.to_owned()).collect())
     }
 
     /// The payload as JSON, each attachment shown as the placeholder
@@ -298,7 +299,7 @@ impl Payload {
 
     /// Where each attachment stands: its flow path and its index in
     /// `attachments`, in document order. Checks that the payload can be sent.
-    pub(crate) fn slots(&self) -> Result<Vec<Slot>> {
+    pub(crate) fn slots(&self) -> Result<Slots> {
         slots_of(&self.value, &self.attachments)
     }
 }
@@ -379,17 +380,6 @@ macro_rules! json {
 
 // ------------------------------------------------------------------- walk
 
-/// One place an attachment stands.
-#[derive(Debug, Clone)]
-pub(crate) struct Slot {
-    /// The flow path: `invoice`, `gallery[0]`, `order.receipt`.
-    pub(crate) path: String,
-    /// Index into the payload's attachments.
-    pub(crate) index: usize,
-    /// The limits of every derived field it sits in.
-    pub(crate) rules: Vec<crate::visit::FieldRules>,
-}
-
 /// Keys to indexes: a few held inline and scanned (the common event), more
 /// sorted for a binary search.
 pub(crate) enum KeyIndex {
@@ -428,7 +418,7 @@ impl KeyIndex {
     }
 }
 
-fn slots_of(value: &Value, attachments: &[Attachment]) -> Result<Vec<Slot>> {
+fn slots_of(value: &Value, attachments: &[Attachment]) -> Result<Slots> {
     match value {
         Value::Object(_) => {}
         Value::String(s) if token_key(s).is_some() => {
@@ -445,35 +435,34 @@ fn slots_of(value: &Value, attachments: &[Attachment]) -> Result<Vec<Slot>> {
     }
     let mut walker = Walker {
         index: KeyIndex::new(attachments),
-        slots: Vec::new(),
+        slots: Slots::default(),
     };
-    walker.walk(value, &mut String::new(), 0)?;
-    check_paths_distinct(&walker.slots)?;
+    walker.walk(value, 0)?;
+    walker.slots.check_distinct()?;
     Ok(walker.slots)
 }
 
 struct Walker {
     index: KeyIndex,
-    slots: Vec<Slot>,
+    slots: Slots,
 }
 
 impl Walker {
-    fn walk(&mut self, v: &Value, path: &mut String, depth: usize) -> Result<()> {
+    fn walk(&mut self, v: &Value, depth: usize) -> Result<()> {
         if depth > MAX_DEPTH {
             return Err(Error::payload(format!(
                 "it is nested deeper than {MAX_DEPTH} levels at `{}`: flatten it",
-                crate::redact::printable(path, 200)
+                crate::redact::printable(self.slots.walking_path(), 200)
             )));
         }
         match v {
             Value::String(s) => {
                 if let Some(key) = token_key(s) {
-                    let index = self.index.get(key).ok_or_else(|| unknown_token(path))?;
-                    self.slots.push(Slot {
-                        path: path.clone(),
-                        index,
-                        rules: Vec::new(),
-                    });
+                    let index = self
+                        .index
+                        .get(key)
+                        .ok_or_else(|| unknown_token(self.slots.walking_path()))?;
+                    self.slots.record(index, &[]);
                 }
             }
             Value::Object(map) => {
@@ -481,21 +470,21 @@ impl Walker {
                     if token_key(key).is_some() {
                         return Err(Error::payload(format!(
                             "an attachment is used as a map key under `{}`: attachments can only be values, never map keys",
-                            crate::redact::printable(path, 200)
+                            crate::redact::printable(self.slots.walking_path(), 200)
                         )));
                     }
-                    let mark = path.len();
-                    crate::visit::push_key(path, key);
-                    self.walk(child, path, depth + 1)?;
-                    path.truncate(mark);
+                    let mark = self.slots.mark();
+                    self.slots.enter_key(key);
+                    self.walk(child, depth + 1)?;
+                    self.slots.leave(mark);
                 }
             }
             Value::Array(items) => {
                 for (i, child) in items.iter().enumerate() {
-                    let mark = path.len();
-                    crate::visit::push_index(path, i);
-                    self.walk(child, path, depth + 1)?;
-                    path.truncate(mark);
+                    let mark = self.slots.mark();
+                    self.slots.enter_index(i);
+                    self.walk(child, depth + 1)?;
+                    self.slots.leave(mark);
                 }
             }
             _ => {}
@@ -508,42 +497,6 @@ impl Walker {
 pub(crate) fn unknown_token(path: &str) -> Error {
     Error::payload(format!(
         "the value at `{}` is an attachment this payload does not hold: an Attachment put in a plain serde_json::json! value is only text, so build the payload with flowflex::json!(..) (same syntax) or Payload::from_serialize; JSON from outside can never name a file to upload",
-        crate::redact::printable(path, 200)
-    ))
-}
-
-/// Two different attachments at the same flow path (`{"x.y": a, "x": {"y": b}}`)
-/// would be one entry of `uploaded_assets` and one `{{trigger.x.y}}`: refused
-/// rather than silently losing one.
-pub(crate) fn check_paths_distinct(slots: &[Slot]) -> Result<()> {
-    if slots.len() < 2 {
-        return Ok(());
-    }
-    if slots.len() <= 8 {
-        // A handful: comparing each pair is cheaper than hashing.
-        for (i, a) in slots.iter().enumerate() {
-            if let Some(b) = slots[i + 1..]
-                .iter()
-                .find(|b| b.path == a.path && b.index != a.index)
-            {
-                return Err(same_path(&b.path));
-            }
-        }
-        return Ok(());
-    }
-    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(slots.len());
-    for slot in slots {
-        match seen.insert(&slot.path, slot.index) {
-            Some(other) if other != slot.index => return Err(same_path(&slot.path)),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-fn same_path(path: &str) -> Error {
-    Error::payload(format!(
-        "two different attachments have the same flow path `{}` (a key containing '.' or '[' reads like nesting): rename one of the keys",
         crate::redact::printable(path, 200)
     ))
 }

@@ -207,7 +207,7 @@ impl SendEvent {
             let uploaded_assets: BTreeMap<String, AssetId> = encoded
                 .slots
                 .iter()
-                .filter_map(|s| Some((s.path.clone(), ids.get(s.index)?.clone()?)))
+                .filter_map(|s| Some((s.path.to_owned(), ids.get(s.index)?.clone()?)))
                 .collect();
             tracing::info!(uploaded = uploaded_assets.len(), "event sent");
             Ok((response, uploaded_assets))
@@ -302,10 +302,10 @@ async fn upload_all(
         .buffered(concurrency)
         .try_collect()
         .await?;
-    for slot in &encoded.slots {
+    for slot in encoded.slots.iter() {
         if let Some((_, p)) = prepared.iter().find(|(i, _)| *i == slot.index) {
-            for rule in &slot.rules {
-                check_rule(p, rule).map_err(|e| e.at_path(&slot.path))?;
+            for rule in slot.rules {
+                check_rule(p, rule).map_err(|e| e.at_path(slot.path))?;
             }
         }
     }

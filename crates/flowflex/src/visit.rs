@@ -12,19 +12,12 @@ use std::marker::PhantomData;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::attachment::Attachment;
-use crate::mime::Mime;
+use smallvec::SmallVec;
 
-/// Limits a `#[flowflex(..)]` field puts on its attachments. Used by the
-/// derive; not part of the stable API.
-#[doc(hidden)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FieldRules {
-    /// The allowed types; empty means any of the 16.
-    pub mimes: &'static [Mime],
-    /// The largest size allowed, in bytes.
-    pub max_size: Option<u64>,
-}
+use crate::attachment::Attachment;
+use crate::slots::Slots;
+
+pub use crate::slots::FieldRules;
 
 /// Used by the derive's `attachment_paths`, which needs no `Serialize`.
 #[doc(hidden)]
@@ -53,22 +46,18 @@ pub trait Visit {
     fn __flowflex_templates(templates: &mut Templates);
 }
 
-/// An attachment found in a value.
-#[derive(Debug)]
-pub(crate) struct Found<'a> {
-    pub(crate) path: String,
-    pub(crate) attachment: &'a Attachment,
-    /// The limits of every field it is inside of.
-    pub(crate) rules: Vec<FieldRules>,
-}
-
-/// The state of a walk over a value. Not public API.
+/// The state of a walk over a value: the places found so far and the
+/// attachments they name, each once. Not public API.
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct Visitor<'a> {
-    path: String,
+    slots: Slots,
+    /// The limits of the fields being walked.
     rules: Vec<FieldRules>,
-    found: Vec<Found<'a>>,
+    /// Each attachment once, in the order first met.
+    found: SmallVec<[&'a Attachment; 8]>,
+    /// Key to index, once there are too many to scan.
+    many: Option<HashMap<u64, usize>>,
 }
 
 /// Where to return to when leaving a field. Not public API.
@@ -79,69 +68,74 @@ pub struct Mark {
     rules: usize,
 }
 
-/// Appends an object key, as the runtime's payload walker writes paths.
-pub(crate) fn push_key(path: &mut String, key: &str) {
+/// Appends an object key to a path template.
+fn push_key(path: &mut String, key: &str) {
     if !path.is_empty() {
         path.push('.');
     }
     path.push_str(key);
 }
 
-pub(crate) fn push_index(path: &mut String, index: usize) {
-    path.push('[');
-    if index < 10 {
-        path.push(char::from(b'0' + index as u8));
-    } else {
-        let _ = write!(path, "{index}");
-    }
-    path.push(']');
+fn push_index(path: &mut String, index: usize) {
+    let _ = write!(path, "[{index}]");
 }
 
 impl Default for Visitor<'_> {
     fn default() -> Self {
-        // Room for a typical event: no regrowth while walking it.
         Visitor {
-            path: String::with_capacity(64),
+            slots: Slots::for_event(),
             rules: Vec::new(),
-            found: Vec::with_capacity(8),
+            found: SmallVec::new(),
+            many: None,
         }
     }
 }
 
+/// Past this many attachments, a map finds the ones already met.
+const SCAN: usize = 8;
+
 impl<'a> Visitor<'a> {
-    /// What the walk found, in the order serde writes it.
-    pub(crate) fn into_found(self) -> Vec<Found<'a>> {
-        self.found
+    /// What the walk found: the places, and the attachments their indexes
+    /// name.
+    pub(crate) fn finish(self) -> (Slots, SmallVec<[&'a Attachment; 8]>) {
+        (self.slots, self.found)
     }
 
+    #[inline]
     fn mark(&self) -> Mark {
         Mark {
-            path: self.path.len(),
+            path: self.slots.mark(),
             rules: self.rules.len(),
         }
     }
 
+    #[inline]
     fn push_rules(&mut self, rules: Option<FieldRules>) {
-        self.rules.extend(rules);
+        if let Some(rules) = rules {
+            self.rules.push(rules);
+        }
     }
 
     /// Enters an object key (a field, a map entry).
+    #[inline]
     pub fn enter_key(&mut self, key: &str, rules: Option<FieldRules>) -> Mark {
         let mark = self.mark();
-        push_key(&mut self.path, key);
+        self.slots.enter_key(key);
         self.push_rules(rules);
         mark
     }
 
     /// Enters an array element.
+    #[inline]
     pub fn enter_index(&mut self, index: usize, rules: Option<FieldRules>) -> Mark {
         let mark = self.mark();
-        push_index(&mut self.path, index);
+        self.slots.enter_index(index);
         self.push_rules(rules);
         mark
     }
 
     /// Enters a field written in its parent's place (flattened, newtype).
+    #[inline]
     pub fn enter_rules(&mut self, rules: Option<FieldRules>) -> Mark {
         let mark = self.mark();
         self.push_rules(rules);
@@ -149,18 +143,44 @@ impl<'a> Visitor<'a> {
     }
 
     /// Leaves what the matching `enter_*` entered.
+    #[inline]
     pub fn leave(&mut self, mark: Mark) {
-        self.path.truncate(mark.path);
+        self.slots.leave(mark.path);
         self.rules.truncate(mark.rules);
     }
 
     /// Reports an attachment at the current path.
+    #[inline]
     pub fn attachment(&mut self, attachment: &'a Attachment) {
-        self.found.push(Found {
-            path: self.path.clone(),
-            attachment,
-            rules: self.rules.clone(),
-        });
+        let index = self.index(attachment);
+        self.slots.record(index, &self.rules);
+    }
+
+    /// The attachment's index in `found`, added if new.
+    #[inline]
+    fn index(&mut self, attachment: &'a Attachment) -> usize {
+        let key = attachment.key();
+        let seen = match &self.many {
+            Some(map) => map.get(&key).copied(),
+            None => self.found.iter().position(|a| a.key() == key),
+        };
+        if let Some(index) = seen {
+            return index;
+        }
+        self.found.push(attachment);
+        let index = self.found.len() - 1;
+        if let Some(map) = &mut self.many {
+            map.insert(key, index);
+        } else if self.found.len() > SCAN {
+            self.many = Some(
+                self.found
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| (a.key(), i))
+                    .collect(),
+            );
+        }
+        index
     }
 }
 
@@ -580,15 +600,11 @@ mod tests {
         v.leave(key);
         v.leave(flat);
         v.attachment(&a);
-        let found: Vec<_> = v
-            .found
+        let (slots, found) = v.finish();
+        assert_eq!(found.len(), 1);
+        let found: Vec<_> = slots
             .iter()
-            .map(|f| {
-                (
-                    f.path.as_str(),
-                    f.rules.iter().map(|r| r.max_size).collect::<Vec<_>>(),
-                )
-            })
+            .map(|f| (f.path, f.rules.iter().map(|r| r.max_size).collect::<Vec<_>>()))
             .collect();
         assert_eq!(
             found,
@@ -611,8 +627,10 @@ mod tests {
         .collect();
         let mut v = Visitor::default();
         value.__flowflex_visit(&mut v);
-        let paths: Vec<_> = v.found.iter().map(|f| f.path.as_str()).collect();
-        assert_eq!(paths, ["x[1]", "y[0]"]);
+        let (slots, found) = v.finish();
+        let paths: Vec<_> = slots.iter().map(|f| (f.path, f.index)).collect();
+        assert_eq!(paths, [("x[1]", 0), ("y[0]", 0)]);
+        assert_eq!(found.len(), 1);
         let mut t = Templates::default();
         <BTreeMap<&str, Vec<Option<Box<Attachment>>>>>::__flowflex_templates(&mut t);
         assert_eq!(t.out, ["*[]"]);
@@ -635,7 +653,7 @@ mod tests {
         (&Probe::<Vec<Opaque>>::new()).__flowflex_probe_visit(&opaque, &mut v);
         assert!(v.found.is_empty());
         (&Probe::<Option<Attachment>>::new()).__flowflex_probe_visit(&some, &mut v);
-        assert_eq!(v.found.len(), 1);
+        assert_eq!(v.finish().0.len(), 1);
     }
 
     #[test]

@@ -19,6 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["api"],
     &["builder"],
     &["attachment"],
+    &["slots"],
     &["visit"],
     &["payload"],
     &["encode"],
