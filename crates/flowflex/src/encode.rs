@@ -32,8 +32,8 @@ pub(crate) struct Encoded {
     /// The JSON, each attachment as its token.
     template: Vec<u8>,
     marks: Marks,
-    /// The files to upload, each once.
-    pub(crate) attachments: Vec<Attachment>,
+    /// The files to upload, each once; a typical event's inline.
+    pub(crate) attachments: SmallVec<[Attachment; 4]>,
     /// Every place an attachment stands, with its flow path.
     pub(crate) slots: Slots,
 }
@@ -53,7 +53,7 @@ impl Encoded {
         Ok(Encoded {
             template,
             marks: found.places,
-            attachments,
+            attachments: SmallVec::from_vec(attachments),
             slots,
         })
     }
@@ -64,7 +64,7 @@ impl Encoded {
         let mut visitor = Visitor::default();
         event.__flowflex_visit(&mut visitor);
         let (slots, found) = visitor.finish();
-        let attachments: Vec<Attachment> = found.iter().map(|a| (*a).clone()).collect();
+        let attachments: SmallVec<[Attachment; 4]> = found.iter().map(|a| (*a).clone()).collect();
         let template = write(event)?;
         let found = scan_expecting(&template, &attachments, &slots)?;
         let mut encoded = Encoded {
@@ -129,7 +129,7 @@ impl Encoded {
         Ok(Encoded {
             template,
             marks: found.places,
-            attachments,
+            attachments: SmallVec::from_vec(attachments),
             slots,
         })
     }
@@ -405,8 +405,8 @@ mod tests {
             serde_json::json!({"b": "asset_b", "a": ["asset_a", "asset_a"]})
         );
         // A stored body naming a missing attachment is refused.
-        let err =
-            Encoded::from_parts(encoded.indexed().to_vec(), Vec::new(), Slots::default()).unwrap_err();
+        let err = Encoded::from_parts(encoded.indexed().to_vec(), Vec::new(), Slots::default())
+            .unwrap_err();
         assert!(err.to_string().contains("no such attachment"), "{err}");
     }
 

@@ -11,6 +11,8 @@
 
 use std::collections::HashMap;
 
+use smallvec::SmallVec;
+
 use crate::error::{Error, Result};
 use crate::mime::Mime;
 
@@ -28,7 +30,8 @@ pub struct FieldRules {
 /// Every place an attachment stands in one payload.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Slots {
-    places: Vec<Place>,
+    /// A typical event's fit inline.
+    places: SmallVec<[Place; 4]>,
     /// The recorded paths, then (from `walking`) the path being walked.
     /// Only whole `&str`s and ASCII are ever pushed, and cuts fall between
     /// pushes, so every range a place names is UTF-8.
@@ -59,7 +62,6 @@ impl Slots {
     /// Room for a typical event's paths: no regrowth while walking it.
     pub(crate) fn for_event() -> Slots {
         Slots {
-            places: Vec::with_capacity(8),
             paths: Vec::with_capacity(96),
             ..Slots::default()
         }

@@ -604,7 +604,12 @@ mod tests {
         assert_eq!(found.len(), 1);
         let found: Vec<_> = slots
             .iter()
-            .map(|f| (f.path, f.rules.iter().map(|r| r.max_size).collect::<Vec<_>>()))
+            .map(|f| {
+                (
+                    f.path,
+                    f.rules.iter().map(|r| r.max_size).collect::<Vec<_>>(),
+                )
+            })
             .collect();
         assert_eq!(
             found,
