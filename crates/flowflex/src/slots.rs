@@ -230,10 +230,11 @@ fn same_path(path: &str) -> Error {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn rules(max: u64) -> FieldRules {
+    /// Rules with only a size limit.
+    pub(crate) fn rules(max: u64) -> FieldRules {
         FieldRules {
             mimes: &[],
             max_size: Some(max),

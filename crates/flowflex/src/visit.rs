@@ -575,13 +575,7 @@ leaves!(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn rules(max: u64) -> FieldRules {
-        FieldRules {
-            mimes: &[],
-            max_size: Some(max),
-        }
-    }
+    use crate::slots::tests::rules;
 
     #[test]
     fn paths_join_like_the_payload_walker() {
