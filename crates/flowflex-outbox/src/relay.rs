@@ -1,5 +1,11 @@
 //! The relay: claims due events, uploads what needs uploading, posts each
 //! event with its fixed idempotency key, and records the outcome.
+//!
+//! The relay's loop talks to the database in turns: each turn records the
+//! outcomes of every delivery that ended since the last one and claims as
+//! many events as that freed slots, in one transaction (on SQLite, in the
+//! writer's group commit). Per event, the database sees a share of that
+//! transaction and nothing else unless the event has attachments.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +18,7 @@ use tracing::Instrument as _;
 
 use crate::clock::{millis, ms, wall_ms};
 use crate::error::{Error, Result};
-use crate::store::{AttachmentRow, ClaimedRow, Store};
+use crate::store::{AttachmentRow, Claim, Claimed, ClaimedRow, Settled, Store};
 use crate::{Outbox, OutboxId};
 
 /// How a relay runs; from [`Outbox::relay`], started with
@@ -142,43 +148,91 @@ impl RelayHandle {
 
 async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>) {
     let inner = &relay.outbox.inner;
-    let mut tasks = JoinSet::new();
+    let mut tasks: JoinSet<Option<Settled>> = JoinSet::new();
+    // Outcomes not yet recorded: at most one per slot.
+    let mut settled = Vec::with_capacity(relay.concurrency);
     loop {
         if *stop.borrow() {
             break;
         }
-        // Every delivery that has ended frees its slot now, so that one
-        // claim takes them all (a claim is a write: one per freed slot
-        // would bound the relay by the database's commits).
-        while tasks.try_join_next().is_some() {}
+        // Every delivery that has ended is recorded, and its slot claimed
+        // again, in this one turn (a turn is a write: one per event would
+        // bound the relay by the database's commits).
+        while let Some(done) = tasks.try_join_next() {
+            settled.extend(done.ok().flatten());
+        }
         let free = relay.concurrency - tasks.len();
         let mut full = tasks.len() == relay.concurrency;
-        if free > 0 {
-            let now = millis(inner.config.clock.now());
-            let until = wall_ms() + ms(relay.lease);
-            match inner.store.claim(free, now, until, &relay.name).await {
-                Ok(rows) => {
-                    full = rows.len() == free;
-                    for row in rows {
-                        tasks.spawn(deliver(Arc::clone(&relay), row));
+        if free > 0 || !settled.is_empty() {
+            let claim = (free > 0).then(|| Claim {
+                n: free,
+                now: millis(inner.config.clock.now()),
+                lease_until: wall_ms() + ms(relay.lease),
+                relay: relay.name.clone(),
+            });
+            match turn(&relay.outbox, std::mem::take(&mut settled), claim).await {
+                Ok(claimed) => {
+                    full = claimed.len() == free;
+                    for claimed in claimed {
+                        tasks.spawn(deliver(Arc::clone(&relay), claimed));
                     }
                 }
-                Err(e) => tracing::warn!(target: "flowflex_outbox", error = %e, "claiming failed"),
+                // The outcomes are lost with it: their claims lapse and
+                // another attempt follows, under the same key.
+                Err(e) => {
+                    tracing::warn!(target: "flowflex_outbox", error = %e, "claiming or recording failed")
+                }
             }
         }
         if full && tasks.len() < relay.concurrency {
             continue;
         }
         tokio::select! {
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                settled.extend(done.ok().flatten());
+            }
             () = tokio::time::sleep(relay.poll_interval) => {}
             () = inner.wake.notified() => {}
             _ = stop.changed() => {}
         }
     }
-    while tasks.join_next().await.is_some() {}
+    while let Some(done) = tasks.join_next().await {
+        settled.extend(done.ok().flatten());
+    }
+    if !settled.is_empty() {
+        if let Err(e) = turn(&relay.outbox, settled, None).await {
+            tracing::warn!(target: "flowflex_outbox", error = %e, "recording outcomes failed");
+        }
+    }
     if let Err(e) = inner.store.release(&relay.name).await {
         tracing::warn!(target: "flowflex_outbox", error = %e, "releasing claims failed");
+    }
+}
+
+/// Records `settled` and claims (if asked), in one transaction: on SQLite
+/// through the writer, with whatever else it commits.
+async fn turn(
+    outbox: &Outbox,
+    settled: Vec<Settled>,
+    claim: Option<Claim>,
+) -> Result<Vec<Claimed>> {
+    let inner = &outbox.inner;
+    match (&inner.store, &inner.writer) {
+        (Store::Sqlite(_), Some(writer)) => {
+            let stopped = || Error::Database {
+                doing: "recording deliveries",
+                message: "the outbox's writer has stopped".into(),
+                source: None,
+            };
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            writer
+                .send(crate::store::sqlite::Job::Relay(settled, claim, reply))
+                .await
+                .map_err(|_| stopped())?;
+            answer.await.map_err(|_| stopped())?
+        }
+        (Store::Postgres(s), _) => crate::store::pg::cycle(&s.pool, &settled, claim.as_ref()).await,
+        (Store::Sqlite(_), None) => Err(Error::Config("the SQLite outbox has no writer".into())),
     }
 }
 
@@ -229,7 +283,13 @@ fn failure(e: &flowflex::Error) -> Failure {
     }
 }
 
-async fn deliver(relay: Arc<Relay>, row: ClaimedRow) {
+/// Delivers one claimed event; the outcome, for the loop to record, or
+/// `None` if the claim was lost to another relay.
+async fn deliver(relay: Arc<Relay>, claimed: Claimed) -> Option<Settled> {
+    let Claimed {
+        mut row,
+        attachments,
+    } = claimed;
     let span = tracing::info_span!(
         target: "flowflex_outbox",
         "flowflex_outbox.deliver",
@@ -241,6 +301,7 @@ async fn deliver(relay: Arc<Relay>, row: ClaimedRow) {
     );
     async {
         let store = &relay.outbox.inner.store;
+        let body = std::mem::take(&mut row.body);
         let renew = async {
             loop {
                 tokio::time::sleep(relay.lease / 3).await;
@@ -253,52 +314,39 @@ async fn deliver(relay: Arc<Relay>, row: ClaimedRow) {
             }
         };
         let outcome = tokio::select! {
-            outcome = attempt(&relay, &row) => outcome,
+            outcome = attempt(&relay, &row, body, &attachments) => outcome,
             () = renew => {
                 tracing::warn!("claim lost (lease lapsed); leaving the event to its new holder");
-                return;
+                return None;
             }
         };
-        if let Err(e) = settle(&relay, &row, outcome).await {
-            // The claim lapses and another attempt follows: the key keeps
-            // FlowFlex from seeing the event twice.
-            tracing::warn!(error = %e, "recording the outcome failed");
-        }
+        Some(settle(&relay, &row, outcome))
     }
     .instrument(span)
-    .await;
+    .await
 }
 
-async fn settle(relay: &Relay, row: &ClaimedRow, outcome: Result<(), Failure>) -> Result<()> {
+/// What to record of an attempt's outcome.
+fn settle(relay: &Relay, row: &ClaimedRow, outcome: Result<(), Failure>) -> Settled {
     let inner = &relay.outbox.inner;
     let config = &inner.config;
     let now = millis(config.clock.now());
     match outcome {
         Ok(()) => {
             tracing::info!("delivered");
-            match &inner.writer {
-                // SQLite: in the writer's next group commit, with other
-                // deliveries and enqueues, rather than a write transaction
-                // (and an fsync) of its own per event.
-                Some(writer) => {
-                    let (reply, answer) = tokio::sync::oneshot::channel();
-                    let stopped = || Error::Database {
-                        doing: "marking delivered",
-                        message: "the outbox's writer has stopped".into(),
-                        source: None,
-                    };
-                    writer
-                        .send(crate::store::sqlite::Job::Delivered(row.id, now, reply))
-                        .await
-                        .map_err(|_| stopped())?;
-                    answer.await.map_err(|_| stopped())?
-                }
-                None => inner.store.mark_delivered(row.id, now).await,
+            Settled::Delivered {
+                id: row.id,
+                at: now,
+                attachments: row.attachments > 0,
             }
         }
         Err(f) if f.permanent => {
             tracing::warn!(error = %f.message, "permanent failure: moved to dead letters");
-            inner.store.mark_dead(row.id, now, &f.message).await
+            Settled::Dead {
+                id: row.id,
+                at: now,
+                error: f.message,
+            }
         }
         Err(f) => {
             let age = Duration::from_millis(u64::try_from(now - row.created_at).unwrap_or(0));
@@ -310,7 +358,11 @@ async fn settle(relay: &Relay, row: &ClaimedRow, outcome: Result<(), Failure>) -
                     f.message
                 );
                 tracing::warn!(error = %message, "too old: moved to dead letters");
-                return inner.store.mark_dead(row.id, now, &message).await;
+                return Settled::Dead {
+                    id: row.id,
+                    at: now,
+                    error: message,
+                };
             }
             let attempts = u32::try_from(row.attempts).unwrap_or(1);
             let backoff = if f.soon {
@@ -324,23 +376,72 @@ async fn settle(relay: &Relay, row: &ClaimedRow, outcome: Result<(), Failure>) -
             };
             let wait = backoff.max(f.retry_after.unwrap_or_default());
             tracing::warn!(error = %f.message, wait_ms = ms(wait), "delivery failed; will retry");
-            inner
-                .store
-                .mark_retry(row.id, now + ms(wait), &f.message)
-                .await
+            Settled::Retry {
+                id: row.id,
+                next_at: now + ms(wait),
+                error: f.message,
+            }
         }
     }
 }
 
 /// One delivery attempt: reuse fresh uploads, upload the rest, post.
-async fn attempt(relay: &Relay, row: &ClaimedRow) -> Result<(), Failure> {
-    let inner = &relay.outbox.inner;
-    let config = &inner.config;
-    let store = &inner.store;
-    let attachments = store.attachments(row.id).await?;
+async fn attempt(
+    relay: &Relay,
+    row: &ClaimedRow,
+    body: Vec<u8>,
+    attachments: &[AttachmentRow],
+) -> Result<(), Failure> {
+    let store = &relay.outbox.inner.store;
+    let body = if row.attachments == 0 {
+        // Stored without attachments, the body holds no token: it is the
+        // request as it is, moved rather than copied.
+        Bytes::from(body)
+    } else {
+        with_assets(relay, row, body, attachments).await?
+    };
+    match flowflex::__outbox::post_event(&relay.client, &row.event, &row.idempotency_key, body)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some("ASSET_FILE_MISSING") => {
+            // FlowFlex no longer has an upload this event names: upload
+            // afresh next time.
+            store.clear_assets(row.id).await?;
+            Err(Failure {
+                message: e.to_string(),
+                retry_after: None,
+                permanent: false,
+                soon: true,
+            })
+        }
+        Err(e) => Err(failure(&e)),
+    }
+}
+
+/// The body with each attachment's asset id in its place: uploads reused
+/// while fresh, the rest uploaded now.
+async fn with_assets(
+    relay: &Relay,
+    row: &ClaimedRow,
+    body: Vec<u8>,
+    attachments: &[AttachmentRow],
+) -> Result<Bytes, Failure> {
+    let config = &relay.outbox.inner.config;
+    let store = &relay.outbox.inner.store;
+    if usize::try_from(row.attachments).ok() != Some(attachments.len()) {
+        return Err(corrupt(
+            row.id,
+            format!(
+                "{} attachment rows found, {} were stored",
+                attachments.len(),
+                row.attachments
+            ),
+        ));
+    }
     let fresh_for = ms(config.asset_lifetime.saturating_sub(config.asset_margin));
     let mut ids = Vec::with_capacity(attachments.len());
-    for a in &attachments {
+    for a in attachments {
         if !a.used {
             ids.push(None);
             continue;
@@ -363,30 +464,9 @@ async fn attempt(relay: &Relay, row: &ClaimedRow) -> Result<(), Failure> {
         .iter()
         .map(|a| Attachment::from_bytes(Vec::new(), a.filename.clone()))
         .collect();
-    let template = flowflex::__outbox::Template::from_parts(
-        Bytes::from(row.body.clone()),
-        placeholders,
-        slots,
-    )
-    .map_err(|e| corrupt(row.id, e))?;
-    let body = template.body(&ids).map_err(|e| corrupt(row.id, e))?;
-    match flowflex::__outbox::post_event(&relay.client, &row.event, &row.idempotency_key, body)
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if e.code() == Some("ASSET_FILE_MISSING") => {
-            // FlowFlex no longer has an upload this event names: upload
-            // afresh next time.
-            store.clear_assets(row.id).await?;
-            Err(Failure {
-                message: e.to_string(),
-                retry_after: None,
-                permanent: false,
-                soon: true,
-            })
-        }
-        Err(e) => Err(failure(&e)),
-    }
+    let template = flowflex::__outbox::Template::from_parts(Bytes::from(body), placeholders, slots)
+        .map_err(|e| corrupt(row.id, e))?;
+    template.body(&ids).map_err(|e| corrupt(row.id, e))
 }
 
 async fn upload(
