@@ -2,13 +2,20 @@
 //! event with its fixed idempotency key, and records the outcome.
 //!
 //! The relay's loop talks to the database in turns: each turn records the
-//! outcomes of every delivery that ended since the last one and claims as
-//! many events as that freed slots, in one transaction (on SQLite, in the
+//! outcomes of every delivery that ended since the last one and claims
+//! events to refill the relay, in one transaction (on SQLite, in the
 //! writer's group commit). Per event, the database sees a share of that
 //! transaction and nothing else unless the event has attachments.
+//!
+//! Turns run beside the deliveries, never between them: the relay holds up
+//! to `concurrency` claimed events ready beyond those in flight, so a slot
+//! that frees starts its next event at once instead of waiting a round
+//! trip and a commit (with the emulator on loopback a delivery takes about
+//! as long as a commit).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use flowflex::{Attachment, Client};
@@ -148,62 +155,80 @@ impl RelayHandle {
 
 async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>) {
     let inner = &relay.outbox.inner;
+    let n = relay.concurrency;
     let mut tasks: JoinSet<Option<Settled>> = JoinSet::new();
-    // Outcomes not yet recorded: at most one per slot.
-    let mut settled = Vec::with_capacity(relay.concurrency);
+    // Claimed, waiting for a slot (at most `n`), with when they were claimed.
+    let mut ready: VecDeque<(Instant, Claimed)> = VecDeque::with_capacity(n);
+    // Outcomes not yet recorded (at most one per slot and per ready event).
+    let mut settled = Vec::with_capacity(n);
+    // The turn in flight (at most one): its result, and how many it asked for.
+    let mut turns: JoinSet<(Result<Vec<Claimed>>, usize)> = JoinSet::new();
+    // Whether to claim: not after a claim found fewer events than it asked
+    // for, until a delivery ends, a poll comes due or an enqueue wakes us.
+    let mut claim_more = true;
     loop {
-        if *stop.borrow() {
-            break;
-        }
-        // Every delivery that has ended is recorded, and its slot claimed
-        // again, in this one turn (a turn is a write: one per event would
-        // bound the relay by the database's commits).
+        let stopping = *stop.borrow();
         while let Some(done) = tasks.try_join_next() {
             settled.extend(done.ok().flatten());
         }
-        let free = relay.concurrency - tasks.len();
-        let mut full = tasks.len() == relay.concurrency;
-        if free > 0 || !settled.is_empty() {
-            let claim = (free > 0).then(|| Claim {
-                n: free,
-                now: millis(inner.config.clock.now()),
-                lease_until: wall_ms() + ms(relay.lease),
-                relay: relay.name.clone(),
-            });
-            match turn(&relay.outbox, std::mem::take(&mut settled), claim).await {
-                Ok(claimed) => {
-                    full = claimed.len() == free;
-                    for claimed in claimed {
-                        tasks.spawn(deliver(Arc::clone(&relay), claimed));
-                    }
+        if !stopping {
+            while tasks.len() < n {
+                let Some((claimed_at, claimed)) = ready.pop_front() else {
+                    break;
+                };
+                tasks.spawn(deliver(Arc::clone(&relay), claimed, claimed_at));
+            }
+        }
+        if turns.is_empty() {
+            let want = if stopping || !claim_more {
+                0
+            } else {
+                (2 * n).saturating_sub(tasks.len() + ready.len())
+            };
+            if want > 0 || !settled.is_empty() {
+                let claim = (want > 0).then(|| Claim {
+                    n: want,
+                    now: millis(inner.config.clock.now()),
+                    lease_until: wall_ms() + ms(relay.lease),
+                    relay: relay.name.clone(),
+                });
+                let (outbox, settled) = (relay.outbox.clone(), std::mem::take(&mut settled));
+                turns.spawn(async move { (turn(&outbox, settled, claim).await, want) });
+            } else if stopping && tasks.is_empty() {
+                break;
+            }
+        }
+        tokio::select! {
+            Some(done) = turns.join_next() => match done {
+                Ok((Ok(claimed), want)) => {
+                    claim_more = want > 0 && claimed.len() == want;
+                    let now = Instant::now();
+                    ready.extend(claimed.into_iter().map(|c| (now, c)));
                 }
                 // The outcomes are lost with it: their claims lapse and
                 // another attempt follows, under the same key.
-                Err(e) => {
-                    tracing::warn!(target: "flowflex_outbox", error = %e, "claiming or recording failed")
+                Ok((Err(e), _)) => {
+                    claim_more = false;
+                    tracing::warn!(target: "flowflex_outbox", error = %e, "claiming or recording failed");
                 }
-            }
-        }
-        if full && tasks.len() < relay.concurrency {
-            continue;
-        }
-        tokio::select! {
-            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                Err(e) => {
+                    claim_more = false;
+                    tracing::warn!(target: "flowflex_outbox", error = %e, "claiming or recording failed");
+                }
+            },
+            Some(done) = tasks.join_next() => {
                 settled.extend(done.ok().flatten());
+                claim_more = true;
             }
-            () = tokio::time::sleep(relay.poll_interval) => {}
-            () = inner.wake.notified() => {}
-            _ = stop.changed() => {}
+            () = tokio::time::sleep(relay.poll_interval), if !stopping => claim_more = true,
+            () = inner.wake.notified(), if !stopping => claim_more = true,
+            _ = stop.changed(), if !stopping => {}
+            // Not reached (stopping with nothing in flight breaks above);
+            // here so that select! cannot panic.
+            else => break,
         }
     }
-    while let Some(done) = tasks.join_next().await {
-        settled.extend(done.ok().flatten());
-    }
-    if !settled.is_empty() {
-        if let Err(e) = turn(&relay.outbox, settled, None).await {
-            tracing::warn!(target: "flowflex_outbox", error = %e, "recording outcomes failed");
-        }
-    }
+    // Events claimed but not started go back with the rest of the claims.
     if let Err(e) = inner.store.release(&relay.name).await {
         tracing::warn!(target: "flowflex_outbox", error = %e, "releasing claims failed");
     }
@@ -231,7 +256,7 @@ async fn turn(
                 .map_err(|_| stopped())?;
             answer.await.map_err(|_| stopped())?
         }
-        (Store::Postgres(s), _) => crate::store::pg::cycle(&s.pool, &settled, claim.as_ref()).await,
+        (Store::Postgres(s), _) => crate::store::pg::turn(&s.pool, &settled, claim.as_ref()).await,
         (Store::Sqlite(_), None) => Err(Error::Config("the SQLite outbox has no writer".into())),
     }
 }
@@ -285,7 +310,7 @@ fn failure(e: &flowflex::Error) -> Failure {
 
 /// Delivers one claimed event; the outcome, for the loop to record, or
 /// `None` if the claim was lost to another relay.
-async fn deliver(relay: Arc<Relay>, claimed: Claimed) -> Option<Settled> {
+async fn deliver(relay: Arc<Relay>, claimed: Claimed, claimed_at: Instant) -> Option<Settled> {
     let Claimed {
         mut row,
         attachments,
@@ -302,6 +327,19 @@ async fn deliver(relay: Arc<Relay>, claimed: Claimed) -> Option<Settled> {
     async {
         let store = &relay.outbox.inner.store;
         let body = std::mem::take(&mut row.body);
+        if claimed_at.elapsed() >= relay.lease / 3 {
+            // It waited for a slot as long as a renewal period: renew now,
+            // and leave it if another relay has it already.
+            let until = wall_ms() + ms(relay.lease);
+            match store.renew(row.id, &relay.name, until).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!("claim lost while waiting for a slot; leaving the event");
+                    return None;
+                }
+                Err(e) => tracing::warn!(error = %e, "renewing the claim failed"),
+            }
+        }
         let renew = async {
             loop {
                 tokio::time::sleep(relay.lease / 3).await;

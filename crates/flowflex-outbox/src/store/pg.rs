@@ -142,7 +142,7 @@ async fn copy_in(
 
 /// A relay's turn in one transaction: record `settled`, then claim (if
 /// asked) and read the claimed events' attachment rows.
-pub(crate) async fn cycle(
+pub(crate) async fn turn(
     pool: &PgPool,
     settled: &[Settled],
     claim: Option<&Claim>,

@@ -209,7 +209,7 @@ pub async fn pending_count_follows_every_change(
     assert!(bytes > 3000, "the files count: {bytes} bytes");
     assert_eq!(
         outbox.stats().await.expect("stats").pending_bytes,
-        u64::try_from(bytes).unwrap()
+        u64::try_from(bytes).expect("bytes are positive")
     );
 
     emulator.inject(Fault::on(Endpoint::Events).status(403).every(1));
