@@ -11,7 +11,7 @@ use tokio::sync::oneshot;
 
 use crate::clock::millis;
 use crate::error::{Error, Result};
-use crate::store::{NewAttachment, NewEvent, Store, pg, sqlite};
+use crate::store::{self, NewAttachment, NewEvent, Store, pg, sqlite};
 use crate::{Outbox, OutboxId};
 
 /// The longest idempotency key accepted.
@@ -159,15 +159,16 @@ impl<'t> Enqueue<'t> {
             inner.config.max_pending_events,
             inner.config.max_pending_bytes,
         );
+        let attachments = template.attachments();
         let new = NewEvent {
             event,
             key,
             body,
             slots,
             bytes,
+            attachments: i32::try_from(attachments.len()).unwrap_or(i32::MAX),
             now: millis(inner.config.clock.now()),
         };
-        let attachments = template.attachments();
         let rows = |blob: &dyn Fn(usize) -> Option<String>| -> Vec<NewAttachment> {
             attachments
                 .iter()
@@ -205,19 +206,7 @@ impl<'t> Enqueue<'t> {
                 }
                 if content > 0 {
                     // Refuse early rather than copy a file only to refuse it.
-                    let p = inner.store.pending().await?;
-                    let (pe, pb) = (
-                        u64::try_from(p.n).unwrap_or(0),
-                        u64::try_from(p.bytes).unwrap_or(0),
-                    );
-                    if pe + 1 > caps.0 || pb + u64::try_from(bytes).unwrap_or(0) > caps.1 {
-                        return Err(Error::Full {
-                            pending_events: pe,
-                            pending_bytes: pb,
-                            max_events: caps.0,
-                            max_bytes: caps.1,
-                        });
-                    }
+                    store::check_caps(&inner.store.pending().await?, bytes, caps)?;
                 }
                 let mut spooled: Vec<Option<String>> = Vec::with_capacity(attachments.len());
                 for (a, info) in attachments.iter().zip(&infos) {

@@ -1,8 +1,21 @@
 //! The relay: claims due events, uploads what needs uploading, posts each
 //! event with its fixed idempotency key, and records the outcome.
+//!
+//! The relay's loop talks to the database in turns: each turn records the
+//! outcomes of every delivery that ended since the last one and claims
+//! events to refill the relay, in one transaction (on SQLite, in the
+//! writer's group commit). Per event, the database sees a share of that
+//! transaction and nothing else unless the event has attachments.
+//!
+//! Turns run beside the deliveries, never between them: the relay holds up
+//! to `concurrency` claimed events ready beyond those in flight, so a slot
+//! that frees starts its next event at once instead of waiting a round
+//! trip and a commit (with the emulator on loopback a delivery takes about
+//! as long as a commit).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use flowflex::{Attachment, Client};
@@ -12,7 +25,7 @@ use tracing::Instrument as _;
 
 use crate::clock::{millis, ms, wall_ms};
 use crate::error::{Error, Result};
-use crate::store::{AttachmentRow, ClaimedRow, Store};
+use crate::store::{AttachmentRow, Claim, Claimed, ClaimedRow, Settled, Store};
 use crate::{Outbox, OutboxId};
 
 /// How a relay runs; from [`Outbox::relay`], started with
@@ -142,43 +155,109 @@ impl RelayHandle {
 
 async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>) {
     let inner = &relay.outbox.inner;
-    let mut tasks = JoinSet::new();
+    let n = relay.concurrency;
+    let mut tasks: JoinSet<Option<Settled>> = JoinSet::new();
+    // Claimed, waiting for a slot (at most `n`), with when they were claimed.
+    let mut ready: VecDeque<(Instant, Claimed)> = VecDeque::with_capacity(n);
+    // Outcomes not yet recorded (at most one per slot and per ready event).
+    let mut settled = Vec::with_capacity(n);
+    // The turn in flight (at most one): its result, and how many it asked for.
+    let mut turns: JoinSet<(Result<Vec<Claimed>>, usize)> = JoinSet::new();
+    // Whether to claim: not after a claim found fewer events than it asked
+    // for, until a delivery ends, a poll comes due or an enqueue wakes us.
+    let mut claim_more = true;
     loop {
-        if *stop.borrow() {
-            break;
+        let stopping = *stop.borrow();
+        while let Some(done) = tasks.try_join_next() {
+            settled.extend(done.ok().flatten());
         }
-        // Every delivery that has ended frees its slot now, so that one
-        // claim takes them all (a claim is a write: one per freed slot
-        // would bound the relay by the database's commits).
-        while tasks.try_join_next().is_some() {}
-        let free = relay.concurrency - tasks.len();
-        let mut full = tasks.len() == relay.concurrency;
-        if free > 0 {
-            let now = millis(inner.config.clock.now());
-            let until = wall_ms() + ms(relay.lease);
-            match inner.store.claim(free, now, until, &relay.name).await {
-                Ok(rows) => {
-                    full = rows.len() == free;
-                    for row in rows {
-                        tasks.spawn(deliver(Arc::clone(&relay), row));
-                    }
-                }
-                Err(e) => tracing::warn!(target: "flowflex_outbox", error = %e, "claiming failed"),
+        if !stopping {
+            while tasks.len() < n {
+                let Some((claimed_at, claimed)) = ready.pop_front() else {
+                    break;
+                };
+                tasks.spawn(deliver(Arc::clone(&relay), claimed, claimed_at));
             }
         }
-        if full && tasks.len() < relay.concurrency {
-            continue;
+        if turns.is_empty() {
+            let want = if stopping || !claim_more {
+                0
+            } else {
+                (2 * n).saturating_sub(tasks.len() + ready.len())
+            };
+            if want > 0 || !settled.is_empty() {
+                let claim = (want > 0).then(|| Claim {
+                    n: want,
+                    now: millis(inner.config.clock.now()),
+                    lease_until: wall_ms() + ms(relay.lease),
+                    relay: relay.name.clone(),
+                });
+                let (outbox, settled) = (relay.outbox.clone(), std::mem::take(&mut settled));
+                turns.spawn(async move { (turn(&outbox, settled, claim).await, want) });
+            } else if stopping && tasks.is_empty() {
+                break;
+            }
         }
         tokio::select! {
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-            () = tokio::time::sleep(relay.poll_interval) => {}
-            () = inner.wake.notified() => {}
-            _ = stop.changed() => {}
+            Some(done) = turns.join_next() => match done {
+                Ok((Ok(claimed), want)) => {
+                    claim_more = want > 0 && claimed.len() == want;
+                    let now = Instant::now();
+                    ready.extend(claimed.into_iter().map(|c| (now, c)));
+                }
+                // The outcomes are lost with it: their claims lapse and
+                // another attempt follows, under the same key.
+                Ok((Err(e), _)) => {
+                    claim_more = false;
+                    tracing::warn!(target: "flowflex_outbox", error = %e, "claiming or recording failed");
+                }
+                Err(e) => {
+                    claim_more = false;
+                    tracing::warn!(target: "flowflex_outbox", error = %e, "claiming or recording failed");
+                }
+            },
+            Some(done) = tasks.join_next() => {
+                settled.extend(done.ok().flatten());
+                claim_more = true;
+            }
+            () = tokio::time::sleep(relay.poll_interval), if !stopping => claim_more = true,
+            () = inner.wake.notified(), if !stopping => claim_more = true,
+            _ = stop.changed(), if !stopping => {}
+            // Not reached (stopping with nothing in flight breaks above);
+            // here so that select! cannot panic.
+            else => break,
         }
     }
-    while tasks.join_next().await.is_some() {}
+    // Events claimed but not started go back with the rest of the claims.
     if let Err(e) = inner.store.release(&relay.name).await {
         tracing::warn!(target: "flowflex_outbox", error = %e, "releasing claims failed");
+    }
+}
+
+/// Records `settled` and claims (if asked), in one transaction: on SQLite
+/// through the writer, with whatever else it commits.
+async fn turn(
+    outbox: &Outbox,
+    settled: Vec<Settled>,
+    claim: Option<Claim>,
+) -> Result<Vec<Claimed>> {
+    let inner = &outbox.inner;
+    match (&inner.store, &inner.writer) {
+        (Store::Sqlite(_), Some(writer)) => {
+            let stopped = || Error::Database {
+                doing: "recording deliveries",
+                message: "the outbox's writer has stopped".into(),
+                source: None,
+            };
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            writer
+                .send(crate::store::sqlite::Job::Relay(settled, claim, reply))
+                .await
+                .map_err(|_| stopped())?;
+            answer.await.map_err(|_| stopped())?
+        }
+        (Store::Postgres(s), _) => crate::store::pg::turn(&s.pool, &settled, claim.as_ref()).await,
+        (Store::Sqlite(_), None) => Err(Error::Config("the SQLite outbox has no writer".into())),
     }
 }
 
@@ -229,7 +308,13 @@ fn failure(e: &flowflex::Error) -> Failure {
     }
 }
 
-async fn deliver(relay: Arc<Relay>, row: ClaimedRow) {
+/// Delivers one claimed event; the outcome, for the loop to record, or
+/// `None` if the claim was lost to another relay.
+async fn deliver(relay: Arc<Relay>, claimed: Claimed, claimed_at: Instant) -> Option<Settled> {
+    let Claimed {
+        mut row,
+        attachments,
+    } = claimed;
     let span = tracing::info_span!(
         target: "flowflex_outbox",
         "flowflex_outbox.deliver",
@@ -241,6 +326,20 @@ async fn deliver(relay: Arc<Relay>, row: ClaimedRow) {
     );
     async {
         let store = &relay.outbox.inner.store;
+        let body = std::mem::take(&mut row.body);
+        if claimed_at.elapsed() >= relay.lease / 3 {
+            // It waited for a slot as long as a renewal period: renew now,
+            // and leave it if another relay has it already.
+            let until = wall_ms() + ms(relay.lease);
+            match store.renew(row.id, &relay.name, until).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!("claim lost while waiting for a slot; leaving the event");
+                    return None;
+                }
+                Err(e) => tracing::warn!(error = %e, "renewing the claim failed"),
+            }
+        }
         let renew = async {
             loop {
                 tokio::time::sleep(relay.lease / 3).await;
@@ -253,52 +352,39 @@ async fn deliver(relay: Arc<Relay>, row: ClaimedRow) {
             }
         };
         let outcome = tokio::select! {
-            outcome = attempt(&relay, &row) => outcome,
+            outcome = attempt(&relay, &row, body, &attachments) => outcome,
             () = renew => {
                 tracing::warn!("claim lost (lease lapsed); leaving the event to its new holder");
-                return;
+                return None;
             }
         };
-        if let Err(e) = settle(&relay, &row, outcome).await {
-            // The claim lapses and another attempt follows: the key keeps
-            // FlowFlex from seeing the event twice.
-            tracing::warn!(error = %e, "recording the outcome failed");
-        }
+        Some(settle(&relay, &row, outcome))
     }
     .instrument(span)
-    .await;
+    .await
 }
 
-async fn settle(relay: &Relay, row: &ClaimedRow, outcome: Result<(), Failure>) -> Result<()> {
+/// What to record of an attempt's outcome.
+fn settle(relay: &Relay, row: &ClaimedRow, outcome: Result<(), Failure>) -> Settled {
     let inner = &relay.outbox.inner;
     let config = &inner.config;
     let now = millis(config.clock.now());
     match outcome {
         Ok(()) => {
             tracing::info!("delivered");
-            match &inner.writer {
-                // SQLite: in the writer's next group commit, with other
-                // deliveries and enqueues, rather than a write transaction
-                // (and an fsync) of its own per event.
-                Some(writer) => {
-                    let (reply, answer) = tokio::sync::oneshot::channel();
-                    let stopped = || Error::Database {
-                        doing: "marking delivered",
-                        message: "the outbox's writer has stopped".into(),
-                        source: None,
-                    };
-                    writer
-                        .send(crate::store::sqlite::Job::Delivered(row.id, now, reply))
-                        .await
-                        .map_err(|_| stopped())?;
-                    answer.await.map_err(|_| stopped())?
-                }
-                None => inner.store.mark_delivered(row.id, now).await,
+            Settled::Delivered {
+                id: row.id,
+                at: now,
+                attachments: row.attachments > 0,
             }
         }
         Err(f) if f.permanent => {
             tracing::warn!(error = %f.message, "permanent failure: moved to dead letters");
-            inner.store.mark_dead(row.id, now, &f.message).await
+            Settled::Dead {
+                id: row.id,
+                at: now,
+                error: f.message,
+            }
         }
         Err(f) => {
             let age = Duration::from_millis(u64::try_from(now - row.created_at).unwrap_or(0));
@@ -310,7 +396,11 @@ async fn settle(relay: &Relay, row: &ClaimedRow, outcome: Result<(), Failure>) -
                     f.message
                 );
                 tracing::warn!(error = %message, "too old: moved to dead letters");
-                return inner.store.mark_dead(row.id, now, &message).await;
+                return Settled::Dead {
+                    id: row.id,
+                    at: now,
+                    error: message,
+                };
             }
             let attempts = u32::try_from(row.attempts).unwrap_or(1);
             let backoff = if f.soon {
@@ -324,23 +414,72 @@ async fn settle(relay: &Relay, row: &ClaimedRow, outcome: Result<(), Failure>) -
             };
             let wait = backoff.max(f.retry_after.unwrap_or_default());
             tracing::warn!(error = %f.message, wait_ms = ms(wait), "delivery failed; will retry");
-            inner
-                .store
-                .mark_retry(row.id, now + ms(wait), &f.message)
-                .await
+            Settled::Retry {
+                id: row.id,
+                next_at: now + ms(wait),
+                error: f.message,
+            }
         }
     }
 }
 
 /// One delivery attempt: reuse fresh uploads, upload the rest, post.
-async fn attempt(relay: &Relay, row: &ClaimedRow) -> Result<(), Failure> {
-    let inner = &relay.outbox.inner;
-    let config = &inner.config;
-    let store = &inner.store;
-    let attachments = store.attachments(row.id).await?;
+async fn attempt(
+    relay: &Relay,
+    row: &ClaimedRow,
+    body: Vec<u8>,
+    attachments: &[AttachmentRow],
+) -> Result<(), Failure> {
+    let store = &relay.outbox.inner.store;
+    let body = if row.attachments == 0 {
+        // Stored without attachments, the body holds no token: it is the
+        // request as it is, moved rather than copied.
+        Bytes::from(body)
+    } else {
+        with_assets(relay, row, body, attachments).await?
+    };
+    match flowflex::__outbox::post_event(&relay.client, &row.event, &row.idempotency_key, body)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some("ASSET_FILE_MISSING") => {
+            // FlowFlex no longer has an upload this event names: upload
+            // afresh next time.
+            store.clear_assets(row.id).await?;
+            Err(Failure {
+                message: e.to_string(),
+                retry_after: None,
+                permanent: false,
+                soon: true,
+            })
+        }
+        Err(e) => Err(failure(&e)),
+    }
+}
+
+/// The body with each attachment's asset id in its place: uploads reused
+/// while fresh, the rest uploaded now.
+async fn with_assets(
+    relay: &Relay,
+    row: &ClaimedRow,
+    body: Vec<u8>,
+    attachments: &[AttachmentRow],
+) -> Result<Bytes, Failure> {
+    let config = &relay.outbox.inner.config;
+    let store = &relay.outbox.inner.store;
+    if usize::try_from(row.attachments).ok() != Some(attachments.len()) {
+        return Err(corrupt(
+            row.id,
+            format!(
+                "{} attachment rows found, {} were stored",
+                attachments.len(),
+                row.attachments
+            ),
+        ));
+    }
     let fresh_for = ms(config.asset_lifetime.saturating_sub(config.asset_margin));
     let mut ids = Vec::with_capacity(attachments.len());
-    for a in &attachments {
+    for a in attachments {
         if !a.used {
             ids.push(None);
             continue;
@@ -363,30 +502,9 @@ async fn attempt(relay: &Relay, row: &ClaimedRow) -> Result<(), Failure> {
         .iter()
         .map(|a| Attachment::from_bytes(Vec::new(), a.filename.clone()))
         .collect();
-    let template = flowflex::__outbox::Template::from_parts(
-        Bytes::from(row.body.clone()),
-        placeholders,
-        slots,
-    )
-    .map_err(|e| corrupt(row.id, e))?;
-    let body = template.body(&ids).map_err(|e| corrupt(row.id, e))?;
-    match flowflex::__outbox::post_event(&relay.client, &row.event, &row.idempotency_key, body)
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if e.code() == Some("ASSET_FILE_MISSING") => {
-            // FlowFlex no longer has an upload this event names: upload
-            // afresh next time.
-            store.clear_assets(row.id).await?;
-            Err(Failure {
-                message: e.to_string(),
-                retry_after: None,
-                permanent: false,
-                soon: true,
-            })
-        }
-        Err(e) => Err(failure(&e)),
-    }
+    let template = flowflex::__outbox::Template::from_parts(Bytes::from(body), placeholders, slots)
+        .map_err(|e| corrupt(row.id, e))?;
+    template.body(&ids).map_err(|e| corrupt(row.id, e))
 }
 
 async fn upload(

@@ -1,6 +1,7 @@
 //! The tables, behind one face for both databases. Statements are written
 //! once where SQLite and PostgreSQL agree (`$n` parameters, `RETURNING`,
-//! `ON CONFLICT`) and per database where they do not (claims, blobs).
+//! `ON CONFLICT`) and per database where they do not (claims, blobs,
+//! batches).
 
 use std::path::PathBuf;
 
@@ -42,6 +43,8 @@ pub(crate) struct NewEvent {
     pub(crate) body: Vec<u8>,
     pub(crate) slots: String,
     pub(crate) bytes: i64,
+    /// How many attachment rows go with it.
+    pub(crate) attachments: i32,
     pub(crate) now: i64,
 }
 
@@ -66,11 +69,48 @@ pub(crate) struct ClaimedRow {
     pub(crate) slots: String,
     pub(crate) attempts: i32,
     pub(crate) created_at: i64,
+    /// How many attachment rows it has: none to read when 0.
+    pub(crate) attachments: i32,
+}
+
+/// A claimed event with its attachment rows, read in the claim's batch.
+#[derive(Debug)]
+pub(crate) struct Claimed {
+    pub(crate) row: ClaimedRow,
+    pub(crate) attachments: Vec<AttachmentRow>,
+}
+
+/// What a relay asks of a claim: up to `n` due events (on the outbox's
+/// clock, `now`), held until `lease_until` (wall ms) by `relay`.
+#[derive(Debug, Clone)]
+pub(crate) struct Claim {
+    pub(crate) n: usize,
+    pub(crate) now: i64,
+    pub(crate) lease_until: i64,
+    pub(crate) relay: String,
+}
+
+/// How a delivery attempt ended, to be recorded with others in one
+/// transaction.
+#[derive(Debug)]
+pub(crate) enum Settled {
+    /// FlowFlex accepted it at `at`; `attachments`: whether it has rows to
+    /// free.
+    Delivered { id: i64, at: i64, attachments: bool },
+    /// Another attempt at `next_at`.
+    Retry {
+        id: i64,
+        next_at: i64,
+        error: String,
+    },
+    /// A dead letter since `at`.
+    Dead { id: i64, at: i64, error: String },
 }
 
 /// An attachment of a claimed event.
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct AttachmentRow {
+    pub(crate) event_id: i64,
     pub(crate) idx: i32,
     pub(crate) filename: String,
     pub(crate) mime: String,
@@ -106,13 +146,67 @@ struct DeadRow {
     last_error: Option<String>,
 }
 
-pub(crate) const PENDING_SQL: &str = "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(bytes), 0) AS BIGINT) AS bytes \
-     FROM flowflex_outbox_events WHERE status = 'pending'";
+/// The pending events and bytes, as the triggers keep them (one row on
+/// SQLite, 64 on PostgreSQL): never a read of the queue itself.
+pub(crate) const PENDING_SQL: &str = "SELECT CAST(COALESCE(SUM(events), 0) AS BIGINT) AS n, \
+     CAST(COALESCE(SUM(bytes), 0) AS BIGINT) AS bytes FROM flowflex_outbox_pending";
 
 pub(crate) const INSERT_EVENT_SQL: &str = "INSERT INTO flowflex_outbox_events \
-     (event, idempotency_key, body, slots, bytes, status, attempts, created_at, next_attempt_at) \
-     VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6) \
+     (event, idempotency_key, body, slots, bytes, attachments, status, attempts, created_at, \
+      next_attempt_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7) \
      ON CONFLICT (idempotency_key) DO NOTHING RETURNING id";
+
+/// What every claim returns: all a delivery needs but the attachment rows.
+pub(crate) const CLAIMED_COLUMNS: &str =
+    "id, event, idempotency_key, body, slots, attempts, created_at, attachments";
+
+pub(crate) const ATTACHMENT_COLUMNS: &str =
+    "event_id, idx, filename, mime, size, used, blob, asset_id, uploaded_at";
+
+pub(crate) const RETRY_SQL: &str = "UPDATE flowflex_outbox_events SET next_attempt_at = $1, \
+     last_error = $2, claimed_until = NULL, claimed_by = NULL WHERE id = $3 AND status = 'pending'";
+
+pub(crate) const DEAD_SQL: &str = "UPDATE flowflex_outbox_events SET status = 'dead', \
+     finished_at = $1, last_error = $2, claimed_until = NULL, claimed_by = NULL \
+     WHERE id = $3 AND status = 'pending'";
+
+/// Refuses an event of `size` bytes if it would take the queue past a cap.
+pub(crate) fn check_caps(
+    pending: &PendingRow,
+    size: i64,
+    (max_events, max_bytes): (u64, u64),
+) -> Result<()> {
+    let events = u64::try_from(pending.n).unwrap_or(0);
+    let bytes = u64::try_from(pending.bytes).unwrap_or(0);
+    let size = u64::try_from(size).unwrap_or(0);
+    if events.saturating_add(1) > max_events || bytes.saturating_add(size) > max_bytes {
+        return Err(Error::Full {
+            pending_events: events,
+            pending_bytes: bytes,
+            max_events,
+            max_bytes,
+        });
+    }
+    Ok(())
+}
+
+/// Sorts `rows` (ordered by event id) into `claimed`, each event's in
+/// `idx` order.
+pub(crate) fn attach(claimed: Vec<ClaimedRow>, rows: Vec<AttachmentRow>) -> Vec<Claimed> {
+    let mut by_event: std::collections::HashMap<i64, Vec<AttachmentRow>> =
+        std::collections::HashMap::new();
+    for row in rows {
+        by_event.entry(row.event_id).or_default().push(row);
+    }
+    claimed
+        .into_iter()
+        .map(|row| Claimed {
+            attachments: by_event.remove(&row.id).unwrap_or_default(),
+            row,
+        })
+        .collect()
+}
 
 pub(crate) const EXISTING_KEY_SQL: &str =
     "SELECT id FROM flowflex_outbox_events WHERE idempotency_key = $1";
@@ -121,31 +215,6 @@ pub(crate) const INSERT_ATTACHMENT_SQL: &str = "INSERT INTO flowflex_outbox_atta
      (event_id, idx, filename, mime, size, used, blob) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
 impl Store {
-    /// Claims up to `n` due events for `relay` until `lease_until` (wall ms).
-    pub(crate) async fn claim(
-        &self,
-        n: usize,
-        now: i64,
-        lease_until: i64,
-        relay: &str,
-    ) -> Result<Vec<ClaimedRow>> {
-        let limit = i64::try_from(n).unwrap_or(i64::MAX);
-        let wall = crate::clock::wall_ms();
-        let sql = match self {
-            Store::Sqlite(_) => sqlite::CLAIM_SQL,
-            Store::Postgres(_) => pg::CLAIM_SQL,
-        };
-        both!(self, |pool| sqlx::query_as::<_, ClaimedRow>(sql)
-            .bind(lease_until)
-            .bind(relay)
-            .bind(now)
-            .bind(wall)
-            .bind(limit)
-            .fetch_all(pool)
-            .await
-            .map_err(Error::db("claiming due events")))
-    }
-
     /// Extends a claim; `false` if this relay no longer holds it.
     pub(crate) async fn renew(&self, id: i64, relay: &str, lease_until: i64) -> Result<bool> {
         let done = both!(self, |pool| sqlx::query(
@@ -173,17 +242,6 @@ impl Store {
         .await
         .map(drop)
         .map_err(Error::db("releasing claims")))
-    }
-
-    pub(crate) async fn attachments(&self, id: i64) -> Result<Vec<AttachmentRow>> {
-        both!(self, |pool| sqlx::query_as::<_, AttachmentRow>(
-            "SELECT idx, filename, mime, size, used, blob, asset_id, uploaded_at \
-             FROM flowflex_outbox_attachments WHERE event_id = $1 ORDER BY idx"
-        )
-        .bind(id)
-        .fetch_all(pool)
-        .await
-        .map_err(Error::db("reading attachments")))
     }
 
     /// Records an upload, so a later attempt reuses it while it is fresh.
@@ -219,68 +277,6 @@ impl Store {
         .await
         .map(drop)
         .map_err(Error::db("forgetting uploads")))
-    }
-
-    /// Marks an event delivered and frees its attachments, in a
-    /// transaction of its own. (A SQLite outbox's relay has its writer do
-    /// this in a group commit instead: `sqlite::mark_delivered`.)
-    pub(crate) async fn mark_delivered(&self, id: i64, now: i64) -> Result<()> {
-        let blobs = both!(self, |pool| {
-            let mut tx = pool.begin().await.map_err(Error::db("marking delivered"))?;
-            sqlx::query(
-                "UPDATE flowflex_outbox_events SET status = 'delivered', finished_at = $1, \
-                 claimed_until = NULL, last_error = NULL WHERE id = $2",
-            )
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(Error::db("marking delivered"))?;
-            let blobs: Vec<(Option<String>,)> = sqlx::query_as(
-                "DELETE FROM flowflex_outbox_attachments WHERE event_id = $1 RETURNING blob",
-            )
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(Error::db("freeing attachments"))?;
-            tx.commit().await.map_err(Error::db("marking delivered"))?;
-            blobs
-        });
-        if let Store::Sqlite(s) = self {
-            s.remove_blobs(blobs.into_iter().filter_map(|(b,)| b)).await;
-        }
-        Ok(())
-    }
-
-    /// Schedules another attempt.
-    pub(crate) async fn mark_retry(&self, id: i64, next_at: i64, error: &str) -> Result<()> {
-        both!(self, |pool| sqlx::query(
-            "UPDATE flowflex_outbox_events SET next_attempt_at = $1, last_error = $2, \
-             claimed_until = NULL, claimed_by = NULL WHERE id = $3 AND status = 'pending'"
-        )
-        .bind(next_at)
-        .bind(error)
-        .bind(id)
-        .execute(pool)
-        .await
-        .map(drop)
-        .map_err(Error::db("scheduling a retry")))
-    }
-
-    /// Moves an event to the dead letters, with the error that killed it.
-    /// Its attachments stay, for a requeue.
-    pub(crate) async fn mark_dead(&self, id: i64, now: i64, error: &str) -> Result<()> {
-        both!(self, |pool| sqlx::query(
-            "UPDATE flowflex_outbox_events SET status = 'dead', finished_at = $1, last_error = $2, \
-             claimed_until = NULL, claimed_by = NULL WHERE id = $3 AND status = 'pending'"
-        )
-        .bind(now)
-        .bind(error)
-        .bind(id)
-        .execute(pool)
-        .await
-        .map(drop)
-        .map_err(Error::db("moving to dead letters")))
     }
 
     pub(crate) async fn pending(&self) -> Result<PendingRow> {

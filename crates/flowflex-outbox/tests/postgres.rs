@@ -138,3 +138,50 @@ async fn relays_sharing_an_outbox_deliver_each_event_once() {
     drop(outbox);
     schema.drop_schema().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pending_count_follows_enqueue_delivery_dead_letters_requeue_and_rollback() {
+    let Some(schema) = PgSchema::create().await else {
+        return;
+    };
+    let emulator = Emulator::start().await.unwrap();
+    let outbox = Outbox::connect_postgres(&schema.schema_url())
+        .await
+        .expect("outbox");
+    let pool = outbox.pg_pool().unwrap().clone();
+    let mut tx = pool.begin().await.unwrap();
+    outbox
+        .enqueue("count.test", flowflex::json!({"rolled": "back"}))
+        .in_transaction(&mut tx)
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    common::assert_pending(&outbox, 0, "after a rolled back enqueue").await;
+    // Enqueues from 16 tasks at once, each transaction adding to a slot of
+    // its own: the slots' sum is still every event.
+    let mut tasks = tokio::task::JoinSet::new();
+    for t in 0..16 {
+        let outbox = outbox.clone();
+        tasks.spawn(async move {
+            for i in 0..5 {
+                outbox
+                    .enqueue("count.test", flowflex::json!({"t": t, "i": i}))
+                    .await
+                    .unwrap();
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    common::assert_pending(&outbox, 80, "after 80 concurrent enqueues").await;
+    let relay = outbox.relay(client(&emulator)).spawn();
+    relay.flush(Duration::from_secs(20)).await.unwrap();
+    relay.shutdown().await;
+    common::assert_pending(&outbox, 0, "after 80 deliveries").await;
+    emulator.clear_requests();
+    common::pending_count_follows_every_change(&outbox, &emulator).await;
+    drop(outbox);
+    pool.close().await;
+    schema.drop_schema().await;
+}

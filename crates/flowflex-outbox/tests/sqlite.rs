@@ -579,3 +579,31 @@ async fn beyond_the_caps_enqueue_fails_with_a_typed_error() {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pending_count_follows_enqueue_delivery_dead_letters_requeue_and_rollback() {
+    let s = setup(fast()).await;
+    let pool = s.outbox.sqlite_pool().unwrap().clone();
+    let mut tx = pool.begin().await.unwrap();
+    s.outbox
+        .enqueue("count.test", flowflex::json!({"rolled": "back"}))
+        .in_transaction(&mut tx)
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    common::assert_pending(&s.outbox, 0, "after a rolled back enqueue").await;
+    let mut tx = pool.begin().await.unwrap();
+    s.outbox
+        .enqueue("count.test", flowflex::json!({"committed": true}))
+        .in_transaction(&mut tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    common::assert_pending(&s.outbox, 1, "after a committed enqueue").await;
+    // The rest from an empty queue.
+    let relay = s.outbox.relay(client(&s.emulator)).spawn();
+    relay.flush(Duration::from_secs(10)).await.unwrap();
+    relay.shutdown().await;
+    s.emulator.clear_requests();
+    common::pending_count_follows_every_change(&s.outbox, &s.emulator).await;
+}

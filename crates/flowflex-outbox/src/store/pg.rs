@@ -7,17 +7,20 @@ use sqlx::PgPool;
 use sqlx::postgres::PgConnection;
 use tokio::io::AsyncWriteExt as _;
 
-use super::{AttachmentRow, LocalFile, NewAttachment, NewEvent, PendingRow, Store};
+use super::{
+    AttachmentRow, Claim, Claimed, ClaimedRow, LocalFile, NewAttachment, NewEvent, PendingRow,
+    Settled, Store,
+};
 use crate::error::{Error, Result};
 
 /// Claims: `SKIP LOCKED` lets relays claim side by side without waiting on
 /// each other or taking the same row.
-pub(crate) const CLAIM_SQL: &str = "UPDATE flowflex_outbox_events \
+const CLAIM_SQL: &str = "UPDATE flowflex_outbox_events \
      SET claimed_until = $1, claimed_by = $2, attempts = attempts + 1 \
      WHERE id IN (SELECT id FROM flowflex_outbox_events WHERE status = 'pending' \
        AND next_attempt_at <= $3 AND (claimed_until IS NULL OR claimed_until < $4) \
        ORDER BY next_attempt_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) \
-     RETURNING id, event, idempotency_key, body, slots, attempts, created_at";
+     RETURNING ";
 
 /// Attachment content is stored in chunks of this size.
 const CHUNK: usize = 1 << 20;
@@ -44,28 +47,23 @@ pub(crate) async fn insert(
     event: &NewEvent,
     attachments: &[(NewAttachment, Option<&flowflex::Attachment>)],
     max_file_bytes: u64,
-    (max_events, max_bytes): (u64, u64),
+    caps: (u64, u64),
 ) -> Result<(i64, bool)> {
+    // The triggers' count, as committed (plus this transaction's own):
+    // enqueues in flight elsewhere are not in it, so concurrent ones may
+    // overshoot a cap by their number.
     let pending: PendingRow = sqlx::query_as(super::PENDING_SQL)
         .fetch_one(&mut *conn)
         .await
         .map_err(Error::db("counting pending events"))?;
-    let events = u64::try_from(pending.n).unwrap_or(0);
-    let bytes = u64::try_from(pending.bytes).unwrap_or(0);
-    if events + 1 > max_events || bytes + u64::try_from(event.bytes).unwrap_or(0) > max_bytes {
-        return Err(Error::Full {
-            pending_events: events,
-            pending_bytes: bytes,
-            max_events,
-            max_bytes,
-        });
-    }
+    super::check_caps(&pending, event.bytes, caps)?;
     let id: Option<(i64,)> = sqlx::query_as(super::INSERT_EVENT_SQL)
         .bind(&event.event)
         .bind(&event.key)
         .bind(&event.body)
         .bind(&event.slots)
         .bind(event.bytes)
+        .bind(event.attachments)
         .bind(event.now)
         .fetch_optional(&mut *conn)
         .await
@@ -140,6 +138,109 @@ async fn copy_in(
             return Ok(());
         }
     }
+}
+
+/// A relay's turn in one transaction: record `settled`, then claim (if
+/// asked) and read the claimed events' attachment rows.
+pub(crate) async fn turn(
+    pool: &PgPool,
+    settled: &[Settled],
+    claim: Option<&Claim>,
+) -> Result<Vec<Claimed>> {
+    let mut tx = pool
+        .begin()
+        .await
+        .map_err(Error::db("recording deliveries"))?;
+    let (mut delivered, mut delivered_at, mut with_files) = (Vec::new(), Vec::new(), Vec::new());
+    for s in settled {
+        match s {
+            Settled::Delivered {
+                id,
+                at,
+                attachments,
+            } => {
+                delivered.push(*id);
+                delivered_at.push(*at);
+                if *attachments {
+                    with_files.push(*id);
+                }
+            }
+            Settled::Retry { id, next_at, error } => {
+                sqlx::query(super::RETRY_SQL)
+                    .bind(next_at)
+                    .bind(error)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(Error::db("scheduling a retry"))?;
+            }
+            Settled::Dead { id, at, error } => {
+                sqlx::query(super::DEAD_SQL)
+                    .bind(at)
+                    .bind(error)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(Error::db("moving to dead letters"))?;
+            }
+        }
+    }
+    if !delivered.is_empty() {
+        sqlx::query(
+            "UPDATE flowflex_outbox_events e SET status = 'delivered', finished_at = d.at, \
+             claimed_until = NULL, last_error = NULL \
+             FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS d(id, at) WHERE e.id = d.id",
+        )
+        .bind(&delivered)
+        .bind(&delivered_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::db("marking delivered"))?;
+    }
+    if !with_files.is_empty() {
+        // The chunks go with them (ON DELETE CASCADE).
+        sqlx::query("DELETE FROM flowflex_outbox_attachments WHERE event_id = ANY($1)")
+            .bind(&with_files)
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::db("freeing attachments"))?;
+    }
+    let mut claimed = Vec::new();
+    if let Some(claim) = claim {
+        let rows: Vec<ClaimedRow> =
+            sqlx::query_as(&format!("{CLAIM_SQL}{}", super::CLAIMED_COLUMNS))
+                .bind(claim.lease_until)
+                .bind(&claim.relay)
+                .bind(claim.now)
+                .bind(crate::clock::wall_ms())
+                .bind(i64::try_from(claim.n).unwrap_or(i64::MAX))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(Error::db("claiming due events"))?;
+        let with_files: Vec<i64> = rows
+            .iter()
+            .filter(|r| r.attachments > 0)
+            .map(|r| r.id)
+            .collect();
+        let attachments: Vec<AttachmentRow> = if with_files.is_empty() {
+            Vec::new()
+        } else {
+            sqlx::query_as(&format!(
+                "SELECT {} FROM flowflex_outbox_attachments WHERE event_id = ANY($1) \
+                 ORDER BY event_id, idx",
+                super::ATTACHMENT_COLUMNS
+            ))
+            .bind(&with_files)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(Error::db("reading attachments"))?
+        };
+        claimed = super::attach(rows, attachments);
+    }
+    tx.commit()
+        .await
+        .map_err(Error::db("recording deliveries"))?;
+    Ok(claimed)
 }
 
 fn source_name(a: &flowflex::Attachment) -> String {

@@ -1,8 +1,9 @@
 //! SQLite: rows in the database (WAL, `synchronous = FULL`), attachment
 //! content in a spool directory beside it (`PATH.spool/`), each file written
 //! and fsynced before the row naming it commits. Enqueues from many tasks,
-//! and the relay's delivered marks, share commits (group commit): one
-//! fsync for a batch.
+//! and the relay's claims and outcomes, share commits (group commit): one
+//! writer, one fsync for a batch, and no two writers racing for SQLite's
+//! write lock.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,19 +16,26 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use tokio::io::AsyncWriteExt as _;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{AttachmentRow, LocalFile, NewAttachment, NewEvent, PendingRow, Store};
+use super::{
+    AttachmentRow, Claim, Claimed, ClaimedRow, LocalFile, NewAttachment, NewEvent, PendingRow,
+    Settled, Store,
+};
 use crate::error::{Error, Result};
 
 /// Claims, without `SKIP LOCKED`: SQLite runs one writer at a time.
-pub(crate) const CLAIM_SQL: &str = "UPDATE flowflex_outbox_events \
+const CLAIM_SQL: &str = "UPDATE flowflex_outbox_events \
      SET claimed_until = $1, claimed_by = $2, attempts = attempts + 1 \
      WHERE id IN (SELECT id FROM flowflex_outbox_events WHERE status = 'pending' \
        AND next_attempt_at <= $3 AND (claimed_until IS NULL OR claimed_until < $4) \
        ORDER BY next_attempt_at, id LIMIT $5) \
-     RETURNING id, event, idempotency_key, body, slots, attempts, created_at";
+     RETURNING ";
 
-/// The most enqueues one commit carries.
+/// The most jobs one commit carries.
 const MAX_BATCH: usize = 512;
+
+/// The most events one batch statement names: SQLite binds at most 32 766
+/// parameters.
+const MAX_IDS: usize = 4096;
 
 /// A SQLite outbox's pool and spool directory.
 #[derive(Debug, Clone)]
@@ -74,9 +82,13 @@ pub(crate) enum Job {
         Vec<NewAttachment>,
         oneshot::Sender<Result<(i64, bool)>>,
     ),
-    /// A delivery's end: the event (id, time) marked delivered and its
-    /// attachments freed; answered once that commits.
-    Delivered(i64, i64, oneshot::Sender<Result<()>>),
+    /// A relay's turn: record these outcomes, then claim (if asked);
+    /// answered with the claimed events once that commits.
+    Relay(
+        Vec<Settled>,
+        Option<Claim>,
+        oneshot::Sender<Result<Vec<Claimed>>>,
+    ),
 }
 
 impl SqliteStore {
@@ -175,6 +187,14 @@ impl SqliteStore {
     }
 }
 
+/// The pending count as the caller's transaction on `conn` sees it.
+pub(crate) async fn pending(conn: &mut SqliteConnection) -> Result<PendingRow> {
+    sqlx::query_as(super::PENDING_SQL)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(Error::db("counting pending events"))
+}
+
 /// Inserts an event and its attachment rows on `conn`, in the caller's
 /// transaction; `(id, false)` if the idempotency key was already stored.
 pub(crate) async fn insert(
@@ -188,6 +208,7 @@ pub(crate) async fn insert(
         .bind(&event.body)
         .bind(&event.slots)
         .bind(event.bytes)
+        .bind(event.attachments)
         .bind(event.now)
         .fetch_optional(&mut *conn)
         .await
@@ -216,43 +237,129 @@ pub(crate) async fn insert(
     Ok((id, true))
 }
 
-/// Marks a batch's delivered events (id, time) and frees their attachment
-/// rows on `conn`, in the writer's transaction: two statements for the
-/// lot. Returns the spool files to remove once it commits.
-async fn mark_delivered(conn: &mut SqliteConnection, events: &[(i64, i64)]) -> Result<Vec<String>> {
-    if events.is_empty() {
-        return Ok(Vec::new());
+/// Records a batch of delivery outcomes on `conn`, in the writer's
+/// transaction: delivered marks in one statement per [`MAX_IDS`] events,
+/// their attachment rows freed in another (only for events that have any).
+/// Returns the spool files to remove once it commits.
+async fn settle(conn: &mut SqliteConnection, settled: &[&Settled]) -> Result<Vec<String>> {
+    let mut delivered = Vec::new();
+    let mut with_files = Vec::new();
+    for s in settled {
+        match s {
+            Settled::Delivered {
+                id,
+                at,
+                attachments,
+            } => {
+                delivered.push((*id, *at));
+                if *attachments {
+                    with_files.push(*id);
+                }
+            }
+            Settled::Retry { id, next_at, error } => {
+                sqlx::query(super::RETRY_SQL)
+                    .bind(next_at)
+                    .bind(error)
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(Error::db("scheduling a retry"))?;
+            }
+            Settled::Dead { id, at, error } => {
+                sqlx::query(super::DEAD_SQL)
+                    .bind(at)
+                    .bind(error)
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(Error::db("moving to dead letters"))?;
+            }
+        }
     }
-    let mut update = QueryBuilder::<Sqlite>::new(
-        "UPDATE flowflex_outbox_events SET status = 'delivered', finished_at = d.column2, \
-         claimed_until = NULL, last_error = NULL FROM (",
-    );
-    update.push_values(events, |mut row, (id, at)| {
-        row.push_bind(*id).push_bind(*at);
-    });
-    update.push(") AS d WHERE flowflex_outbox_events.id = d.column1");
-    update
-        .build()
-        .execute(&mut *conn)
-        .await
-        .map_err(Error::db("marking delivered"))?;
-    let mut free =
-        QueryBuilder::<Sqlite>::new("DELETE FROM flowflex_outbox_attachments WHERE event_id IN (");
-    let mut ids = free.separated(", ");
-    for (id, _) in events {
-        ids.push_bind(*id);
+    for chunk in delivered.chunks(MAX_IDS) {
+        let mut update = QueryBuilder::<Sqlite>::new(
+            "UPDATE flowflex_outbox_events SET status = 'delivered', finished_at = d.column2, \
+             claimed_until = NULL, last_error = NULL FROM (",
+        );
+        update.push_values(chunk, |mut row, (id, at)| {
+            row.push_bind(*id).push_bind(*at);
+        });
+        update.push(") AS d WHERE flowflex_outbox_events.id = d.column1");
+        update
+            .build()
+            .execute(&mut *conn)
+            .await
+            .map_err(Error::db("marking delivered"))?;
     }
-    free.push(") RETURNING blob");
-    let blobs: Vec<(Option<String>,)> = free
-        .build_query_as()
+    let mut freed = Vec::new();
+    for chunk in with_files.chunks(MAX_IDS) {
+        let mut free = QueryBuilder::<Sqlite>::new(
+            "DELETE FROM flowflex_outbox_attachments WHERE event_id IN (",
+        );
+        let mut ids = free.separated(", ");
+        for id in chunk {
+            ids.push_bind(*id);
+        }
+        free.push(") RETURNING blob");
+        let blobs: Vec<(Option<String>,)> = free
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(Error::db("freeing attachments"))?;
+        freed.extend(blobs.into_iter().filter_map(|(b,)| b));
+    }
+    Ok(freed)
+}
+
+/// Claims due events on `conn`, in the writer's transaction, and reads the
+/// attachment rows of those that have any in one more statement.
+async fn claim(conn: &mut SqliteConnection, claim: &Claim) -> Result<Vec<Claimed>> {
+    let wall = crate::clock::wall_ms();
+    let rows: Vec<ClaimedRow> = sqlx::query_as(&format!("{CLAIM_SQL}{}", super::CLAIMED_COLUMNS))
+        .bind(claim.lease_until)
+        .bind(&claim.relay)
+        .bind(claim.now)
+        .bind(wall)
+        .bind(i64::try_from(claim.n).unwrap_or(i64::MAX))
         .fetch_all(&mut *conn)
         .await
-        .map_err(Error::db("freeing attachments"))?;
-    Ok(blobs.into_iter().filter_map(|(b,)| b).collect())
+        .map_err(Error::db("claiming due events"))?;
+    let with_files: Vec<i64> = rows
+        .iter()
+        .filter(|r| r.attachments > 0)
+        .map(|r| r.id)
+        .collect();
+    let mut attachments = Vec::new();
+    for chunk in with_files.chunks(MAX_IDS) {
+        let mut select = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {} FROM flowflex_outbox_attachments WHERE event_id IN (",
+            super::ATTACHMENT_COLUMNS
+        ));
+        let mut ids = select.separated(", ");
+        for id in chunk {
+            ids.push_bind(*id);
+        }
+        select.push(") ORDER BY event_id, idx");
+        let found: Vec<AttachmentRow> = select
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(Error::db("reading attachments"))?;
+        attachments.extend(found);
+    }
+    Ok(super::attach(rows, attachments))
+}
+
+/// What one group commit answers: each enqueue's outcome and each relay
+/// turn's claimed events, in the order of their jobs.
+struct Written {
+    enqueued: Vec<Result<(i64, bool)>>,
+    claimed: Vec<Vec<Claimed>>,
+    freed: Vec<String>,
 }
 
 /// The group-commit writer: takes every write waiting (enqueues, and the
-/// relay's delivered marks), does them in one transaction (one fsync),
+/// relays' outcomes and claims), does them in one transaction (one fsync),
 /// answers each. Ends when the outbox is dropped.
 pub(crate) async fn writer(store: SqliteStore, caps: (u64, u64), mut jobs: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -265,9 +372,10 @@ pub(crate) async fn writer(store: SqliteStore, caps: (u64, u64), mut jobs: mpsc:
             }
         }
         match write_batch(&store.pool, caps, &batch).await {
-            Ok((enqueued, freed)) => {
-                store.remove_blobs(freed.into_iter()).await;
-                let mut enqueued = enqueued.into_iter();
+            Ok(written) => {
+                store.remove_blobs(written.freed.into_iter()).await;
+                let mut enqueued = written.enqueued.into_iter();
+                let mut claimed = written.claimed.into_iter();
                 for job in batch.drain(..) {
                     match job {
                         Job::Enqueue(_, atts, reply) => {
@@ -281,8 +389,8 @@ pub(crate) async fn writer(store: SqliteStore, caps: (u64, u64), mut jobs: mpsc:
                             }
                             let _ = reply.send(result);
                         }
-                        Job::Delivered(_, _, reply) => {
-                            let _ = reply.send(Ok(()));
+                        Job::Relay(_, _, reply) => {
+                            let _ = reply.send(Ok(claimed.next().unwrap_or_default()));
                         }
                     }
                 }
@@ -302,8 +410,8 @@ pub(crate) async fn writer(store: SqliteStore, caps: (u64, u64), mut jobs: mpsc:
                                 .await;
                             let _ = reply.send(Err(failed("committing enqueued events")));
                         }
-                        Job::Delivered(_, _, reply) => {
-                            let _ = reply.send(Err(failed("marking delivered")));
+                        Job::Relay(_, _, reply) => {
+                            let _ = reply.send(Err(failed("recording deliveries")));
                         }
                     }
                 }
@@ -312,65 +420,62 @@ pub(crate) async fn writer(store: SqliteStore, caps: (u64, u64), mut jobs: mpsc:
     }
 }
 
-/// One group commit: the delivered marks, then the enqueues in their
-/// order. Returns each enqueue's outcome, in order, and the spool files the
-/// delivered events freed.
-async fn write_batch(
-    pool: &SqlitePool,
-    (max_events, max_bytes): (u64, u64),
-    batch: &[Job],
-) -> Result<(Vec<Result<(i64, bool)>>, Vec<String>)> {
+/// One group commit: the relays' outcomes, then the enqueues in their
+/// order, then the relays' claims (which may take what was just enqueued).
+async fn write_batch(pool: &SqlitePool, caps: (u64, u64), batch: &[Job]) -> Result<Written> {
     // IMMEDIATE: take the write lock now, so the read below never has to
     // be upgraded (which SQLite may refuse at once with SQLITE_BUSY).
     let mut tx = pool
         .begin_with("BEGIN IMMEDIATE")
         .await
         .map_err(Error::db("starting a group commit"))?;
-    // Delivered marks first: the events they finish no longer count
-    // against the caps the enqueues below are checked with.
-    let delivered: Vec<(i64, i64)> = batch
+    // Outcomes first: the events they finish no longer count against the
+    // caps the enqueues below are checked with.
+    let settled: Vec<&Settled> = batch
         .iter()
         .filter_map(|job| match job {
-            Job::Delivered(id, now, _) => Some((*id, *now)),
+            Job::Relay(settled, _, _) => Some(settled),
             Job::Enqueue(..) => None,
         })
+        .flatten()
         .collect();
-    let freed = mark_delivered(&mut tx, &delivered).await?;
-    let enqueues = batch.len() - delivered.len();
-    let mut results = Vec::with_capacity(enqueues);
-    // The count reads every pending row: only when there are enqueues to
-    // check against the caps.
-    if enqueues > 0 {
-        let pending: PendingRow = sqlx::query_as(super::PENDING_SQL)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(Error::db("counting pending events"))?;
-        let mut events = u64::try_from(pending.n).unwrap_or(0);
-        let mut bytes = u64::try_from(pending.bytes).unwrap_or(0);
-        for job in batch {
-            let Job::Enqueue(event, attachments, _) = job else {
-                continue;
-            };
-            let size = u64::try_from(event.bytes).unwrap_or(0);
-            if events + 1 > max_events || bytes + size > max_bytes {
-                results.push(Err(Error::Full {
-                    pending_events: events,
-                    pending_bytes: bytes,
-                    max_events,
-                    max_bytes,
-                }));
-                continue;
-            }
-            let stored = insert(&mut tx, event, attachments).await?;
-            if stored.1 {
-                events += 1;
-                bytes += size;
-            }
-            results.push(Ok(stored));
+    let freed = settle(&mut tx, &settled).await?;
+    let mut enqueued = Vec::new();
+    let mut pending: Option<PendingRow> = None;
+    for job in batch {
+        let Job::Enqueue(event, attachments, _) = job else {
+            continue;
+        };
+        let counted = match &mut pending {
+            Some(p) => p,
+            None => pending.insert(self::pending(&mut tx).await?),
+        };
+        if let Err(full) = super::check_caps(counted, event.bytes, caps) {
+            enqueued.push(Err(full));
+            continue;
+        }
+        let stored = insert(&mut tx, event, attachments).await?;
+        if stored.1 {
+            counted.n += 1;
+            counted.bytes = counted.bytes.saturating_add(event.bytes);
+        }
+        enqueued.push(Ok(stored));
+    }
+    let mut claimed = Vec::new();
+    for job in batch {
+        if let Job::Relay(_, ask, _) = job {
+            claimed.push(match ask {
+                Some(ask) => claim(&mut tx, ask).await?,
+                None => Vec::new(),
+            });
         }
     }
     tx.commit()
         .await
         .map_err(Error::db("committing enqueued events"))?;
-    Ok((results, freed))
+    Ok(Written {
+        enqueued,
+        claimed,
+        freed,
+    })
 }

@@ -133,3 +133,117 @@ fn uuid_like() -> String {
         .map(|_| rng.alphanumeric().to_ascii_lowercase())
         .collect()
 }
+
+/// The pending events and bytes as the outbox's triggers keep them, and as
+/// the rows themselves count them.
+pub async fn pending_counts(outbox: &flowflex_outbox::Outbox) -> ((i64, i64), (i64, i64)) {
+    const KEPT: &str = "SELECT CAST(COALESCE(SUM(events), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM flowflex_outbox_pending";
+    const ROWS: &str = "SELECT COUNT(*), CAST(COALESCE(SUM(bytes), 0) AS BIGINT) \
+         FROM flowflex_outbox_events WHERE status = 'pending'";
+    if let Some(pool) = outbox.sqlite_pool() {
+        let kept = sqlx::query_as(KEPT)
+            .fetch_one(pool)
+            .await
+            .expect("kept count");
+        let rows = sqlx::query_as(ROWS)
+            .fetch_one(pool)
+            .await
+            .expect("row count");
+        (kept, rows)
+    } else {
+        let pool = outbox.pg_pool().expect("a PostgreSQL outbox");
+        let kept = sqlx::query_as(KEPT)
+            .fetch_one(pool)
+            .await
+            .expect("kept count");
+        let rows = sqlx::query_as(ROWS)
+            .fetch_one(pool)
+            .await
+            .expect("row count");
+        (kept, rows)
+    }
+}
+
+/// Asserts the kept count equals the rows' count and holds `events`;
+/// returns the bytes.
+pub async fn assert_pending(outbox: &flowflex_outbox::Outbox, events: i64, when: &str) -> i64 {
+    let (kept, rows) = pending_counts(outbox).await;
+    assert_eq!(
+        kept, rows,
+        "{when}: the kept count (left) drifted from the rows"
+    );
+    assert_eq!(kept.0, events, "{when}: pending events");
+    kept.1
+}
+
+/// Enqueue (a repeated key too), retry, dead letters, requeue, delivery:
+/// after each, the pending count the triggers keep is the rows' count.
+pub async fn pending_count_follows_every_change(
+    outbox: &flowflex_outbox::Outbox,
+    emulator: &Emulator,
+) {
+    use flowflex::Attachment;
+    use flowflex_emulator::{Endpoint, Fault};
+
+    assert_pending(outbox, 0, "at first").await;
+    let delivered = outbox.stats().await.expect("stats").delivered;
+    for i in 0..4u64 {
+        let payload = if i % 2 == 0 {
+            flowflex::json!({"i": i, "pad": "x".repeat(100 * i as usize)})
+        } else {
+            flowflex::json!({"i": i, "doc": Attachment::from_bytes(pdf(i, 1000 * i as usize), "d.pdf")})
+        };
+        outbox
+            .enqueue("count.test", payload)
+            .idempotency_key(format!("count-{i}"))
+            .await
+            .expect("enqueued");
+    }
+    outbox
+        .enqueue("count.test", flowflex::json!({"again": true}))
+        .idempotency_key("count-0")
+        .await
+        .expect("a repeated key");
+    let bytes = assert_pending(outbox, 4, "after 4 enqueues and a repeated key").await;
+    assert!(bytes > 3000, "the files count: {bytes} bytes");
+    assert_eq!(
+        outbox.stats().await.expect("stats").pending_bytes,
+        u64::try_from(bytes).expect("bytes are positive")
+    );
+
+    emulator.inject(Fault::on(Endpoint::Events).status(403).every(1));
+    let relay = outbox
+        .relay(client(emulator))
+        .poll_interval(Duration::from_millis(10))
+        .spawn();
+    relay
+        .flush(Duration::from_secs(20))
+        .await
+        .expect("all dead");
+    relay.shutdown().await;
+    assert_pending(outbox, 0, "after 4 dead letters").await;
+    let dead = outbox.dead_letters().await.expect("dead letters");
+    assert_eq!(dead.len(), 4);
+
+    outbox.requeue(dead[0].id).await.expect("requeued");
+    outbox.requeue(dead[1].id).await.expect("requeued");
+    assert_pending(outbox, 2, "after 2 requeues").await;
+
+    // Three 503s: the client's own retries give up once, so the outbox
+    // schedules a retry (no change of status), then delivers.
+    emulator.clear_faults();
+    emulator.inject(Fault::on(Endpoint::Events).status(503).times(3));
+    let relay = outbox
+        .relay(client(emulator))
+        .poll_interval(Duration::from_millis(10))
+        .spawn();
+    relay
+        .flush(Duration::from_secs(20))
+        .await
+        .expect("delivered");
+    relay.shutdown().await;
+    assert_pending(outbox, 0, "after 2 deliveries").await;
+    let stats = outbox.stats().await.expect("stats");
+    assert_eq!((stats.delivered - delivered, stats.dead), (2, 2));
+}
