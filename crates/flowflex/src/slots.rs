@@ -138,6 +138,7 @@ impl Slots {
     }
 
     /// How many places.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn len(&self) -> usize {
         self.places.len()
     }
