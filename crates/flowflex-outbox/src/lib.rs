@@ -85,6 +85,8 @@ struct Inner {
     config: Config,
     /// Wakes this process's relays after an enqueue.
     wake: Notify,
+    /// Told when a relay of this handle has recorded outcomes (`flush`).
+    turned: Notify,
     /// The SQLite group-commit writer.
     writer: Option<mpsc::Sender<store::sqlite::Job>>,
     rng: Mutex<fastrand::Rng>,
@@ -166,6 +168,7 @@ impl Outbox {
                 store,
                 config,
                 wake: Notify::new(),
+                turned: Notify::new(),
                 writer,
                 rng: Mutex::new(rng),
             }),
