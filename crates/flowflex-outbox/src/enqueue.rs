@@ -228,7 +228,7 @@ impl<'t> Enqueue<'t> {
                 let rows = rows(&|i| spooled[i].clone());
                 match tx {
                     Some(TxConn::Sqlite(conn)) => {
-                        let result = sqlite::insert(conn, &new, &rows).await;
+                        let result = sqlite::insert_checked(conn, &new, &rows, caps).await;
                         if !matches!(result, Ok((_, true))) {
                             store
                                 .remove_blobs(rows.into_iter().filter_map(|r| r.blob))

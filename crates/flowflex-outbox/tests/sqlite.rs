@@ -581,6 +581,62 @@ async fn beyond_the_caps_enqueue_fails_with_a_typed_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_caps_hold_inside_the_callers_transaction_too() {
+    let s = setup(fast().max_pending_events(2)).await;
+    let pool = s.outbox.sqlite_pool().unwrap().clone();
+    sqlx::query("CREATE TABLE orders (id INTEGER PRIMARY KEY)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    for i in 0..2 {
+        sqlx::query("INSERT INTO orders VALUES ($1)")
+            .bind(i)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        s.outbox
+            .enqueue("e", flowflex::json!({"order": i}))
+            .in_transaction(&mut tx)
+            .await
+            .unwrap();
+    }
+    // The third, without attachments (no file to copy first), is over the
+    // cap of 2: refused with the counts, and taken back out of the
+    // transaction, which stays usable and keeps the caller's own writes.
+    let err = s
+        .outbox
+        .enqueue("e", flowflex::json!({"order": 2}))
+        .in_transaction(&mut tx)
+        .await
+        .unwrap_err();
+    match err {
+        Error::Full {
+            pending_events,
+            max_events,
+            ..
+        } => assert_eq!((pending_events, max_events), (2, 2)),
+        other => panic!("expected Full, got {other:?}"),
+    }
+    sqlx::query("INSERT INTO orders VALUES (2)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let (orders,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(orders, 3, "the caller's writes are untouched");
+    common::assert_pending(&s.outbox, 2, "the refused event left no trace").await;
+    let stored: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM flowflex_outbox_events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stored.0, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pending_count_follows_enqueue_delivery_dead_letters_requeue_and_rollback() {
     let s = setup(fast()).await;
     let pool = s.outbox.sqlite_pool().unwrap().clone();

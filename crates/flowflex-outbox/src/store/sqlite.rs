@@ -237,6 +237,42 @@ pub(crate) async fn insert(
     Ok((id, true))
 }
 
+/// [`insert`] in the caller's own transaction, checked against the caps:
+/// the insert comes first, so the write lock is held before the count is
+/// read (a read first could not always be upgraded, SQLITE_BUSY), and an
+/// event over a cap is deleted again in the same transaction (its
+/// trigger puts the count back) before `Error::Full` is returned.
+pub(crate) async fn insert_checked(
+    conn: &mut SqliteConnection,
+    event: &NewEvent,
+    attachments: &[NewAttachment],
+    caps: (u64, u64),
+) -> Result<(i64, bool)> {
+    let (id, new) = insert(conn, event, attachments).await?;
+    if !new {
+        return Ok((id, false));
+    }
+    let after = pending(conn).await?;
+    let before = PendingRow {
+        n: after.n - 1,
+        bytes: after.bytes - event.bytes,
+    };
+    if let Err(full) = super::check_caps(&before, event.bytes, caps) {
+        sqlx::query("DELETE FROM flowflex_outbox_attachments WHERE event_id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map_err(Error::db("taking back an event over the caps"))?;
+        sqlx::query("DELETE FROM flowflex_outbox_events WHERE id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map_err(Error::db("taking back an event over the caps"))?;
+        return Err(full);
+    }
+    Ok((id, true))
+}
+
 /// Records a batch of delivery outcomes on `conn`, in the writer's
 /// transaction: delivered marks in one statement per [`MAX_IDS`] events,
 /// their attachment rows freed in another (only for events that have any).
