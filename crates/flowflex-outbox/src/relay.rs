@@ -348,7 +348,17 @@ async fn deliver(relay: Arc<Relay>, claimed: Claimed, claimed_at: Instant) -> Op
     async {
         let store = &relay.outbox.inner.store;
         let body = std::mem::take(&mut row.body);
-        if claimed_at.elapsed() >= relay.lease / 3 {
+        let waited = claimed_at.elapsed();
+        if waited >= relay.lease * 2 / 3 {
+            // Its claim lapses about now (the turn's commit came after the
+            // claim's clock was read): a later claim, this relay's or
+            // another's, may hold the event already. Leave it to that
+            // claim, or to the next one once this lapses; never deliver it
+            // twice at once.
+            tracing::debug!("claim went stale while waiting for a slot; leaving the event");
+            return None;
+        }
+        if waited >= relay.lease / 3 {
             // It waited for a slot as long as a renewal period: renew now,
             // and leave it if another relay has it already.
             let until = wall_ms() + ms(relay.lease);

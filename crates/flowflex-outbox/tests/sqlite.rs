@@ -581,6 +581,55 @@ async fn beyond_the_caps_enqueue_fails_with_a_typed_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_claimed_ahead_are_posted_once_even_when_deliveries_are_slow() {
+    // Two slots, 400 ms a delivery, a 300 ms lease, and only 8 events: the
+    // ready ones wait past their lease, the relay's own next claims take
+    // them again (they are the only due rows), and the second copy lands
+    // right behind the first. Each event must still be posted once.
+    let s = setup(fast()).await;
+    s.emulator.inject(
+        Fault::on(Endpoint::Events)
+            .delay(Duration::from_millis(400))
+            .every(1),
+    );
+    for i in 0..8 {
+        s.outbox
+            .enqueue("slow", flowflex::json!({"i": i}))
+            .idempotency_key(format!("slow-{i}"))
+            .await
+            .unwrap();
+    }
+    let relay = s
+        .outbox
+        .relay(client(&s.emulator))
+        .concurrency(2)
+        .lease(Duration::from_millis(300))
+        .poll_interval(Duration::from_millis(20))
+        .spawn();
+    relay.flush(Duration::from_secs(30)).await.unwrap();
+    relay.shutdown().await;
+    assert_eq!(s.emulator.events().len(), 8);
+    let mut posts = std::collections::BTreeMap::<String, usize>::new();
+    for r in s.emulator.requests() {
+        if r.endpoint != Endpoint::Events {
+            continue;
+        }
+        let key = r
+            .headers
+            .iter()
+            .find(|(name, _)| name == "x-idempotency-key")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        *posts.entry(key).or_default() += 1;
+    }
+    assert_eq!(posts.len(), 8, "{posts:?}");
+    assert!(
+        posts.values().all(|n| *n == 1),
+        "posted more than once: {posts:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_caps_hold_inside_the_callers_transaction_too() {
     let s = setup(fast().max_pending_events(2)).await;
     let pool = s.outbox.sqlite_pool().unwrap().clone();
