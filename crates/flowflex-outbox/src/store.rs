@@ -107,6 +107,63 @@ pub(crate) enum Settled {
     Dead { id: i64, at: i64, error: String },
 }
 
+/// A turn's outcomes, sorted: the delivered events (each with when), which
+/// each backend marks in bulk its own way, those of them with attachment
+/// rows to free, and the retries and dead letters, one statement each.
+#[derive(Debug, Default)]
+pub(crate) struct Outcomes<'a> {
+    pub(crate) delivered: Vec<(i64, i64)>,
+    pub(crate) with_files: Vec<i64>,
+    pub(crate) failed: Vec<Failed<'a>>,
+}
+
+/// A retry or a dead letter: `sql` binds `time`, `error`, `id` (the same
+/// statements on both backends).
+#[derive(Debug)]
+pub(crate) struct Failed<'a> {
+    pub(crate) sql: &'static str,
+    pub(crate) time: i64,
+    pub(crate) error: &'a str,
+    pub(crate) id: i64,
+    /// What the statement does, for its error.
+    pub(crate) doing: &'static str,
+}
+
+impl<'a> Outcomes<'a> {
+    pub(crate) fn sort(settled: impl IntoIterator<Item = &'a Settled>) -> Outcomes<'a> {
+        let mut out = Outcomes::default();
+        for s in settled {
+            match s {
+                Settled::Delivered {
+                    id,
+                    at,
+                    attachments,
+                } => {
+                    out.delivered.push((*id, *at));
+                    if *attachments {
+                        out.with_files.push(*id);
+                    }
+                }
+                Settled::Retry { id, next_at, error } => out.failed.push(Failed {
+                    sql: RETRY_SQL,
+                    time: *next_at,
+                    error,
+                    id: *id,
+                    doing: "scheduling a retry",
+                }),
+                Settled::Dead { id, at, error } => out.failed.push(Failed {
+                    sql: DEAD_SQL,
+                    time: *at,
+                    error,
+                    id: *id,
+                    doing: "moving to dead letters",
+                }),
+            }
+        }
+        out
+    }
+}
+
 /// An attachment of a claimed event.
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct AttachmentRow {

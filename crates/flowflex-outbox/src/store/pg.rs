@@ -151,40 +151,18 @@ pub(crate) async fn turn(
         .begin()
         .await
         .map_err(Error::db("recording deliveries"))?;
-    let (mut delivered, mut delivered_at, mut with_files) = (Vec::new(), Vec::new(), Vec::new());
-    for s in settled {
-        match s {
-            Settled::Delivered {
-                id,
-                at,
-                attachments,
-            } => {
-                delivered.push(*id);
-                delivered_at.push(*at);
-                if *attachments {
-                    with_files.push(*id);
-                }
-            }
-            Settled::Retry { id, next_at, error } => {
-                sqlx::query(super::RETRY_SQL)
-                    .bind(next_at)
-                    .bind(error)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(Error::db("scheduling a retry"))?;
-            }
-            Settled::Dead { id, at, error } => {
-                sqlx::query(super::DEAD_SQL)
-                    .bind(at)
-                    .bind(error)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(Error::db("moving to dead letters"))?;
-            }
-        }
+    let outcomes = super::Outcomes::sort(settled);
+    for f in &outcomes.failed {
+        sqlx::query(f.sql)
+            .bind(f.time)
+            .bind(f.error)
+            .bind(f.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::db(f.doing))?;
     }
+    let with_files = outcomes.with_files;
+    let (delivered, delivered_at): (Vec<i64>, Vec<i64>) = outcomes.delivered.into_iter().unzip();
     if !delivered.is_empty() {
         sqlx::query(
             "UPDATE flowflex_outbox_events e SET status = 'delivered', finished_at = d.at, \

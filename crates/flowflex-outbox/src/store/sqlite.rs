@@ -278,40 +278,17 @@ pub(crate) async fn insert_checked(
 /// their attachment rows freed in another (only for events that have any).
 /// Returns the spool files to remove once it commits.
 async fn settle(conn: &mut SqliteConnection, settled: &[&Settled]) -> Result<Vec<String>> {
-    let mut delivered = Vec::new();
-    let mut with_files = Vec::new();
-    for s in settled {
-        match s {
-            Settled::Delivered {
-                id,
-                at,
-                attachments,
-            } => {
-                delivered.push((*id, *at));
-                if *attachments {
-                    with_files.push(*id);
-                }
-            }
-            Settled::Retry { id, next_at, error } => {
-                sqlx::query(super::RETRY_SQL)
-                    .bind(next_at)
-                    .bind(error)
-                    .bind(id)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(Error::db("scheduling a retry"))?;
-            }
-            Settled::Dead { id, at, error } => {
-                sqlx::query(super::DEAD_SQL)
-                    .bind(at)
-                    .bind(error)
-                    .bind(id)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(Error::db("moving to dead letters"))?;
-            }
-        }
+    let outcomes = super::Outcomes::sort(settled.iter().copied());
+    for f in &outcomes.failed {
+        sqlx::query(f.sql)
+            .bind(f.time)
+            .bind(f.error)
+            .bind(f.id)
+            .execute(&mut *conn)
+            .await
+            .map_err(Error::db(f.doing))?;
     }
+    let (delivered, with_files) = (outcomes.delivered, outcomes.with_files);
     for chunk in delivered.chunks(MAX_IDS) {
         let mut update = QueryBuilder::<Sqlite>::new(
             "UPDATE flowflex_outbox_events SET status = 'delivered', finished_at = d.column2, \
