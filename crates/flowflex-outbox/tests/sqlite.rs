@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{client, eventually, pdf, sha256};
+use common::{client, drain, eventually, pdf, sha256};
 use flowflex::Attachment;
 use flowflex_emulator::{Emulator, Endpoint, Fault};
 use flowflex_outbox::{Error, ManualClock, Outbox, OutboxBuilder};
@@ -310,16 +310,7 @@ async fn an_upload_older_than_the_asset_lifetime_is_replaced_before_the_post() {
     clock.advance(two_days);
     s.emulator.advance_clock(two_days);
     s.emulator.clear_faults();
-    let relay = s
-        .outbox
-        .relay(client(&s.emulator))
-        .poll_interval(Duration::from_millis(10))
-        .spawn();
-    relay
-        .flush(Duration::from_secs(20))
-        .await
-        .expect("delivered");
-    relay.shutdown().await;
+    drain(&s.outbox, &s.emulator, 20, "delivered").await;
 
     let events = s.emulator.events();
     assert_eq!(events.len(), 1);
@@ -348,13 +339,7 @@ async fn a_fresh_upload_is_reused_across_attempts() {
         )
         .await
         .unwrap();
-    let relay = s
-        .outbox
-        .relay(client(&s.emulator))
-        .poll_interval(Duration::from_millis(10))
-        .spawn();
-    relay.flush(Duration::from_secs(20)).await.unwrap();
-    relay.shutdown().await;
+    drain(&s.outbox, &s.emulator, 20, "flushed").await;
     assert_eq!(s.emulator.events().len(), 1);
     assert_eq!(
         s.emulator.assets().len(),
@@ -522,6 +507,18 @@ async fn retry_after_is_honoured() {
     assert_eq!(s.emulator.requests().len(), 4, "one attempt after the wait");
 }
 
+/// `err` is `Error::Full` with these pending events and event cap.
+fn assert_full(err: &Error, events: u64, max: u64) {
+    match err {
+        Error::Full {
+            pending_events,
+            max_events,
+            ..
+        } => assert_eq!((*pending_events, *max_events), (events, max)),
+        other => panic!("expected Full, got {other:?}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beyond_the_caps_enqueue_fails_with_a_typed_error() {
     let s = setup(fast().max_pending_events(3).max_pending_bytes(10_000)).await;
@@ -536,14 +533,7 @@ async fn beyond_the_caps_enqueue_fails_with_a_typed_error() {
         .enqueue("e", flowflex::json!({"i": 3}))
         .await
         .unwrap_err();
-    match err {
-        Error::Full {
-            pending_events,
-            max_events,
-            ..
-        } => assert_eq!((pending_events, max_events), (3, 3)),
-        other => panic!("expected Full, got {other:?}"),
-    }
+    assert_full(&err, 3, 3);
     let s = setup(fast().max_pending_bytes(5_000)).await;
     s.outbox
         .enqueue(
@@ -564,13 +554,7 @@ async fn beyond_the_caps_enqueue_fails_with_a_typed_error() {
     assert!(err.to_string().starts_with("the outbox is full"), "{err}");
     assert_eq!(s.outbox.stats().await.unwrap().pending, 1);
     // Once delivered, there is room again.
-    let relay = s
-        .outbox
-        .relay(client(&s.emulator))
-        .poll_interval(Duration::from_millis(10))
-        .spawn();
-    relay.flush(Duration::from_secs(10)).await.unwrap();
-    relay.shutdown().await;
+    drain(&s.outbox, &s.emulator, 10, "flushed").await;
     s.outbox
         .enqueue(
             "e",
@@ -659,14 +643,7 @@ async fn the_caps_hold_inside_the_callers_transaction_too() {
         .in_transaction(&mut tx)
         .await
         .unwrap_err();
-    match err {
-        Error::Full {
-            pending_events,
-            max_events,
-            ..
-        } => assert_eq!((pending_events, max_events), (2, 2)),
-        other => panic!("expected Full, got {other:?}"),
-    }
+    assert_full(&err, 2, 2);
     sqlx::query("INSERT INTO orders VALUES (2)")
         .execute(&mut *tx)
         .await

@@ -177,6 +177,17 @@ pub async fn assert_pending(outbox: &flowflex_outbox::Outbox, events: i64, when:
     kept.1
 }
 
+/// Runs a relay (polling every 10 ms) until nothing is pending, within
+/// `secs` seconds, then shuts it down; fails with `what` otherwise.
+pub async fn drain(outbox: &flowflex_outbox::Outbox, emulator: &Emulator, secs: u64, what: &str) {
+    let relay = outbox
+        .relay(client(emulator))
+        .poll_interval(Duration::from_millis(10))
+        .spawn();
+    relay.flush(Duration::from_secs(secs)).await.expect(what);
+    relay.shutdown().await;
+}
+
 /// Enqueue (a repeated key too), retry, dead letters, requeue, delivery:
 /// after each, the pending count the triggers keep is the rows' count.
 pub async fn pending_count_follows_every_change(
@@ -213,15 +224,7 @@ pub async fn pending_count_follows_every_change(
     );
 
     emulator.inject(Fault::on(Endpoint::Events).status(403).every(1));
-    let relay = outbox
-        .relay(client(emulator))
-        .poll_interval(Duration::from_millis(10))
-        .spawn();
-    relay
-        .flush(Duration::from_secs(20))
-        .await
-        .expect("all dead");
-    relay.shutdown().await;
+    drain(outbox, emulator, 20, "all dead").await;
     assert_pending(outbox, 0, "after 4 dead letters").await;
     let dead = outbox.dead_letters().await.expect("dead letters");
     assert_eq!(dead.len(), 4);
@@ -234,15 +237,7 @@ pub async fn pending_count_follows_every_change(
     // schedules a retry (no change of status), then delivers.
     emulator.clear_faults();
     emulator.inject(Fault::on(Endpoint::Events).status(503).times(3));
-    let relay = outbox
-        .relay(client(emulator))
-        .poll_interval(Duration::from_millis(10))
-        .spawn();
-    relay
-        .flush(Duration::from_secs(20))
-        .await
-        .expect("delivered");
-    relay.shutdown().await;
+    drain(outbox, emulator, 20, "delivered").await;
     assert_pending(outbox, 0, "after 2 deliveries").await;
     let stats = outbox.stats().await.expect("stats");
     assert_eq!((stats.delivered - delivered, stats.dead), (2, 2));
