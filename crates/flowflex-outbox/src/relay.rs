@@ -17,7 +17,7 @@
 //! during every turn and delivered 0.63x what `send_event` does; with seven
 //! it stays fed.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,6 +61,11 @@ pub struct Relay {
     poll_interval: Duration,
     lease: Duration,
     name: String,
+    /// Who holds this relay's claims (`claimed_by`): its name and a
+    /// random suffix drawn at [`spawn`](Relay::spawn), so that two relays
+    /// spawned with one name, or a relay restarted under its old name,
+    /// never take each other's claims for their own.
+    holder: Arc<str>,
 }
 
 impl Relay {
@@ -72,6 +77,7 @@ impl Relay {
             poll_interval: Duration::from_millis(500),
             lease: Duration::from_secs(60),
             name: format!("relay-{}", uuid::Uuid::new_v4().simple()),
+            holder: Arc::from(""),
         }
     }
 
@@ -108,7 +114,8 @@ impl Relay {
     /// # Panics
     ///
     /// Outside a Tokio runtime.
-    pub fn spawn(self) -> RelayHandle {
+    pub fn spawn(mut self) -> RelayHandle {
+        self.holder = format!("{}#{:016x}", self.name, fastrand::u64(..)).into();
         let (stop, stopped) = watch::channel(false);
         let outbox = self.outbox.clone();
         let state = Arc::new(self);
@@ -170,28 +177,42 @@ impl RelayHandle {
 async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>) {
     let inner = &relay.outbox.inner;
     let n = relay.concurrency;
+    // Deliveries in flight, and the event each delivers.
     let mut tasks: JoinSet<Option<Settled>> = JoinSet::new();
+    let mut delivering: HashMap<tokio::task::Id, i64> = HashMap::with_capacity(n);
     // Claimed, waiting for a slot (at most `(CLAIMED_PER_SLOT - 1) * n`),
-    // with when they were claimed.
+    // with when their leases started.
     let mut ready: VecDeque<(Instant, Claimed)> = VecDeque::with_capacity(n);
+    // The events this relay holds, ready or in flight, from the turn that
+    // claims one until the turn that records its outcome. A turn may claim
+    // one of them again: its lease lapsed while it waited for a slot or
+    // while a renewal was late, and nobody else took it, so it is still
+    // this relay's claim. That is the same claim, extended, never a second
+    // delivery.
+    let mut held: HashSet<i64> = HashSet::with_capacity(CLAIMED_PER_SLOT * n);
     // Outcomes not yet recorded (at most one per slot and per ready event).
     let mut settled = Vec::with_capacity(n);
-    // The turn in flight (at most one): its result, and how many it asked for.
-    let mut turns: JoinSet<(Result<Vec<Claimed>>, usize)> = JoinSet::new();
+    // The turn in flight (at most one): its result, how many it asked for,
+    // and when its claims' leases started; and the events whose outcomes
+    // it records.
+    let mut turns: JoinSet<(Result<Vec<Claimed>>, usize, Instant)> = JoinSet::new();
+    let mut recording: Vec<i64> = Vec::new();
     // Whether to claim: not after a claim found fewer events than it asked
     // for, until a delivery ends, a poll comes due or an enqueue wakes us.
     let mut claim_more = true;
     loop {
         let stopping = *stop.borrow();
-        while let Some(done) = tasks.try_join_next() {
-            settled.extend(done.ok().flatten());
+        while let Some(done) = tasks.try_join_next_with_id() {
+            ended(done, &mut delivering, &mut held, &mut settled);
         }
         if !stopping {
             while tasks.len() < n {
-                let Some((claimed_at, claimed)) = ready.pop_front() else {
+                let Some((leased_at, claimed)) = ready.pop_front() else {
                     break;
                 };
-                tasks.spawn(deliver(Arc::clone(&relay), claimed, claimed_at));
+                let id = claimed.row.id;
+                let task = tasks.spawn(deliver(Arc::clone(&relay), claimed, leased_at));
+                delivering.insert(task.id(), id);
             }
         }
         if turns.is_empty() {
@@ -205,40 +226,54 @@ async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>) {
                 (CLAIMED_PER_SLOT * n).saturating_sub(tasks.len() + ready.len())
             };
             if want > 0 || !settled.is_empty() {
+                // Read before the lease's end is: a claim's age counts from
+                // here, not from when the turn's commit came back, so a
+                // slow turn cannot make a lapsed claim look fresh.
+                let leased_at = Instant::now();
                 let claim = (want > 0).then(|| Claim {
                     n: want,
                     now: millis(inner.config.clock.now()),
                     lease_until: wall_ms() + ms(relay.lease),
-                    relay: relay.name.clone(),
+                    relay: relay.holder.to_string(),
                 });
+                recording.extend(settled.iter().map(Settled::id));
                 let (outbox, settled) = (relay.outbox.clone(), std::mem::take(&mut settled));
-                turns.spawn(async move { (turn(&outbox, settled, claim).await, want) });
+                turns.spawn(async move { (turn(&outbox, settled, claim).await, want, leased_at) });
             } else if stopping && tasks.is_empty() {
                 break;
             }
         }
         tokio::select! {
-            Some(done) = turns.join_next() => match done {
-                Ok((Ok(claimed), want)) => {
-                    // Outcomes are recorded: a `flush` waiting looks again.
-                    inner.turned.notify_waiters();
-                    claim_more = want > 0 && claimed.len() == want;
-                    let now = Instant::now();
-                    ready.extend(claimed.into_iter().map(|c| (now, c)));
+            Some(done) = turns.join_next() => {
+                // Recorded (or, if the turn failed, lost with it: their
+                // claims lapse and another attempt follows, under the same
+                // key); either way no longer this relay's.
+                for id in recording.drain(..) {
+                    held.remove(&id);
                 }
-                // The outcomes are lost with it: their claims lapse and
-                // another attempt follows, under the same key.
-                Ok((Err(e), _)) => {
-                    claim_more = false;
-                    tracing::warn!(target: "flowflex_outbox", error = %e, "claiming or recording failed");
+                match done {
+                    Ok((Ok(claimed), want, leased_at)) => {
+                        // Outcomes are recorded: a `flush` waiting looks again.
+                        inner.turned.notify_waiters();
+                        claim_more = want > 0 && claimed.len() == want;
+                        for c in claimed {
+                            if held.insert(c.row.id) {
+                                ready.push_back((leased_at, c));
+                            }
+                        }
+                    }
+                    Ok((Err(e), _, _)) => {
+                        claim_more = false;
+                        tracing::warn!(target: "flowflex_outbox", error = %e, "claiming or recording failed");
+                    }
+                    Err(e) => {
+                        claim_more = false;
+                        tracing::warn!(target: "flowflex_outbox", error = %e, "claiming or recording failed");
+                    }
                 }
-                Err(e) => {
-                    claim_more = false;
-                    tracing::warn!(target: "flowflex_outbox", error = %e, "claiming or recording failed");
-                }
-            },
-            Some(done) = tasks.join_next() => {
-                settled.extend(done.ok().flatten());
+            }
+            Some(done) = tasks.join_next_with_id() => {
+                ended(done, &mut delivering, &mut held, &mut settled);
                 claim_more = true;
             }
             () = tokio::time::sleep(relay.poll_interval), if !stopping => claim_more = true,
@@ -250,8 +285,30 @@ async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>) {
         }
     }
     // Events claimed but not started go back with the rest of the claims.
-    if let Err(e) = inner.store.release(&relay.name).await {
+    if let Err(e) = inner.store.release(&relay.holder).await {
         tracing::warn!(target: "flowflex_outbox", error = %e, "releasing claims failed");
+    }
+}
+
+/// A delivery ended: its outcome waits for the next turn; an event left
+/// or lost (no outcome) is no longer this relay's.
+fn ended(
+    done: std::result::Result<(tokio::task::Id, Option<Settled>), tokio::task::JoinError>,
+    delivering: &mut HashMap<tokio::task::Id, i64>,
+    held: &mut HashSet<i64>,
+    settled: &mut Vec<Settled>,
+) {
+    let (task, outcome) = match done {
+        Ok((task, outcome)) => (task, outcome),
+        Err(e) => (e.id(), None),
+    };
+    let id = delivering.remove(&task);
+    match (outcome, id) {
+        (Some(outcome), _) => settled.push(outcome),
+        (None, Some(id)) => {
+            held.remove(&id);
+        }
+        (None, None) => {}
     }
 }
 
@@ -330,8 +387,10 @@ fn failure(e: &flowflex::Error) -> Failure {
 }
 
 /// Delivers one claimed event; the outcome, for the loop to record, or
-/// `None` if the claim was lost to another relay.
-async fn deliver(relay: Arc<Relay>, claimed: Claimed, claimed_at: Instant) -> Option<Settled> {
+/// `None` if the claim was lost (to another relay, or to this relay's own
+/// later claim once it lapsed). `leased_at` is when the claim's lease
+/// started, at the latest.
+async fn deliver(relay: Arc<Relay>, claimed: Claimed, leased_at: Instant) -> Option<Settled> {
     let Claimed {
         mut row,
         attachments,
@@ -348,34 +407,29 @@ async fn deliver(relay: Arc<Relay>, claimed: Claimed, claimed_at: Instant) -> Op
     async {
         let store = &relay.outbox.inner.store;
         let body = std::mem::take(&mut row.body);
-        let waited = claimed_at.elapsed();
-        if waited >= relay.lease * 2 / 3 {
-            // Its claim lapses about now (the turn's commit came after the
-            // claim's clock was read): a later claim, this relay's or
-            // another's, may hold the event already. Leave it to that
-            // claim, or to the next one once this lapses; never deliver it
-            // twice at once.
-            tracing::debug!("claim went stale while waiting for a slot; leaving the event");
-            return None;
-        }
+        let waited = leased_at.elapsed();
         if waited >= relay.lease / 3 {
-            // It waited for a slot as long as a renewal period: renew now,
-            // and leave it if another relay has it already.
+            // It waited for a slot a renewal period or more, and its lease
+            // may have lapsed: extend it, or take it up again if no other
+            // relay claimed the event meanwhile; leave it if one did.
             let until = wall_ms() + ms(relay.lease);
-            match store.renew(row.id, &relay.name, until).await {
+            match store.renew(row.id, &relay.holder, until).await {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::warn!("claim lost while waiting for a slot; leaving the event");
                     return None;
                 }
-                Err(e) => tracing::warn!(error = %e, "renewing the claim failed"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "renewing the claim failed; leaving the event");
+                    return None;
+                }
             }
         }
         let renew = async {
             loop {
                 tokio::time::sleep(relay.lease / 3).await;
                 let until = wall_ms() + ms(relay.lease);
-                match store.renew(row.id, &relay.name, until).await {
+                match store.renew(row.id, &relay.holder, until).await {
                     Ok(true) => {}
                     Ok(false) => return,
                     Err(e) => tracing::warn!(error = %e, "renewing the claim failed"),
@@ -413,6 +467,7 @@ fn settle(relay: &Relay, row: &ClaimedRow, outcome: Result<(), Failure>) -> Sett
             tracing::warn!(error = %f.message, "permanent failure: moved to dead letters");
             Settled::Dead {
                 id: row.id,
+                holder: Arc::clone(&relay.holder),
                 at: now,
                 error: f.message,
             }
@@ -429,6 +484,7 @@ fn settle(relay: &Relay, row: &ClaimedRow, outcome: Result<(), Failure>) -> Sett
                 tracing::warn!(error = %message, "too old: moved to dead letters");
                 return Settled::Dead {
                     id: row.id,
+                    holder: Arc::clone(&relay.holder),
                     at: now,
                     error: message,
                 };
@@ -447,6 +503,7 @@ fn settle(relay: &Relay, row: &ClaimedRow, outcome: Result<(), Failure>) -> Sett
             tracing::warn!(error = %f.message, wait_ms = ms(wait), "delivery failed; will retry");
             Settled::Retry {
                 id: row.id,
+                holder: Arc::clone(&relay.holder),
                 next_at: now + ms(wait),
                 error: f.message,
             }
@@ -559,4 +616,83 @@ fn corrupt(id: i64, e: impl std::fmt::Display) -> Failure {
         id: OutboxId(id),
         message: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `holder` claims every due event, with a lease that ends at `until`.
+    async fn claim(outbox: &Outbox, holder: &str, until: i64) -> Vec<Claimed> {
+        let claim = Claim {
+            n: 8,
+            now: millis(outbox.inner.config.clock.now()),
+            lease_until: until,
+            relay: holder.into(),
+        };
+        turn(outbox, Vec::new(), Some(claim)).await.unwrap()
+    }
+
+    async fn holder(outbox: &Outbox) -> Option<String> {
+        let Store::Sqlite(s) = &outbox.inner.store else {
+            unreachable!()
+        };
+        sqlx::query_scalar("SELECT claimed_by FROM flowflex_outbox_events")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_relay_whose_claim_was_taken_cannot_renew_release_or_bury_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open_sqlite(dir.path().join("o.db")).await.unwrap();
+        outbox
+            .enqueue("e", serde_json::json!({"i": 1}))
+            .await
+            .unwrap();
+        let store = &outbox.inner.store;
+        let later = wall_ms() + 60_000;
+        // A claim that lapsed and nobody took is taken up again.
+        let first = claim(&outbox, "a", wall_ms() - 1).await;
+        assert_eq!(first.len(), 1);
+        let id = first[0].row.id;
+        assert!(store.renew(id, "a", wall_ms() - 1).await.unwrap());
+        // Once another relay claims it, it is that relay's alone.
+        assert_eq!(claim(&outbox, "b", later).await.len(), 1);
+        assert!(!store.renew(id, "a", later).await.unwrap());
+        assert!(store.renew(id, "b", later).await.unwrap());
+        let stale = |dead| {
+            let (holder, error) = (Arc::from("a"), "late".to_string());
+            if dead {
+                Settled::Dead {
+                    id,
+                    holder,
+                    at: 0,
+                    error,
+                }
+            } else {
+                Settled::Retry {
+                    id,
+                    holder,
+                    next_at: 0,
+                    error,
+                }
+            }
+        };
+        turn(&outbox, vec![stale(false), stale(true)], None)
+            .await
+            .unwrap();
+        assert_eq!(holder(&outbox).await.as_deref(), Some("b"));
+        assert_eq!(outbox.stats().await.unwrap().pending, 1);
+        // The holder's own outcome is recorded.
+        let live = Settled::Retry {
+            id,
+            holder: Arc::from("b"),
+            next_at: 0,
+            error: "soon".into(),
+        };
+        turn(&outbox, vec![live], None).await.unwrap();
+        assert_eq!(holder(&outbox).await, None);
+    }
 }

@@ -4,6 +4,7 @@
 //! batches).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::{DeadLetter, OutboxId, Stats};
@@ -100,11 +101,27 @@ pub(crate) enum Settled {
     /// Another attempt at `next_at`.
     Retry {
         id: i64,
+        holder: Arc<str>,
         next_at: i64,
         error: String,
     },
     /// A dead letter since `at`.
-    Dead { id: i64, at: i64, error: String },
+    Dead {
+        id: i64,
+        holder: Arc<str>,
+        at: i64,
+        error: String,
+    },
+}
+
+impl Settled {
+    pub(crate) fn id(&self) -> i64 {
+        match self {
+            Settled::Delivered { id, .. }
+            | Settled::Retry { id, .. }
+            | Settled::Dead { id, .. } => *id,
+        }
+    }
 }
 
 /// A turn's outcomes, sorted: the delivered events (each with when), which
@@ -117,14 +134,19 @@ pub(crate) struct Outcomes<'a> {
     pub(crate) failed: Vec<Failed<'a>>,
 }
 
-/// A retry or a dead letter: `sql` binds `time`, `error`, `id` (the same
-/// statements on both backends).
+/// A retry or a dead letter: `sql` binds `time`, `error`, `id`, `holder`
+/// (the same statements on both backends). Each applies only while the
+/// relay that made the attempt still holds the event's claim (lapsed or
+/// not): one whose claim another relay took must not release or bury the
+/// new holder's.
 #[derive(Debug)]
 pub(crate) struct Failed<'a> {
     pub(crate) sql: &'static str,
     pub(crate) time: i64,
     pub(crate) error: &'a str,
     pub(crate) id: i64,
+    /// The running relay that made the attempt (`claimed_by`).
+    pub(crate) holder: &'a str,
     /// What the statement does, for its error.
     pub(crate) doing: &'static str,
 }
@@ -144,18 +166,30 @@ impl<'a> Outcomes<'a> {
                         out.with_files.push(*id);
                     }
                 }
-                Settled::Retry { id, next_at, error } => out.failed.push(Failed {
+                Settled::Retry {
+                    id,
+                    holder,
+                    next_at,
+                    error,
+                } => out.failed.push(Failed {
                     sql: RETRY_SQL,
                     time: *next_at,
                     error,
                     id: *id,
+                    holder,
                     doing: "scheduling a retry",
                 }),
-                Settled::Dead { id, at, error } => out.failed.push(Failed {
+                Settled::Dead {
+                    id,
+                    holder,
+                    at,
+                    error,
+                } => out.failed.push(Failed {
                     sql: DEAD_SQL,
                     time: *at,
                     error,
                     id: *id,
+                    holder,
                     doing: "moving to dead letters",
                 }),
             }
@@ -222,11 +256,12 @@ pub(crate) const ATTACHMENT_COLUMNS: &str =
     "event_id, idx, filename, mime, size, used, blob, asset_id, uploaded_at";
 
 pub(crate) const RETRY_SQL: &str = "UPDATE flowflex_outbox_events SET next_attempt_at = $1, \
-     last_error = $2, claimed_until = NULL, claimed_by = NULL WHERE id = $3 AND status = 'pending'";
+     last_error = $2, claimed_until = NULL, claimed_by = NULL \
+     WHERE id = $3 AND claimed_by = $4 AND status = 'pending'";
 
 pub(crate) const DEAD_SQL: &str = "UPDATE flowflex_outbox_events SET status = 'dead', \
      finished_at = $1, last_error = $2, claimed_until = NULL, claimed_by = NULL \
-     WHERE id = $3 AND status = 'pending'";
+     WHERE id = $3 AND claimed_by = $4 AND status = 'pending'";
 
 /// Refuses an event of `size` bytes if it would take the queue past a cap.
 pub(crate) fn check_caps(
@@ -272,15 +307,16 @@ pub(crate) const INSERT_ATTACHMENT_SQL: &str = "INSERT INTO flowflex_outbox_atta
      (event_id, idx, filename, mime, size, used, blob) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
 impl Store {
-    /// Extends a claim; `false` if this relay no longer holds it.
-    pub(crate) async fn renew(&self, id: i64, relay: &str, lease_until: i64) -> Result<bool> {
+    /// Extends `holder`'s claim, or takes a lapsed one up again if no other
+    /// relay has claimed the event since; `false` if another has.
+    pub(crate) async fn renew(&self, id: i64, holder: &str, lease_until: i64) -> Result<bool> {
         let done = both!(self, |pool| sqlx::query(
             "UPDATE flowflex_outbox_events SET claimed_until = $1 \
              WHERE id = $2 AND claimed_by = $3 AND status = 'pending'"
         )
         .bind(lease_until)
         .bind(id)
-        .bind(relay)
+        .bind(holder)
         .execute(pool)
         .await
         .map(|r| r.rows_affected())

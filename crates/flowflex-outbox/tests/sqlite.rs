@@ -567,9 +567,9 @@ async fn beyond_the_caps_enqueue_fails_with_a_typed_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_claimed_ahead_are_posted_once_even_when_deliveries_are_slow() {
     // Two slots, 400 ms a delivery, a 300 ms lease, and only 8 events: the
-    // ready ones wait past their lease, the relay's own next claims take
-    // them again (they are the only due rows), and the second copy lands
-    // right behind the first. Each event must still be posted once.
+    // ready ones wait past their lease, and the relay's own next claims
+    // take them again (they are the only due rows) while the first copies
+    // still wait or are being delivered. Each event must be posted once.
     let s = setup(fast()).await;
     s.emulator.inject(
         Fault::on(Endpoint::Events)

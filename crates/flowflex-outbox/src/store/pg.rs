@@ -157,6 +157,7 @@ pub(crate) async fn turn(
             .bind(f.time)
             .bind(f.error)
             .bind(f.id)
+            .bind(f.holder)
             .execute(&mut *tx)
             .await
             .map_err(Error::db(f.doing))?;

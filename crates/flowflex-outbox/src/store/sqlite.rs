@@ -284,6 +284,7 @@ async fn settle(conn: &mut SqliteConnection, settled: &[&Settled]) -> Result<Vec
             .bind(f.time)
             .bind(f.error)
             .bind(f.id)
+            .bind(f.holder)
             .execute(&mut *conn)
             .await
             .map_err(Error::db(f.doing))?;
