@@ -1,12 +1,13 @@
 //! The wire body of an event, written once: the payload is serialized
 //! straight to compact JSON, each attachment as its token (a string of an
-//! escaped NUL and 16 hex digits, see `payload.rs`); one pass over the
-//! output finds where the tokens stand, and after the uploads the asset ids
-//! are spliced in there.
+//! escaped NUL and 16 hex digits, see `payload.rs`), by the writer in
+//! `template.rs`, which notes where each token stands as it writes it;
+//! after the uploads the asset ids are spliced in there.
 //!
-//! serde_json writes a NUL inside a string as `\u0000`, so a string that
-//! begins with one starts `"\u0000`. The scan looks only at backslashes
-//! (rare in JSON) and checks the rest of the token around each.
+//! A stored body (the outbox) is scanned for its tokens instead: `serde_json`
+//! writes a NUL inside a string as `\u0000`, so a string that begins with
+//! one starts `"\u0000`. The scan looks only at backslashes (rare in JSON)
+//! and checks the rest of the token around each.
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -15,8 +16,9 @@ use smallvec::SmallVec;
 use crate::api::AssetId;
 use crate::attachment::Attachment;
 use crate::error::{Error, Result};
-use crate::payload::{KeyIndex, Payload, hex_key, unknown_token};
+use crate::payload::{KeyIndex, Payload, unknown_token};
 use crate::slots::Slots;
+use crate::template::{Template, hex_key};
 use crate::visit::{Visit, Visitor};
 
 /// A token as serde_json writes it: `"\u0000`, 16 hex digits, `"`.
@@ -43,8 +45,9 @@ impl Encoded {
     pub(crate) fn from_payload(payload: Payload) -> Result<Encoded> {
         let slots = payload.slots()?;
         let (value, attachments) = payload.into_parts();
-        let template = write(&value)?;
-        let found = scan_expecting(&template, &attachments, &slots)?;
+        let Template { json, tokens, .. } = write(&value)?;
+        let found = resolve_expecting(&json, &tokens, &attachments, &slots)?;
+        let template = json;
         if !found.unknown.is_empty() {
             // The walk above found every token; a scan that disagrees is a
             // bug, refused rather than sent.
@@ -65,10 +68,10 @@ impl Encoded {
         event.__flowflex_visit(&mut visitor);
         let (slots, found) = visitor.finish();
         let attachments: SmallVec<[Attachment; 4]> = found.iter().map(|a| (*a).clone()).collect();
-        let template = write(event)?;
-        let found = scan_expecting(&template, &attachments, &slots)?;
+        let Template { json, tokens, .. } = write(event)?;
+        let found = resolve_expecting(&json, &tokens, &attachments, &slots)?;
         let mut encoded = Encoded {
-            template,
+            template: json,
             marks: found.places,
             attachments,
             slots,
@@ -206,15 +209,15 @@ impl Encoded {
     }
 }
 
-fn write<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
-    // Most events fit: one allocation, no regrowth.
-    let mut out = Vec::with_capacity(1024);
-    serde_json::to_writer(&mut out, value).map_err(|e| {
+fn write<T: Serialize + ?Sized>(value: &T) -> Result<Template> {
+    crate::template::write(value).map_err(|e| {
+        if e == crate::template::MAP_KEY {
+            return Error::payload(e);
+        }
         Error::payload(format!(
             "it does not serialize to JSON ({e}); attachments can only be values, never map keys"
         ))
-    })?;
-    Ok(out)
+    })
 }
 
 /// Which indexes stand somewhere (bits 0..64, then a list).
@@ -263,17 +266,24 @@ struct Found {
     unknown: Vec<u64>,
 }
 
-/// Finds every token in `json`, expecting them where `slots` has them:
-/// the `n`th token is most likely the attachment of the `n`th place (both
-/// in serde's order), checked by comparing its digits with that
-/// attachment's token; any other is looked up by key.
-fn scan_expecting(json: &[u8], attachments: &[Attachment], slots: &Slots) -> Result<Found> {
+/// Names the tokens the writer noted in `json`, expecting them where
+/// `slots` has them: the `n`th token is most likely the attachment of the
+/// `n`th place (both in serde's order), known by the address of the token
+/// text it was written from, or by comparing digits; any other is looked up
+/// by key.
+fn resolve_expecting(
+    json: &[u8],
+    tokens: &[(usize, usize)],
+    attachments: &[Attachment],
+    slots: &Slots,
+) -> Result<Found> {
     let mut index: Option<KeyIndex> = None;
-    scan(json, attachments.len(), |n, hex| {
+    resolve(json, tokens, attachments.len(), |n, address, hex| {
         let expected = slots.index_of(n).filter(|&i| {
-            attachments
-                .get(i)
-                .is_some_and(|a| a.token().as_bytes().get(1..) == Some(hex))
+            attachments.get(i).is_some_and(|a| {
+                let token = a.token();
+                token.as_ptr() as usize == address || token.as_bytes().get(1..) == Some(hex)
+            })
         });
         if expected.is_some() {
             return expected;
@@ -285,18 +295,14 @@ fn scan_expecting(json: &[u8], attachments: &[Attachment], slots: &Slots) -> Res
     })
 }
 
-/// Finds every token in `json`; `name(n, digits)` gives the attachment
-/// index of the `n`th, or `None` for a key it does not know.
+/// Finds every token in a stored `json`; `name(n, digits)` gives the
+/// attachment index of the `n`th, or `None` for a key it does not know.
 fn scan(
     json: &[u8],
     known: usize,
     mut name: impl FnMut(usize, &[u8]) -> Option<usize>,
 ) -> Result<Found> {
-    let mut found = Found {
-        places: Marks::new(),
-        used: Used::default(),
-        unknown: Vec::new(),
-    };
+    let mut starts: SmallVec<[(usize, usize); 8]> = SmallVec::new();
     for slash in memchr::memchr_iter(b'\\', json) {
         // `"\u0000` opening a string: the quote right before the backslash
         // opens it unless it is itself escaped.
@@ -307,13 +313,35 @@ fn scan(
             || json.get(slash..slash + 6) != Some(&b"\\u0000"[..])
             || json.get(start + TOKEN_LEN - 1) != Some(&b'"')
             || escaped(json, start)
+            || hex_key(&json[slash + 6..slash + 22]).is_none()
         {
             continue;
         }
-        let hex = &json[slash + 6..slash + 22];
-        // Named, the digits are a token's (`name` compared or parsed them);
-        // otherwise they must parse as one.
-        let index = match name(found.places.len(), hex) {
+        starts.push((start, 0));
+    }
+    resolve(json, &starts, known, |n, _, hex| name(n, hex))
+}
+
+/// Names each token of `json` at `tokens` (its opening quote, and the
+/// address of the text it was written from, or 0): `name(n, address,
+/// digits)` gives the attachment index of the `n`th, or `None` for a key it
+/// does not know.
+fn resolve(
+    json: &[u8],
+    tokens: &[(usize, usize)],
+    known: usize,
+    mut name: impl FnMut(usize, usize, &[u8]) -> Option<usize>,
+) -> Result<Found> {
+    let mut found = Found {
+        places: Marks::new(),
+        used: Used::default(),
+        unknown: Vec::new(),
+    };
+    for &(start, address) in tokens {
+        let hex = json
+            .get(start + 7..start + 7 + 16)
+            .ok_or_else(|| Error::payload("a token stands past the end of the body"))?;
+        let index = match name(found.places.len(), address, hex) {
             Some(i) => i,
             None => {
                 let Some(key) = hex_key(hex) else { continue };
@@ -327,9 +355,7 @@ fn scan(
             }
         };
         if json.get(start + TOKEN_LEN) == Some(&b':') {
-            return Err(Error::payload(
-                "an attachment is used as a map key: attachments can only be values, never map keys",
-            ));
+            return Err(Error::payload(crate::template::MAP_KEY));
         }
         found.used.set(index);
         found.places.push((start, index));
@@ -415,8 +441,10 @@ mod tests {
         let a = Attachment::from_bytes(&b"x"[..], "a.txt");
         let mut map = std::collections::BTreeMap::new();
         map.insert(a.token().to_owned(), 1);
-        let template = write(&map).unwrap();
+        let template = serde_json::to_vec(&map).unwrap();
         let err = scan(&template, 1, |_, _| Some(0)).err().expect("refused");
+        assert!(err.to_string().contains("map key"), "{err}");
+        let err = write(&map).map(|t| t.json).expect_err("refused");
         assert!(err.to_string().contains("map key"), "{err}");
     }
 

@@ -136,6 +136,7 @@ mod retry;
 mod send;
 mod slots;
 mod sniff;
+mod template;
 mod tls;
 mod transport;
 mod visit;

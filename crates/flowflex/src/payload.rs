@@ -37,22 +37,7 @@ pub(crate) fn token_key(s: &str) -> Option<u64> {
     s.strip_prefix('\0').and_then(|hex| hex_key(hex.as_bytes()))
 }
 
-/// 16 lowercase hex digits, as a token writes them.
-pub(crate) fn hex_key(hex: &[u8]) -> Option<u64> {
-    if hex.len() != 16 {
-        return None;
-    }
-    let mut key = 0u64;
-    for &b in hex {
-        let digit = match b {
-            b'0'..=b'9' => b - b'0',
-            b'a'..=b'f' => b - b'a' + 10,
-            _ => return None,
-        };
-        key = key << 4 | u64::from(digit);
-    }
-    Some(key)
-}
+pub(crate) use crate::template::hex_key;
 
 thread_local! {
     static COLLECTING: RefCell<Option<Vec<Attachment>>> = const { RefCell::new(None) };
@@ -96,7 +81,9 @@ impl Serialize for Attachment {
                 }
             }
         });
-        serializer.serialize_str(self.token())
+        // A plain string to every serializer but a send's own, which notes
+        // where it stands (template.rs).
+        serializer.serialize_newtype_struct(crate::template::ATTACHMENT, self.token())
     }
 }
 

@@ -19,7 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["api"],
     &["builder"],
     &["attachment"],
-    &["slots"],
+    &["slots", "template"],
     &["visit"],
     &["payload"],
     &["encode"],
