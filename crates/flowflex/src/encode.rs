@@ -169,10 +169,10 @@ impl Encoded {
         if self.marks.is_empty() {
             return Ok(Bytes::copy_from_slice(template));
         }
-        // Ids hold no control characters (api.rs checks them), so only `"`
-        // and `\\` need escaping, and ids hold neither in practice: the
-        // length without escapes is exact, and `Bytes` takes the buffer
-        // without another allocation.
+        // Ids hold no control characters (api.rs checks them) and in
+        // practice no `"` or `\\`: the length without escapes is exact, and
+        // `Bytes` takes the buffer without another allocation. An id that
+        // needs escaping is escaped as any string the writer writes.
         let mut len = template.len();
         for &(_, index) in &self.marks {
             let id = ids
@@ -183,24 +183,12 @@ impl Encoded {
         }
         let mut out = Vec::with_capacity(len);
         let mut at = 0;
-        // Word at a time, no SIMD set-up: ids are short.
-        let special = memchr::arch::all::memchr::Two::new(b'"', b'\\');
         for &(start, index) in &self.marks {
             out.extend_from_slice(&template[at..start]);
             // Checked above.
             let id = ids[index].as_ref().map(AssetId::as_str).unwrap_or_default();
             out.push(b'"');
-            let id = id.as_bytes();
-            if special.find(id).is_some() {
-                for &b in id {
-                    if b == b'"' || b == b'\\' {
-                        out.push(b'\\');
-                    }
-                    out.push(b);
-                }
-            } else {
-                out.extend_from_slice(id);
-            }
+            crate::template::contents(&mut out, id.as_bytes());
             out.push(b'"');
             at = start + TOKEN_LEN;
         }

@@ -13,7 +13,7 @@
 //! behind on the thread or in the process, and dropping the payload frees
 //! every file, buffer and reader it held.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -41,6 +41,9 @@ pub(crate) use crate::template::hex_key;
 
 thread_local! {
     static COLLECTING: RefCell<Option<Vec<Attachment>>> = const { RefCell::new(None) };
+    /// Whether `COLLECTING` holds a recording: a plain flag, cheaper to
+    /// read on every attachment serialized than the `RefCell`.
+    static RECORDING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Runs `f`, recording every attachment serialized on this thread while it
@@ -51,10 +54,12 @@ pub(crate) fn collecting<R>(f: impl FnOnce() -> R) -> (R, Vec<Attachment>) {
     impl Drop for Restore {
         fn drop(&mut self) {
             let previous = self.0.take();
+            RECORDING.with(|r| r.set(previous.is_some()));
             COLLECTING.with(|c| *c.borrow_mut() = previous);
         }
     }
     let restore = Restore(COLLECTING.with(|c| c.borrow_mut().replace(Vec::new())));
+    RECORDING.with(|r| r.set(true));
     let out = f();
     let found = COLLECTING
         .with(|c| c.borrow_mut().take())
@@ -74,13 +79,15 @@ impl Serialize for Attachment {
     /// `serde_json::json!` the token is inert text, refused by a send with a
     /// message naming `flowflex::json!`.
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-        COLLECTING.with(|c| {
-            if let Ok(mut c) = c.try_borrow_mut() {
-                if let Some(found) = c.as_mut() {
-                    found.push(self.clone());
+        if RECORDING.with(Cell::get) {
+            COLLECTING.with(|c| {
+                if let Ok(mut c) = c.try_borrow_mut() {
+                    if let Some(found) = c.as_mut() {
+                        found.push(self.clone());
+                    }
                 }
-            }
-        });
+            });
+        }
         // A plain string to every serializer but a send's own, which notes
         // where it stands (template.rs).
         serializer.serialize_newtype_struct(crate::template::ATTACHMENT, self.token())

@@ -200,14 +200,17 @@ impl Slots {
             return Ok(());
         }
         if places.len() <= 8 {
-            // A handful: comparing each pair is cheaper than hashing.
+            // A handful: comparing each pair is cheaper than hashing, and
+            // most pairs differ in length.
             for (i, a) in places.iter().enumerate() {
-                let path = self.path_bytes(a);
-                if let Some(b) = places[i + 1..]
-                    .iter()
-                    .find(|b| b.index != a.index && self.path_bytes(b) == path)
-                {
-                    return Err(same_path(self.path_of(b)));
+                let (start, end) = a.path;
+                for b in &places[i + 1..] {
+                    if b.path.1 - b.path.0 == end - start
+                        && b.index != a.index
+                        && self.paths[b.path.0..b.path.1] == self.paths[start..end]
+                    {
+                        return Err(same_path(self.path_of(b)));
+                    }
                 }
             }
             return Ok(());

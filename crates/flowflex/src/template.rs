@@ -117,30 +117,37 @@ static ESCAPE: [u8; 256] = escapes();
 /// Whether no byte of `s` needs escaping.
 #[inline]
 fn clean(s: &[u8]) -> bool {
+    #[inline]
+    fn word(chunk: &[u8]) -> u64 {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        u64::from_le_bytes(word)
+    }
+    if s.len() < 8 {
+        return s.iter().all(|&b| ESCAPE[usize::from(b)] == 0);
+    }
+    let mut chunks = s.chunks_exact(8);
+    for chunk in &mut chunks {
+        if special(word(chunk)) {
+            return false;
+        }
+    }
+    // The last bytes as one word, overlapping the one before.
+    chunks.remainder().is_empty() || !special(word(&s[s.len() - 8..]))
+}
+
+/// Whether a byte of `w` is below 0x20, a `"` or a `\`.
+#[inline]
+fn special(w: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    /// Whether a byte of `w` is zero.
     #[inline]
     fn zero_byte(w: u64) -> bool {
         w.wrapping_sub(ONES) & !w & HIGH != 0
     }
-    let mut chunks = s.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(word);
-        // A byte below 0x20, a `"`, a `\`.
-        if w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0
-            || zero_byte(w ^ (ONES * u64::from(b'"')))
-            || zero_byte(w ^ (ONES * u64::from(b'\\')))
-        {
-            return false;
-        }
-    }
-    chunks
-        .remainder()
-        .iter()
-        .all(|&b| ESCAPE[usize::from(b)] == 0)
+    w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0
+        || zero_byte(w ^ (ONES * u64::from(b'"')))
+        || zero_byte(w ^ (ONES * u64::from(b'\\')))
 }
 
 /// Appends `s` escaped, without quotes.
@@ -172,7 +179,7 @@ fn escape_into(out: &mut Vec<u8>, s: &[u8]) {
 
 /// Appends `s` escaped, without quotes: whole if it needs nothing.
 #[inline]
-fn contents(out: &mut Vec<u8>, s: &[u8]) {
+pub(crate) fn contents(out: &mut Vec<u8>, s: &[u8]) {
     if clean(s) {
         out.extend_from_slice(s);
     } else {
@@ -881,7 +888,9 @@ impl ser::Serializer for TokenWriter<'_> {
     #[inline]
     fn serialize_str(self, v: &str) -> Result<usize> {
         let bytes = v.as_bytes();
-        if !is_token(bytes) {
+        // Whether the digits are a key is for the caller to find out (from
+        // the address, most often); here only that they need no escaping.
+        if bytes.len() != 17 || bytes[0] != 0 || !clean(&bytes[1..]) {
             return Err(not_a_token(self));
         }
         // As `serde_json` writes it: the NUL escaped, the digits as they are.
