@@ -195,6 +195,84 @@ impl Encoded {
         out.extend_from_slice(&template[at..]);
         Ok(Bytes::from(out))
     }
+
+    /// [`body`](Self::body), made in the template's own buffer: the ids
+    /// are written over the tokens and the rest moved up or down, with no
+    /// second buffer and no copy of the text before the first token. Leaves
+    /// no template behind: a send takes its body once.
+    pub(crate) fn take_body(&mut self, ids: &[Option<AssetId>]) -> Result<Bytes> {
+        // Each token's id, and whether all are shorter than their tokens
+        // (or all longer): then one pass moves every byte once.
+        let (mut shorter, mut longer) = (false, false);
+        let mut len = self.template.len();
+        for &(_, index) in &self.marks {
+            let id = ids
+                .get(index)
+                .and_then(Option::as_ref)
+                .ok_or_else(|| Error::payload("an attachment has no asset id"))?
+                .as_str();
+            if !crate::template::clean(id.as_bytes()) {
+                return self.body(ids);
+            }
+            let written = id.len() + 2;
+            shorter |= written < TOKEN_LEN;
+            longer |= written > TOKEN_LEN;
+            len = len - TOKEN_LEN + written;
+        }
+        if shorter && longer {
+            return self.body(ids);
+        }
+        let mut json = std::mem::take(&mut self.template);
+        let marks = std::mem::take(&mut self.marks);
+        // Checked above.
+        let id = |index: usize| {
+            ids[index]
+                .as_ref()
+                .map(AssetId::as_str)
+                .unwrap_or_default()
+                .as_bytes()
+        };
+        let put = |json: &mut [u8], at: usize, id: &[u8]| {
+            json[at] = b'"';
+            json[at + 1..at + 1 + id.len()].copy_from_slice(id);
+            json[at + 1 + id.len()] = b'"';
+        };
+        if longer {
+            // Back to front: each piece moves down by what the ids after
+            // it add.
+            let mut read = json.len();
+            json.resize(len, 0);
+            let mut write = len;
+            for &(start, index) in marks.iter().rev() {
+                let end = start + TOKEN_LEN;
+                write -= read - end;
+                json.copy_within(end..read, write);
+                let id = id(index);
+                write -= id.len() + 2;
+                put(&mut json, write, id);
+                read = start;
+            }
+        } else {
+            // Front to back: each piece moves up by what the ids before it
+            // save.
+            let (mut read, mut write) = (0, 0);
+            for &(start, index) in &marks {
+                // The text before the first token stays where it is.
+                if write != read {
+                    json.copy_within(read..start, write);
+                }
+                write += start - read;
+                let id = id(index);
+                put(&mut json, write, id);
+                write += id.len() + 2;
+                read = start + TOKEN_LEN;
+            }
+            let end = json.len();
+            json.copy_within(read..end, write);
+            json.truncate(len);
+        }
+        Ok(Bytes::from(json))
+    }
 }
 
 fn write<T: Serialize + ?Sized>(value: &T) -> Result<Template> {
@@ -394,6 +472,38 @@ mod tests {
                 "quote\"key": "tab\there",
             })
         );
+    }
+
+    #[test]
+    fn a_body_made_in_place_is_the_body_copied() {
+        let a = Attachment::from_bytes(&b"x"[..], "a.txt");
+        let b = Attachment::from_bytes(&b"y"[..], "b.txt");
+        let payload = || {
+            crate::json!({
+                "first": a.clone(), "text": "between", "list": [b.clone(), a.clone()],
+                "last": b.clone(), "after": {"n": 1}
+            })
+        };
+        let long = "asset_".repeat(8);
+        let cases: [[&str; 2]; 6] = [
+            ["s", "t"],
+            ["asset_0123456789abcdef", "asset_0123456789abcdeg"],
+            [&long, &long],
+            ["s", &long],
+            [&long, "s"],
+            ["quote\"d", "s"],
+        ];
+        for [x, y] in cases {
+            let ids = [id(x), id(y)];
+            let mut encoded = Encoded::from_payload(payload()).unwrap();
+            let copied = encoded.body(&ids).unwrap();
+            let json: serde_json::Value = serde_json::from_slice(&copied).unwrap();
+            assert_eq!(json["list"], serde_json::json!([y, x]), "{x} {y}");
+            assert_eq!(encoded.take_body(&ids).unwrap(), copied, "{x} {y}");
+        }
+        // With no attachment at all, the template is the body.
+        let mut plain = Encoded::from_payload(crate::json!({"k": "v"})).unwrap();
+        assert_eq!(&plain.take_body(&[]).unwrap()[..], br#"{"k":"v"}"#);
     }
 
     #[test]

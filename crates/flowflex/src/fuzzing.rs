@@ -178,7 +178,7 @@ pub fn encode_event<T: crate::FlowFlexEvent + ?Sized>(
     event: &T,
     ids: &[Option<crate::AssetId>],
 ) -> Result<bytes::Bytes> {
-    crate::encode::Encoded::from_event(event)?.body(ids)
+    crate::encode::Encoded::from_event(event)?.take_body(ids)
 }
 
 fn fuzz_ids(n: usize) -> Vec<Option<crate::AssetId>> {
@@ -187,9 +187,17 @@ fn fuzz_ids(n: usize) -> Vec<Option<crate::AssetId>> {
         .collect()
 }
 
-fn encoded_with_ids(encoded: crate::encode::Encoded) -> Result<(Value, BTreeMap<String, String>)> {
+fn encoded_with_ids(
+    mut encoded: crate::encode::Encoded,
+) -> Result<(Value, BTreeMap<String, String>)> {
     let ids = fuzz_ids(encoded.attachments.len());
-    let body = encoded.body(&ids)?;
+    let copied = encoded.body(&ids)?;
+    let body = encoded.take_body(&ids)?;
+    if body != copied {
+        return Err(crate::Error::payload(
+            "the body made in place differs from the one copied",
+        ));
+    }
     let value = serde_json::from_slice(&body)
         .map_err(|e| crate::Error::payload(format!("the body is not JSON: {e}")))?;
     let map = encoded

@@ -183,7 +183,7 @@ impl SendEvent {
         // (`Error::idempotency_key`): the event name, the payload, the key.
         // One rule with the derive's compile-time check (flowflex-core).
         flowflex_core::check_event_name(&self.event).map_err(|e| Error::config(e.to_string()))?;
-        let encoded = self.encoded?;
+        let mut encoded = self.encoded?;
         let idempotency_key = match self.idempotency_key {
             Some(key) => {
                 check_header_text("idempotency key", &key, 255)?;
@@ -202,7 +202,7 @@ impl SendEvent {
         let event = self.event;
         let sent: Result<_> = async {
             let ids = upload_all(&api, &encoded, progress).await?;
-            let body = encoded.body(&ids)?;
+            let body = encoded.take_body(&ids)?;
             let response = api.post_event(&event, &idempotency_key, body).await?;
             let uploaded_assets: BTreeMap<String, AssetId> = encoded
                 .slots

@@ -114,9 +114,10 @@ const fn escapes() -> [u8; 256] {
 /// characters that have them, `\u00XX` for the rest below 0x20.
 static ESCAPE: [u8; 256] = escapes();
 
-/// Whether no byte of `s` needs escaping.
+/// Whether no byte of `s` needs escaping: it can be written between
+/// quotes as it is.
 #[inline]
-fn clean(s: &[u8]) -> bool {
+pub(crate) fn clean(s: &[u8]) -> bool {
     #[inline]
     fn word(chunk: &[u8]) -> u64 {
         let mut word = [0u8; 8];
