@@ -152,6 +152,8 @@ fn special(w: u64) -> bool {
 }
 
 /// Appends `s` escaped, without quotes.
+#[cold]
+#[inline(never)]
 fn escape_into(out: &mut Vec<u8>, s: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut start = 0;
@@ -179,7 +181,7 @@ fn escape_into(out: &mut Vec<u8>, s: &[u8]) {
 }
 
 /// Appends `s` escaped, without quotes: whole if it needs nothing.
-#[inline]
+#[inline(always)]
 pub(crate) fn contents(out: &mut Vec<u8>, s: &[u8]) {
     if clean(s) {
         out.extend_from_slice(s);
@@ -189,7 +191,7 @@ pub(crate) fn contents(out: &mut Vec<u8>, s: &[u8]) {
 }
 
 impl Template {
-    #[inline]
+    #[inline(always)]
     fn string(&mut self, s: &str) {
         let s = s.as_bytes();
         self.json.reserve(s.len() + 2);
@@ -199,7 +201,7 @@ impl Template {
     }
 
     /// A string value: a token-shaped one is noted, with no address.
-    #[inline]
+    #[inline(always)]
     fn value_string(&mut self, s: &str) {
         if s.as_bytes().first() == Some(&0) && is_token(s.as_bytes()) {
             self.tokens.push((self.json.len(), 0));
@@ -490,7 +492,7 @@ impl<'a> Compound<'a> {
     }
 
     /// A struct's field: its name as the key.
-    #[inline]
+    #[inline(always)]
     fn field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result<()> {
         if self.state == State::Raw {
             return value.serialize(RawWriter(self.t));
