@@ -59,6 +59,18 @@ fn impl_container(cont: &Container<'_>) -> TokenStream {
     let templates = fields
         .iter()
         .map(|(field, segment)| template_field(field, segment, &krate));
+    // Whether two of this type's places can have one path: a field in its
+    // parent's place, two fields under one name, a name that reads like
+    // nesting. Otherwise the encode need not compare paths.
+    let merging = {
+        let mut keys = std::collections::HashSet::new();
+        fields.iter().any(|(_, segment)| match segment {
+            Segment::Same => true,
+            Segment::Key(key) => key.contains(['.', '[']) || !keys.insert(*key),
+            Segment::Index(_) => false,
+        })
+    };
+    let may_merge = merging.then(|| quote!(__visitor.may_merge();));
     let probes = if fields.is_empty() {
         quote!()
     } else {
@@ -82,6 +94,7 @@ fn impl_container(cont: &Container<'_>) -> TokenStream {
                     &'__flowflex self,
                     __visitor: &mut #krate::__private::Visitor<'__flowflex>,
                 ) {
+                    #may_merge
                     #(#visits)*
                 }
 

@@ -66,7 +66,7 @@ impl Encoded {
     pub(crate) fn from_event<T: Serialize + Visit + ?Sized>(event: &T) -> Result<Encoded> {
         let mut visitor = Visitor::default();
         event.__flowflex_visit(&mut visitor);
-        let (slots, found) = visitor.finish();
+        let (slots, found, merging) = visitor.finish();
         let attachments: SmallVec<[Attachment; 4]> = found.iter().map(|a| (*a).clone()).collect();
         let Template { json, tokens, .. } = write(event)?;
         let found = resolve_expecting(&json, &tokens, &attachments, &slots)?;
@@ -86,7 +86,10 @@ impl Encoded {
             // that the event would not carry.
             encoded.slots.retain(|i| found.used.is(i));
         }
-        encoded.slots.check_distinct()?;
+        if merging || !found.unknown.is_empty() {
+            // Otherwise the walk's paths are distinct by construction.
+            encoded.slots.check_distinct()?;
+        }
         Ok(encoded)
     }
 

@@ -75,7 +75,7 @@ pub trait FlowFlexEvent: serde::Serialize + Visit {
     fn attachments(&self) -> Vec<(String, &Attachment)> {
         let mut visitor = Visitor::default();
         self.__flowflex_visit(&mut visitor);
-        let (slots, found) = visitor.finish();
+        let (slots, found, _) = visitor.finish();
         slots
             .iter()
             .map(|slot| (slot.path.to_owned(), found[slot.index]))

@@ -58,6 +58,8 @@ pub struct Visitor<'a> {
     found: SmallVec<[&'a Attachment; 8]>,
     /// Key to index, once there are too many to scan.
     many: Option<HashMap<u64, usize>>,
+    /// Whether two places may have one path (see [`may_merge`](Self::may_merge)).
+    merging: bool,
 }
 
 /// Where to return to when leaving a field. Not public API.
@@ -87,6 +89,7 @@ impl Default for Visitor<'_> {
             rules: Vec::new(),
             found: SmallVec::new(),
             many: None,
+            merging: false,
         }
     }
 }
@@ -95,10 +98,20 @@ impl Default for Visitor<'_> {
 const SCAN: usize = 8;
 
 impl<'a> Visitor<'a> {
-    /// What the walk found: the places, and the attachments their indexes
-    /// name.
-    pub(crate) fn finish(self) -> (Slots, SmallVec<[&'a Attachment; 8]>) {
-        (self.slots, self.found)
+    /// What the walk found: the places, the attachments their indexes
+    /// name, and whether two places may share a path.
+    pub(crate) fn finish(self) -> (Slots, SmallVec<[&'a Attachment; 8]>, bool) {
+        (self.slots, self.found, self.merging)
+    }
+
+    /// Says that this walk may give two places one path: a field written
+    /// in its parent's place (flattened), two fields under one name, a
+    /// name holding `.` or `[`, a map's keys. The derive calls it for such
+    /// types; without it the paths are distinct by construction and the
+    /// encode does not compare them.
+    #[inline]
+    pub fn may_merge(&mut self) {
+        self.merging = true;
     }
 
     #[inline]
@@ -511,6 +524,8 @@ fn visit_entries<'a, K: MapKey + 'a, V: Visit + 'a>(
     if V::HOLDS_NOTHING {
         return;
     }
+    // Keys are data: `"a.b"` and `a` then `b` read the same.
+    visitor.may_merge();
     for (key, value) in entries {
         let mark = visitor.enter_key(&key.__flowflex_key(), None);
         value.__flowflex_visit(visitor);
@@ -594,8 +609,10 @@ mod tests {
         v.leave(key);
         v.leave(flat);
         v.attachment(&a);
-        let (slots, found) = v.finish();
+        let (slots, found, merging) = v.finish();
         assert_eq!(found.len(), 1);
+        // Only the derive and maps say a walk may merge paths.
+        assert!(!merging);
         let found: Vec<_> = slots
             .iter()
             .map(|f| {
@@ -626,7 +643,9 @@ mod tests {
         .collect();
         let mut v = Visitor::default();
         value.__flowflex_visit(&mut v);
-        let (slots, found) = v.finish();
+        let (slots, found, merging) = v.finish();
+        // Map keys are data: they may read like nesting.
+        assert!(merging);
         let paths: Vec<_> = slots.iter().map(|f| (f.path, f.index)).collect();
         assert_eq!(paths, [("x[1]", 0), ("y[0]", 0)]);
         assert_eq!(found.len(), 1);

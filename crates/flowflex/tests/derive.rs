@@ -733,3 +733,92 @@ fn include_attachment_embeds_the_file() {
     let preview = flowflex::preview(&flowflex::json!({ "logo": logo })).unwrap();
     assert_eq!(preview["logo"]["$attachment"]["mime"], "image/png");
 }
+
+// ------------------------------------------------- one path, two files
+
+/// A derived event's send: the refusal if it is refused before any request,
+/// `None` if it got as far as the network.
+async fn refusal(send: flowflex::SendEvent) -> Option<String> {
+    match send.await {
+        Err(err @ Error::Payload { .. }) => Some(err.to_string()),
+        Err(err) => {
+            assert!(err.is_retryable() || err.status().is_none(), "{err}");
+            None
+        }
+        Ok(sent) => panic!("nothing listens on port 9: {sent:?}"),
+    }
+}
+
+#[tokio::test]
+async fn two_files_on_one_path_are_refused_however_the_derive_gets_there() {
+    #[derive(Serialize, FlowFlexEvent)]
+    struct Inner {
+        b: Attachment,
+    }
+    // A name that reads like nesting.
+    #[derive(Serialize, FlowFlexEvent)]
+    #[flowflex(event = "t.dotted")]
+    struct Dotted {
+        #[serde(rename = "a.b")]
+        dotted: Attachment,
+        a: Inner,
+    }
+    // A flattened field beside a field of the same name.
+    #[derive(Serialize, FlowFlexEvent)]
+    #[flowflex(event = "t.flat")]
+    struct Flat {
+        b: Attachment,
+        #[serde(flatten)]
+        inner: Inner,
+    }
+    // Two fields under one name.
+    #[derive(Serialize, FlowFlexEvent)]
+    #[flowflex(event = "t.twice")]
+    struct Twice {
+        #[serde(rename = "x")]
+        first: Attachment,
+        #[serde(rename = "x")]
+        second: Attachment,
+    }
+    // Map keys that read like nesting, at two depths.
+    #[derive(Serialize, FlowFlexEvent)]
+    #[flowflex(event = "t.keys")]
+    struct Keys {
+        m: BTreeMap<String, BTreeMap<String, Attachment>>,
+    }
+    let client = offline_client();
+    let refused = |refusal: Option<String>, path: &str| {
+        let err = refusal.expect("two files on one path are refused");
+        assert!(err.contains(&format!("same flow path `{path}`")), "{err}");
+    };
+    let dotted = Dotted {
+        dotted: pdf("1.pdf"),
+        a: Inner { b: pdf("2.pdf") },
+    };
+    refused(refusal(dotted.send(&client)).await, "a.b");
+    let flat = Flat {
+        b: pdf("1.pdf"),
+        inner: Inner { b: pdf("2.pdf") },
+    };
+    refused(refusal(flat.send(&client)).await, "b");
+    let twice = Twice {
+        first: pdf("1.pdf"),
+        second: pdf("2.pdf"),
+    };
+    refused(refusal(twice.send(&client)).await, "x");
+    let inner = |key: &str, file| BTreeMap::from([(key.to_owned(), file)]);
+    let keys = Keys {
+        m: BTreeMap::from([
+            ("a".to_owned(), inner("b.c", pdf("1.pdf"))),
+            ("a.b".to_owned(), inner("c", pdf("2.pdf"))),
+        ]),
+    };
+    refused(refusal(keys.send(&client)).await, "m.a.b.c");
+    // One file on one path twice is no conflict: the send goes on.
+    let same = pdf("1.pdf");
+    let twice = Twice {
+        first: same.clone(),
+        second: same,
+    };
+    assert_eq!(refusal(twice.send(&client)).await, None);
+}
