@@ -221,6 +221,35 @@ fn io(e: std::io::Error) -> Error {
     Error::io(e)
 }
 
+/// Calls `$mac` with each integer method, its type and its formatter
+/// method.
+macro_rules! with_integers {
+    ($mac:ident) => {
+        $mac!(
+            serialize_i8(i8) write_i8,
+            serialize_i16(i16) write_i16,
+            serialize_i32(i32) write_i32,
+            serialize_i64(i64) write_i64,
+            serialize_i128(i128) write_i128,
+            serialize_u8(u8) write_u8,
+            serialize_u16(u16) write_u16,
+            serialize_u32(u32) write_u32,
+            serialize_u64(u64) write_u64,
+            serialize_u128(u128) write_u128,
+        );
+    };
+}
+
+/// Integers, written by `serde_json`'s formatter.
+macro_rules! integers {
+    ($($method:ident($ty:ty) $write:ident),+ $(,)?) => {$(
+        #[inline]
+        fn $method(self, v: $ty) -> Result<()> {
+            CompactFormatter.$write(&mut self.json, v).map_err(io)
+        }
+    )+};
+}
+
 impl<'a> ser::Serializer for &'a mut Template {
     type Ok = ();
     type Error = Error;
@@ -239,53 +268,7 @@ impl<'a> ser::Serializer for &'a mut Template {
         Ok(())
     }
 
-    #[inline]
-    fn serialize_i8(self, v: i8) -> Result<()> {
-        CompactFormatter.write_i8(&mut self.json, v).map_err(io)
-    }
-
-    #[inline]
-    fn serialize_i16(self, v: i16) -> Result<()> {
-        CompactFormatter.write_i16(&mut self.json, v).map_err(io)
-    }
-
-    #[inline]
-    fn serialize_i32(self, v: i32) -> Result<()> {
-        CompactFormatter.write_i32(&mut self.json, v).map_err(io)
-    }
-
-    #[inline]
-    fn serialize_i64(self, v: i64) -> Result<()> {
-        CompactFormatter.write_i64(&mut self.json, v).map_err(io)
-    }
-
-    fn serialize_i128(self, v: i128) -> Result<()> {
-        CompactFormatter.write_i128(&mut self.json, v).map_err(io)
-    }
-
-    #[inline]
-    fn serialize_u8(self, v: u8) -> Result<()> {
-        CompactFormatter.write_u8(&mut self.json, v).map_err(io)
-    }
-
-    #[inline]
-    fn serialize_u16(self, v: u16) -> Result<()> {
-        CompactFormatter.write_u16(&mut self.json, v).map_err(io)
-    }
-
-    #[inline]
-    fn serialize_u32(self, v: u32) -> Result<()> {
-        CompactFormatter.write_u32(&mut self.json, v).map_err(io)
-    }
-
-    #[inline]
-    fn serialize_u64(self, v: u64) -> Result<()> {
-        CompactFormatter.write_u64(&mut self.json, v).map_err(io)
-    }
-
-    fn serialize_u128(self, v: u128) -> Result<()> {
-        CompactFormatter.write_u128(&mut self.json, v).map_err(io)
-    }
+    with_integers!(integers);
 
     fn serialize_f32(self, v: f32) -> Result<()> {
         if v.is_finite() {
@@ -510,49 +493,32 @@ impl<'a> Compound<'a> {
     }
 }
 
-impl ser::SerializeSeq for Compound<'_> {
-    type Ok = ();
-    type Error = Error;
+/// The array-like compounds: elements after commas, `]` at the end.
+macro_rules! array {
+    ($($trait:ident::$method:ident),+) => {$(
+        impl ser::$trait for Compound<'_> {
+            type Ok = ();
+            type Error = Error;
 
-    #[inline]
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
-        self.element(value)
-    }
+            #[inline]
+            fn $method<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
+                self.element(value)
+            }
 
-    #[inline]
-    fn end(mut self) -> Result<()> {
-        self.close(b']');
-        Ok(())
-    }
+            #[inline]
+            fn end(mut self) -> Result<()> {
+                self.close(b']');
+                Ok(())
+            }
+        }
+    )+};
 }
 
-impl ser::SerializeTuple for Compound<'_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
-        self.element(value)
-    }
-
-    fn end(mut self) -> Result<()> {
-        self.close(b']');
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleStruct for Compound<'_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
-        self.element(value)
-    }
-
-    fn end(mut self) -> Result<()> {
-        self.close(b']');
-        Ok(())
-    }
-}
+array!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field
+);
 
 impl ser::SerializeTupleVariant for Compound<'_> {
     type Ok = ();
@@ -638,6 +604,20 @@ macro_rules! refuse {
     )*};
 }
 
+/// Every scalar, refused with `$err`: for a serializer that takes a string
+/// only.
+macro_rules! refuse_scalars {
+    ($ok:ty, $err:expr) => {
+        refuse!($ok, $err;
+            serialize_bool(bool), serialize_i8(i8), serialize_i16(i16), serialize_i32(i32),
+            serialize_i64(i64), serialize_i128(i128), serialize_u8(u8), serialize_u16(u16),
+            serialize_u32(u32), serialize_u64(u64), serialize_u128(u128), serialize_f32(f32),
+            serialize_f64(f64), serialize_char(char), serialize_bytes(&[u8]), serialize_unit(),
+            serialize_unit_struct(&'static str),
+        );
+    };
+}
+
 /// The rest of the `Serializer` methods, refused with `$err`.
 macro_rules! refuse_compound {
     ($ok:ty, $err:expr) => {
@@ -701,6 +681,15 @@ macro_rules! refuse_compound {
     };
 }
 
+/// Map keys written between quotes by `serde_json`'s formatter.
+macro_rules! quoted_keys {
+    ($($method:ident($ty:ty) $write:ident),+ $(,)?) => {$(
+        fn $method(self, v: $ty) -> Result<()> {
+            self.quoted(|out| CompactFormatter.$write(out, v))
+        }
+    )+};
+}
+
 /// Writes a map key as `serde_json` does: strings as they are; numbers and
 /// booleans quoted; anything else refused.
 struct KeyWriter<'a>(&'a mut Template);
@@ -759,49 +748,8 @@ impl ser::Serializer for KeyWriter<'_> {
         value.serialize(self)
     }
 
-    fn serialize_bool(self, v: bool) -> Result<()> {
-        self.quoted(|out| CompactFormatter.write_bool(out, v))
-    }
-
-    fn serialize_i8(self, v: i8) -> Result<()> {
-        self.quoted(|out| CompactFormatter.write_i8(out, v))
-    }
-
-    fn serialize_i16(self, v: i16) -> Result<()> {
-        self.quoted(|out| CompactFormatter.write_i16(out, v))
-    }
-
-    fn serialize_i32(self, v: i32) -> Result<()> {
-        self.quoted(|out| CompactFormatter.write_i32(out, v))
-    }
-
-    fn serialize_i64(self, v: i64) -> Result<()> {
-        self.quoted(|out| CompactFormatter.write_i64(out, v))
-    }
-
-    fn serialize_i128(self, v: i128) -> Result<()> {
-        self.quoted(|out| CompactFormatter.write_i128(out, v))
-    }
-
-    fn serialize_u8(self, v: u8) -> Result<()> {
-        self.quoted(|out| CompactFormatter.write_u8(out, v))
-    }
-
-    fn serialize_u16(self, v: u16) -> Result<()> {
-        self.quoted(|out| CompactFormatter.write_u16(out, v))
-    }
-
-    fn serialize_u32(self, v: u32) -> Result<()> {
-        self.quoted(|out| CompactFormatter.write_u32(out, v))
-    }
-
-    fn serialize_u64(self, v: u64) -> Result<()> {
-        self.quoted(|out| CompactFormatter.write_u64(out, v))
-    }
-
-    fn serialize_u128(self, v: u128) -> Result<()> {
-        self.quoted(|out| CompactFormatter.write_u128(out, v))
-    }
+    with_integers!(quoted_keys);
+    quoted_keys!(serialize_bool(bool) write_bool);
 
     fn serialize_f32(self, v: f32) -> Result<()> {
         if !v.is_finite() {
@@ -842,13 +790,7 @@ impl ser::Serializer for RawWriter<'_> {
     type Error = Error;
 
     refuse_compound!((), not_raw);
-    refuse!((), not_raw;
-        serialize_bool(bool), serialize_i8(i8), serialize_i16(i16), serialize_i32(i32),
-        serialize_i64(i64), serialize_i128(i128), serialize_u8(u8), serialize_u16(u16),
-        serialize_u32(u32), serialize_u64(u64), serialize_u128(u128), serialize_f32(f32),
-        serialize_f64(f64), serialize_char(char), serialize_bytes(&[u8]), serialize_unit(),
-        serialize_unit_struct(&'static str),
-    );
+    refuse_scalars!((), not_raw);
 
     fn serialize_str(self, v: &str) -> Result<()> {
         self.0.json.extend_from_slice(v.as_bytes());
@@ -880,13 +822,7 @@ impl ser::Serializer for TokenWriter<'_> {
     type Error = Error;
 
     refuse_compound!(usize, not_a_token);
-    refuse!(usize, not_a_token;
-        serialize_bool(bool), serialize_i8(i8), serialize_i16(i16), serialize_i32(i32),
-        serialize_i64(i64), serialize_i128(i128), serialize_u8(u8), serialize_u16(u16),
-        serialize_u32(u32), serialize_u64(u64), serialize_u128(u128), serialize_f32(f32),
-        serialize_f64(f64), serialize_char(char), serialize_bytes(&[u8]), serialize_unit(),
-        serialize_unit_struct(&'static str),
-    );
+    refuse_scalars!(usize, not_a_token);
 
     #[inline]
     fn serialize_str(self, v: &str) -> Result<usize> {
