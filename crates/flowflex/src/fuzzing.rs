@@ -171,6 +171,19 @@ pub fn substitute_event<T: crate::FlowFlexEvent + ?Sized>(
     encoded_with_ids(crate::encode::Encoded::from_event(event)?)
 }
 
+/// What a send's JSON writer (template.rs) makes of `value`: meant to be
+/// `serde_json::to_vec`'s bytes exactly.
+///
+/// # Errors
+///
+/// What `value`'s `Serialize` reports, or a map key JSON cannot hold, as
+/// text.
+pub fn template_json<T: serde::Serialize + ?Sized>(
+    value: &T,
+) -> std::result::Result<Vec<u8>, String> {
+    crate::template::write(value).map(|t| t.json)
+}
+
 /// The body a derived event's send posts, `ids[i]` standing for the `i`th
 /// file the derive's walk meets: what the encode benchmark times (the walk,
 /// the one serialization, the splice).
