@@ -204,6 +204,9 @@ impl Encoded {
     /// second buffer and no copy of the text before the first token. Leaves
     /// no template behind: a send takes its body once.
     pub(crate) fn take_body(&mut self, ids: &[Option<AssetId>]) -> Result<Bytes> {
+        if self.marks.is_empty() {
+            return Ok(Bytes::from(std::mem::take(&mut self.template)));
+        }
         // Each token's id, and whether all are shorter than their tokens
         // (or all longer): then one pass moves every byte once.
         let (mut shorter, mut longer) = (false, false);
@@ -271,7 +274,9 @@ impl Encoded {
                 read = start + TOKEN_LEN;
             }
             let end = json.len();
-            json.copy_within(read..end, write);
+            if write != read {
+                json.copy_within(read..end, write);
+            }
             json.truncate(len);
         }
         Ok(Bytes::from(json))
