@@ -12,6 +12,9 @@ use crate::error::{Error, Result};
 pub const DEFAULT_MAX_PENDING_EVENTS: u64 = 100_000;
 /// The default cap on pending bytes (bodies and attachments): 8 GiB.
 pub const DEFAULT_MAX_PENDING_BYTES: u64 = 8 << 30;
+/// How long a delivered event is kept by default: 7 days.
+pub const DEFAULT_KEEP_DELIVERED: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// How long FlowFlex keeps an uploaded asset referenceable: 48 h.
 pub const ASSET_LIFETIME: Duration = Duration::from_secs(48 * 3600);
 
@@ -24,6 +27,7 @@ pub(crate) struct Config {
     pub(crate) initial_backoff: Duration,
     pub(crate) max_backoff: Duration,
     pub(crate) max_age: Duration,
+    pub(crate) keep_delivered: Duration,
     pub(crate) asset_lifetime: Duration,
     pub(crate) asset_margin: Duration,
     pub(crate) jitter_seed: Option<u64>,
@@ -39,6 +43,7 @@ impl Default for Config {
             initial_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(3600),
             max_age: Duration::from_secs(72 * 3600),
+            keep_delivered: DEFAULT_KEEP_DELIVERED,
             asset_lifetime: ASSET_LIFETIME,
             asset_margin: Duration::from_secs(3600),
             jitter_seed: None,
@@ -128,6 +133,18 @@ impl OutboxBuilder {
     /// letter (default 72 h), counted from its enqueue (or requeue).
     pub fn max_age(mut self, d: Duration) -> Self {
         self.config.max_age = d;
+        self
+    }
+
+    /// How long a delivered event stays in the outbox (default
+    /// [`DEFAULT_KEEP_DELIVERED`], 7 days), counted from its delivery on the
+    /// outbox's clock; then relays delete it (every minute, and when they
+    /// start), or [`Outbox::prune`] does. Its idempotency key is
+    /// remembered as long: an enqueue with the key of an event delivered
+    /// longer ago is a new event. Dead letters are kept until requeued.
+    /// `Duration::MAX` keeps every delivered event.
+    pub fn keep_delivered(mut self, d: Duration) -> Self {
+        self.config.keep_delivered = d;
         self
     }
 

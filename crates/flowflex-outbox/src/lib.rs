@@ -64,7 +64,8 @@ use tokio::sync::{Notify, mpsc};
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    ASSET_LIFETIME, DEFAULT_MAX_PENDING_BYTES, DEFAULT_MAX_PENDING_EVENTS, OutboxBuilder,
+    ASSET_LIFETIME, DEFAULT_KEEP_DELIVERED, DEFAULT_MAX_PENDING_BYTES, DEFAULT_MAX_PENDING_EVENTS,
+    OutboxBuilder,
 };
 pub use enqueue::{Enqueue, OutboxTransaction, TxConn};
 pub use error::{Error, Result};
@@ -245,6 +246,31 @@ impl Outbox {
         self.inner.store.stats(now).await
     }
 
+    /// Deletes the delivered events older than
+    /// [`keep_delivered`](OutboxBuilder::keep_delivered), in batches of
+    /// 1 000; how many. Relays do it on their own every minute.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`]; what was deleted before stays deleted.
+    pub async fn prune(&self) -> Result<u64> {
+        let config = &self.inner.config;
+        let keep = clock::ms(config.keep_delivered);
+        let cutoff = clock::millis(config.clock.now()).saturating_sub(keep);
+        let mut total = 0;
+        loop {
+            let n = self
+                .inner
+                .store
+                .prune_delivered(cutoff, PRUNE_BATCH)
+                .await?;
+            total += n;
+            if n < PRUNE_BATCH.unsigned_abs() {
+                return Ok(total);
+            }
+        }
+    }
+
     /// The events that will not be delivered without help, oldest first,
     /// each with the error that killed it.
     ///
@@ -287,6 +313,9 @@ impl Outbox {
         }
     }
 }
+
+/// How many delivered events one statement of [`Outbox::prune`] deletes.
+const PRUNE_BATCH: i64 = 1000;
 
 /// An event's id in the outbox.
 ///

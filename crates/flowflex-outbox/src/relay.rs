@@ -36,6 +36,10 @@ use crate::{Outbox, OutboxId};
 /// to start the moment a slot frees (see the module's notes).
 const CLAIMED_PER_SLOT: usize = 8;
 
+/// How often a relay deletes the delivered events past
+/// `keep_delivered` (and once when it starts).
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
 /// How a relay runs; from [`Outbox::relay`], started with
 /// [`spawn`](Relay::spawn).
 ///
@@ -200,8 +204,23 @@ async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>) {
     // Whether to claim: not after a claim found fewer events than it asked
     // for, until a delivery ends, a poll comes due or an enqueue wakes us.
     let mut claim_more = true;
+    // Deleting old delivered events: beside the rest, at most one at once.
+    let mut prunes: JoinSet<()> = JoinSet::new();
+    let mut prune_at = Instant::now();
     loop {
         let stopping = *stop.borrow();
+        while prunes.try_join_next().is_some() {}
+        if !stopping && prunes.is_empty() && Instant::now() >= prune_at {
+            prune_at = Instant::now() + PRUNE_EVERY;
+            let outbox = relay.outbox.clone();
+            prunes.spawn(async move {
+                match outbox.prune().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(target: "flowflex_outbox", deleted = n, "old delivered events deleted"),
+                    Err(e) => tracing::warn!(target: "flowflex_outbox", error = %e, "deleting old delivered events failed"),
+                }
+            });
+        }
         while let Some(done) = tasks.try_join_next_with_id() {
             ended(done, &mut delivering, &mut held, &mut settled);
         }

@@ -379,6 +379,24 @@ impl Store {
             .map_err(Error::db("counting pending events")))
     }
 
+    /// Deletes up to `limit` delivered events that finished before
+    /// `cutoff`, oldest first; how many it deleted. (A delivered event's
+    /// `next_attempt_at` is at most its `finished_at`: the redundant bound
+    /// lets the due index find them.)
+    pub(crate) async fn prune_delivered(&self, cutoff: i64, limit: i64) -> Result<u64> {
+        both!(self, |pool| sqlx::query(
+            "DELETE FROM flowflex_outbox_events WHERE id IN (SELECT id FROM flowflex_outbox_events \
+             WHERE status = 'delivered' AND next_attempt_at < $1 AND finished_at < $1 \
+             ORDER BY next_attempt_at LIMIT $2)"
+        )
+        .bind(cutoff)
+        .bind(limit)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(Error::db("deleting delivered events")))
+    }
+
     pub(crate) async fn stats(&self, now: i64) -> Result<Stats> {
         let rows = both!(self, |pool| sqlx::query_as::<_, StatusRow>(
             "SELECT status, COUNT(*) AS n, CAST(COALESCE(SUM(bytes), 0) AS BIGINT) AS bytes, \

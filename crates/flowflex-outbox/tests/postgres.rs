@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::{PgSchema, client, pdf, sha256};
 use flowflex::Attachment;
 use flowflex_emulator::Emulator;
-use flowflex_outbox::Outbox;
+use flowflex_outbox::{ManualClock, Outbox};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enqueue_in_the_callers_transaction_is_stored_only_if_it_commits() {
@@ -183,5 +183,26 @@ async fn the_pending_count_follows_enqueue_delivery_dead_letters_requeue_and_rol
     common::pending_count_follows_every_change(&outbox, &emulator).await;
     drop(outbox);
     pool.close().await;
+    schema.drop_schema().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivered_events_are_deleted_after_keep_delivered() {
+    let Some(schema) = PgSchema::create().await else {
+        return;
+    };
+    let emulator = Emulator::start().await.unwrap();
+    let clock = ManualClock::new();
+    let keep = Duration::from_secs(3600);
+    let outbox = Outbox::builder()
+        .clock(clock.clone())
+        .keep_delivered(keep)
+        .connect_postgres(&schema.schema_url())
+        .await
+        .expect("outbox");
+    common::delivered_events_are_deleted_after_keep_delivered(&outbox, &emulator, &clock, keep)
+        .await;
+    outbox.pg_pool().unwrap().close().await;
+    drop(outbox);
     schema.drop_schema().await;
 }

@@ -689,3 +689,12 @@ async fn the_pending_count_follows_enqueue_delivery_dead_letters_requeue_and_rol
     s.emulator.clear_requests();
     common::pending_count_follows_every_change(&s.outbox, &s.emulator).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivered_events_are_deleted_after_keep_delivered() {
+    let clock = ManualClock::new();
+    let keep = Duration::from_secs(3600);
+    let s = setup(fast().clock(clock.clone()).keep_delivered(keep)).await;
+    common::delivered_events_are_deleted_after_keep_delivered(&s.outbox, &s.emulator, &clock, keep)
+        .await;
+}

@@ -242,3 +242,64 @@ pub async fn pending_count_follows_every_change(
     let stats = outbox.stats().await.expect("stats");
     assert_eq!((stats.delivered - delivered, stats.dead), (2, 2));
 }
+
+/// Delivered events stay for `keep` of the outbox's clock, then go, by
+/// `prune()` or by a relay on its own, and their keys with them: the same
+/// key enqueued again is a new event. `outbox` runs on `clock`, with
+/// `keep_delivered(keep)`, and holds no delivered event yet.
+pub async fn delivered_events_are_deleted_after_keep_delivered(
+    outbox: &flowflex_outbox::Outbox,
+    emulator: &Emulator,
+    clock: &flowflex_outbox::ManualClock,
+    keep: Duration,
+) {
+    let enqueue = |key: String| async move {
+        outbox
+            .enqueue("kept", flowflex::json!({"key": key.clone()}))
+            .idempotency_key(key)
+            .await
+            .expect("enqueued")
+    };
+    // Posts, not events: the emulator answers a key it has seen with the
+    // first answer (FlowFlex's replay) and records the event once.
+    let posts_of = |key: &str| {
+        emulator
+            .requests()
+            .iter()
+            .filter(|r| r.endpoint == flowflex_emulator::Endpoint::Events)
+            .filter(|r| {
+                r.headers
+                    .iter()
+                    .any(|(name, v)| name == "x-idempotency-key" && v == key)
+            })
+            .count()
+    };
+    let first = enqueue("kept-0".to_owned()).await;
+    for i in 1..3 {
+        enqueue(format!("kept-{i}")).await;
+    }
+    drain(outbox, emulator, 10, "delivered").await;
+    assert_eq!(outbox.stats().await.expect("stats").delivered, 3);
+    // Kept while young; the key still stands for the delivered event.
+    assert_eq!(outbox.prune().await.expect("pruned"), 0);
+    assert_eq!(enqueue("kept-0".to_owned()).await, first);
+    clock.advance(keep + Duration::from_secs(1));
+    assert_eq!(outbox.prune().await.expect("pruned"), 3);
+    assert_eq!(outbox.stats().await.expect("stats").delivered, 0);
+    // Past it, the same key is a new event, delivered again.
+    assert_ne!(enqueue("kept-0".to_owned()).await, first);
+    drain(outbox, emulator, 10, "delivered again").await;
+    assert_eq!(posts_of("kept-0"), 2);
+    // A relay deletes them on its own.
+    clock.advance(keep + Duration::from_secs(1));
+    let relay = outbox.relay(client(emulator)).spawn();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while outbox.stats().await.expect("stats").delivered > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the relay did not delete the old delivered event"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    relay.shutdown().await;
+}
