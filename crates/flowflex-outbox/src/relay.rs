@@ -406,9 +406,9 @@ fn failure(e: &flowflex::Error) -> Failure {
 }
 
 /// Delivers one claimed event; the outcome, for the loop to record, or
-/// `None` if the claim was lost (to another relay, or to this relay's own
-/// later claim once it lapsed). `leased_at` is when the claim's lease
-/// started, at the latest.
+/// `None` if the claim was lost to another relay (after it lapsed) or
+/// could not be renewed before starting. `leased_at` is when the claim's
+/// lease started, at the latest.
 async fn deliver(relay: Arc<Relay>, claimed: Claimed, leased_at: Instant) -> Option<Settled> {
     let Claimed {
         mut row,
