@@ -24,6 +24,7 @@ use crate::attachment::Attachment;
 use crate::error::{Error, Result};
 use crate::mime::Mime;
 use crate::slots::Slots;
+use crate::template::hex_key;
 
 /// The key of a preview placeholder.
 const PLACEHOLDER: &str = "$attachment";
@@ -36,8 +37,6 @@ pub(crate) const MAX_DEPTH: usize = 256;
 pub(crate) fn token_key(s: &str) -> Option<u64> {
     s.strip_prefix('\0').and_then(|hex| hex_key(hex.as_bytes()))
 }
-
-pub(crate) use crate::template::hex_key;
 
 thread_local! {
     static COLLECTING: RefCell<Option<Vec<Attachment>>> = const { RefCell::new(None) };
