@@ -43,15 +43,22 @@ fn failed(e: &flowflex_outbox::Error) -> Failure {
     }
 }
 
+/// The CLI deletes no delivered event: how long they stay (and their keys
+/// deduplicate) is for the services that own the outbox to set, and a
+/// `drain` run with the library's default would prune by that instead.
+fn keeping() -> flowflex_outbox::OutboxBuilder {
+    Outbox::builder().keep_delivered(Duration::MAX)
+}
+
 async fn open(args: &OutboxArgs) -> Result<Outbox, Failure> {
     let opened = match (&args.store.sqlite, &args.store.postgres) {
         (Some(path), None) => {
             if !path.exists() {
                 return Err(Failure::Usage(format!("no outbox at {}", path.display())));
             }
-            Outbox::open_sqlite(path).await
+            keeping().open_sqlite(path).await
         }
-        (None, Some(url)) => Outbox::connect_postgres(url).await,
+        (None, Some(url)) => keeping().connect_postgres(url).await,
         _ => {
             return Err(Failure::Usage(
                 "say which outbox: --sqlite PATH or --postgres URL (one of them)".to_owned(),

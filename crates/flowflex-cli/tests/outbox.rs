@@ -6,6 +6,12 @@ mod common;
 use common::{Local, asset, flowflex, run};
 
 fn enqueue(path: &std::path::Path, n: usize) {
+    for i in 0..n {
+        enqueue_one(path, &format!("cli-{i}"));
+    }
+}
+
+fn enqueue_one(path: &std::path::Path, key: &str) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -14,19 +20,39 @@ fn enqueue(path: &std::path::Path, n: usize) {
         let outbox = flowflex_outbox::Outbox::open_sqlite(path)
             .await
             .expect("outbox");
-        for i in 0..n {
-            outbox
-                .enqueue(
-                    "order.shipped",
-                    flowflex::json!({
-                        "i": i,
-                        "invoice": flowflex::Attachment::from_path(asset("invoice.pdf")),
-                    }),
-                )
-                .idempotency_key(format!("cli-{i}"))
-                .await
-                .expect("enqueued");
-        }
+        outbox
+            .enqueue(
+                "order.shipped",
+                flowflex::json!({
+                    "key": key,
+                    "invoice": flowflex::Attachment::from_path(asset("invoice.pdf")),
+                }),
+            )
+            .idempotency_key(key)
+            .await
+            .expect("enqueued");
+    });
+}
+
+/// Makes every delivered event of the outbox at `path` look delivered long
+/// ago (at the Unix epoch).
+fn age_delivered(path: &std::path::Path) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let outbox = flowflex_outbox::Outbox::open_sqlite(path)
+            .await
+            .expect("outbox");
+        let pool = outbox.sqlite_pool().expect("a SQLite outbox");
+        sqlx::query(
+            "UPDATE flowflex_outbox_events SET finished_at = 0, next_attempt_at = 0 \
+             WHERE status = 'delivered'",
+        )
+        .execute(pool)
+        .await
+        .expect("aged");
     });
 }
 
@@ -88,6 +114,17 @@ fn status_drain_dead_and_requeue() {
         r.stdout.contains("pending: 0") && r.stdout.contains("delivered: 1\ndead: 2"),
         "{r:#?}"
     );
+
+    // A delivered event older than any service would keep it: a drain from
+    // the CLI deletes nothing (how long they stay is the services' setting).
+    age_delivered(&db);
+    enqueue_one(&db, "cli-late");
+    let r = run(local
+        .flowflex()
+        .args(["outbox", "drain", "--sqlite", db_arg]));
+    assert!(r.stdout.contains("drained: 1 delivered"), "{r:#?}");
+    let r = run(flowflex().args(["outbox", "status", "--sqlite", db_arg]));
+    assert!(r.stdout.contains("delivered: 2\ndead: 2"), "{r:#?}");
 }
 
 #[test]
