@@ -24,13 +24,24 @@ use crate::transport::{BodyFault, Call, Reply, Transport};
 /// assert_eq!(id, "asset_7f3a");
 /// assert_eq!(serde_json::to_string(&id).unwrap(), r#""asset_7f3a""#);
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct AssetId(String);
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AssetId {
+    id: String,
+    /// Whether the id can stand between JSON quotes as it is (no `"`, `\\`
+    /// or control character): known once, not at every splice.
+    plain: bool,
+}
 
 impl AssetId {
     pub(crate) fn new(id: impl Into<String>) -> Self {
-        AssetId(id.into())
+        let id = id.into();
+        let plain = !id.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20);
+        AssetId { id, plain }
+    }
+
+    /// Whether the id needs no escaping in JSON.
+    pub(crate) fn is_plain(&self) -> bool {
+        self.plain
     }
 
     /// The id as a string slice.
@@ -41,7 +52,7 @@ impl AssetId {
     /// ```
     #[must_use]
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.id
     }
 
     /// The id as an owned string.
@@ -53,37 +64,54 @@ impl AssetId {
     /// ```
     #[must_use]
     pub fn into_string(self) -> String {
-        self.0
+        self.id
+    }
+}
+
+impl serde::Serialize for AssetId {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.id)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for AssetId {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        String::deserialize(deserializer).map(AssetId::new)
     }
 }
 
 impl fmt::Display for AssetId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.id)
     }
 }
 
 impl fmt::Debug for AssetId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
+        fmt::Debug::fmt(&self.id, f)
     }
 }
 
 impl AsRef<str> for AssetId {
     fn as_ref(&self) -> &str {
-        &self.0
+        &self.id
     }
 }
 
 impl PartialEq<str> for AssetId {
     fn eq(&self, other: &str) -> bool {
-        self.0 == other
+        self.id == other
     }
 }
 
 impl PartialEq<&str> for AssetId {
     fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
+        self.id == *other
     }
 }
 

@@ -215,12 +215,11 @@ impl Encoded {
             let id = ids
                 .get(index)
                 .and_then(Option::as_ref)
-                .ok_or_else(|| Error::payload("an attachment has no asset id"))?
-                .as_str();
-            if !crate::template::clean(id.as_bytes()) {
+                .ok_or_else(|| Error::payload("an attachment has no asset id"))?;
+            if !id.is_plain() {
                 return self.body(ids);
             }
-            let written = id.len() + 2;
+            let written = id.as_str().len() + 2;
             shorter |= written < TOKEN_LEN;
             longer |= written > TOKEN_LEN;
             len = len - TOKEN_LEN + written;
