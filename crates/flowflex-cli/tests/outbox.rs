@@ -5,13 +5,12 @@ mod common;
 
 use common::{Local, asset, flowflex, run};
 
-fn enqueue(path: &std::path::Path, n: usize) {
-    for i in 0..n {
-        enqueue_one(path, &format!("cli-{i}"));
-    }
-}
-
-fn enqueue_one(path: &std::path::Path, key: &str) {
+/// Runs `f` on the SQLite outbox at `path`, opened by the library, on a
+/// runtime of its own (the tests themselves are synchronous).
+fn with_outbox<F: std::future::Future<Output = ()>>(
+    path: &std::path::Path,
+    f: impl FnOnce(flowflex_outbox::Outbox) -> F,
+) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -20,6 +19,18 @@ fn enqueue_one(path: &std::path::Path, key: &str) {
         let outbox = flowflex_outbox::Outbox::open_sqlite(path)
             .await
             .expect("outbox");
+        f(outbox).await;
+    });
+}
+
+fn enqueue(path: &std::path::Path, n: usize) {
+    for i in 0..n {
+        enqueue_one(path, &format!("cli-{i}"));
+    }
+}
+
+fn enqueue_one(path: &std::path::Path, key: &str) {
+    with_outbox(path, |outbox| async move {
         outbox
             .enqueue(
                 "order.shipped",
@@ -37,14 +48,7 @@ fn enqueue_one(path: &std::path::Path, key: &str) {
 /// Makes every delivered event of the outbox at `path` look delivered long
 /// ago (at the Unix epoch).
 fn age_delivered(path: &std::path::Path) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let outbox = flowflex_outbox::Outbox::open_sqlite(path)
-            .await
-            .expect("outbox");
+    with_outbox(path, |outbox| async move {
         let pool = outbox.sqlite_pool().expect("a SQLite outbox");
         sqlx::query(
             "UPDATE flowflex_outbox_events SET finished_at = 0, next_attempt_at = 0 \
