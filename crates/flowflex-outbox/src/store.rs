@@ -151,6 +151,25 @@ pub(crate) struct Failed<'a> {
     pub(crate) doing: &'static str,
 }
 
+impl<'a> Failed<'a> {
+    /// The statement with its parameters bound in its order, for either
+    /// backend.
+    pub(crate) fn query<DB>(
+        &self,
+    ) -> sqlx::query::Query<'a, DB, <DB as sqlx::Database>::Arguments<'a>>
+    where
+        DB: sqlx::Database,
+        i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+        &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    {
+        sqlx::query(self.sql)
+            .bind(self.time)
+            .bind(self.error)
+            .bind(self.id)
+            .bind(self.holder)
+    }
+}
+
 impl<'a> Outcomes<'a> {
     pub(crate) fn sort(settled: impl IntoIterator<Item = &'a Settled>) -> Outcomes<'a> {
         let mut out = Outcomes::default();

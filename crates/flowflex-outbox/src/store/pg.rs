@@ -153,11 +153,7 @@ pub(crate) async fn turn(
         .map_err(Error::db("recording deliveries"))?;
     let outcomes = super::Outcomes::sort(settled);
     for f in &outcomes.failed {
-        sqlx::query(f.sql)
-            .bind(f.time)
-            .bind(f.error)
-            .bind(f.id)
-            .bind(f.holder)
+        f.query()
             .execute(&mut *tx)
             .await
             .map_err(Error::db(f.doing))?;

@@ -280,11 +280,7 @@ pub(crate) async fn insert_checked(
 async fn settle(conn: &mut SqliteConnection, settled: &[&Settled]) -> Result<Vec<String>> {
     let outcomes = super::Outcomes::sort(settled.iter().copied());
     for f in &outcomes.failed {
-        sqlx::query(f.sql)
-            .bind(f.time)
-            .bind(f.error)
-            .bind(f.id)
-            .bind(f.holder)
+        f.query()
             .execute(&mut *conn)
             .await
             .map_err(Error::db(f.doing))?;
