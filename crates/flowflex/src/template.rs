@@ -493,9 +493,10 @@ impl<'a> Compound<'a> {
     }
 }
 
-/// The array-like compounds: elements after commas, `]` at the end.
+/// The array-like compounds: elements after commas, `]` at the end (then
+/// the `}` of a variant's object).
 macro_rules! array {
-    ($($trait:ident::$method:ident),+) => {$(
+    ($($trait:ident::$method:ident $(then $after:literal)?),+) => {$(
         impl ser::$trait for Compound<'_> {
             type Ok = ();
             type Error = Error;
@@ -508,6 +509,7 @@ macro_rules! array {
             #[inline]
             fn end(mut self) -> Result<()> {
                 self.close(b']');
+                $(self.t.json.push($after);)?
                 Ok(())
             }
         }
@@ -517,23 +519,9 @@ macro_rules! array {
 array!(
     SerializeSeq::serialize_element,
     SerializeTuple::serialize_element,
-    SerializeTupleStruct::serialize_field
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field then b'}'
 );
-
-impl ser::SerializeTupleVariant for Compound<'_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
-        self.element(value)
-    }
-
-    fn end(mut self) -> Result<()> {
-        self.close(b']');
-        self.t.json.push(b'}');
-        Ok(())
-    }
-}
 
 impl ser::SerializeMap for Compound<'_> {
     type Ok = ();
@@ -555,44 +543,34 @@ impl ser::SerializeMap for Compound<'_> {
     }
 }
 
-impl ser::SerializeStruct for Compound<'_> {
-    type Ok = ();
-    type Error = Error;
+/// The struct-like compounds: named fields, `}` at the end (then the `}`
+/// of a variant's object).
+macro_rules! fields {
+    ($($trait:ident $(then $after:literal)?),+) => {$(
+        impl ser::$trait for Compound<'_> {
+            type Ok = ();
+            type Error = Error;
 
-    #[inline]
-    fn serialize_field<T: ?Sized + Serialize>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<()> {
-        self.field(key, value)
-    }
+            #[inline]
+            fn serialize_field<T: ?Sized + Serialize>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> Result<()> {
+                self.field(key, value)
+            }
 
-    #[inline]
-    fn end(mut self) -> Result<()> {
-        self.close(b'}');
-        Ok(())
-    }
+            #[inline]
+            fn end(mut self) -> Result<()> {
+                self.close(b'}');
+                $(self.t.json.push($after);)?
+                Ok(())
+            }
+        }
+    )+};
 }
 
-impl ser::SerializeStructVariant for Compound<'_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: ?Sized + Serialize>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<()> {
-        self.field(key, value)
-    }
-
-    fn end(mut self) -> Result<()> {
-        self.close(b'}');
-        self.t.json.push(b'}');
-        Ok(())
-    }
-}
+fields!(SerializeStruct, SerializeStructVariant then b'}');
 
 /// The methods of a serializer that takes only what its `$ok` arm says:
 /// each other one fails with `$err`.
