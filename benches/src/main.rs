@@ -17,6 +17,7 @@
 mod curl;
 mod data;
 mod encode;
+mod fleet;
 mod machine;
 mod outbox;
 mod probe;
@@ -92,6 +93,15 @@ enum Internal {
         #[arg(long)]
         file: Option<PathBuf>,
     },
+    /// Runs a relay (the SDK's defaults) on the PostgreSQL outbox at
+    /// `--postgres`, delivering to `--base-url`, until stdin closes.
+    #[command(hide = true)]
+    OutboxRelay {
+        #[arg(long)]
+        postgres: String,
+        #[arg(long)]
+        base_url: String,
+    },
 }
 
 /// The workloads, as `--only` names them.
@@ -109,6 +119,9 @@ pub(crate) enum Workload {
     Encode,
     /// 6. The durable outbox: enqueue rate, relay, PostgreSQL, memory.
     Outbox,
+    /// 7. The outbox for fleets: enqueue-to-POST latency, enqueue rates,
+    /// database work per delivered event.
+    Fleet,
 }
 
 /// Sizes and durations of one run.
@@ -196,6 +209,9 @@ fn main() -> ExitCode {
         Some(Internal::Probe { base_url, file }) => probe::run(&base_url, file.as_deref()),
         Some(Internal::OutboxProbe { base_url, db, file }) => {
             outbox::probe(&base_url, &db, file.as_deref())
+        }
+        Some(Internal::OutboxRelay { postgres, base_url }) => {
+            fleet::relay_process(&postgres, &base_url)
         }
         None => run(&args),
     };

@@ -91,10 +91,10 @@ pub(crate) fn run(runtime: &Runtime, plan: &Plan, files: &Files, r: &mut Results
 }
 
 /// A fresh directory for one SQLite outbox, removed when dropped.
-struct Scratch(PathBuf);
+pub(crate) struct Scratch(PathBuf);
 
 impl Scratch {
-    fn new(label: &str) -> Result<Scratch, BoxError> {
+    pub(crate) fn new(label: &str) -> Result<Scratch, BoxError> {
         let mut rng = fastrand::Rng::new();
         let tag: String = (0..10).map(|_| rng.alphanumeric()).collect();
         let dir = target_dir()?
@@ -105,7 +105,7 @@ impl Scratch {
         Ok(Scratch(dir))
     }
 
-    fn db(&self) -> PathBuf {
+    pub(crate) fn db(&self) -> PathBuf {
         self.0.join("outbox.db")
     }
 }
@@ -117,7 +117,7 @@ impl Drop for Scratch {
 }
 
 /// Closes an outbox's pool, so that its files can go.
-async fn close(outbox: Outbox) {
+pub(crate) async fn close(outbox: Outbox) {
     if let Some(pool) = outbox.sqlite_pool() {
         pool.close().await;
     }
@@ -334,41 +334,101 @@ fn redacted(url: &str) -> String {
     }
 }
 
+/// The PostgreSQL server of the outbox's tests, through an admin pool that
+/// makes and drops a fresh schema for each measurement.
+pub(crate) struct PgServer {
+    url: String,
+    admin: sqlx::PgPool,
+}
+
+impl PgServer {
+    /// Connects, or says why not (no server: reported, not a failure).
+    pub(crate) async fn connect() -> Result<PgServer, String> {
+        let url = pg_url();
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(3))
+            .connect(&url)
+            .await
+            .map_err(|e| format!("no PostgreSQL at {} ({e})", redacted(&url)))?;
+        Ok(PgServer { url, admin })
+    }
+
+    /// A fresh schema, and a URL whose connections use it.
+    pub(crate) async fn schema(&self) -> Result<crate::fleet::Schema, BoxError> {
+        let mut rng = fastrand::Rng::new();
+        let name = format!(
+            "flowflex_bench_{}",
+            (0..12)
+                .map(|_| rng.alphanumeric().to_ascii_lowercase())
+                .collect::<String>()
+        );
+        sqlx::query(&format!("CREATE SCHEMA {name}"))
+            .execute(&self.admin)
+            .await?;
+        Ok(crate::fleet::Schema {
+            url: schema_url(&self.url, &name),
+            name,
+        })
+    }
+
+    pub(crate) async fn drop_schema(&self, name: &str) -> Result<(), BoxError> {
+        sqlx::query(&format!("DROP SCHEMA {name} CASCADE"))
+            .execute(&self.admin)
+            .await?;
+        Ok(())
+    }
+
+    /// The tuples written in `schema`'s tables, the transactions committed
+    /// in the database and the WAL position. The statistics of closed
+    /// connections reach the collector within a second or so: it waits
+    /// that long first.
+    pub(crate) async fn activity(&self, schema: &str) -> Result<crate::fleet::Activity, BoxError> {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        sqlx::query("SELECT pg_stat_clear_snapshot()")
+            .execute(&self.admin)
+            .await?;
+        let (tuples,): (i64,) = sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(n_tup_ins + n_tup_upd + n_tup_del), 0) AS BIGINT) \
+             FROM pg_stat_user_tables WHERE schemaname = $1",
+        )
+        .bind(schema)
+        .fetch_one(&self.admin)
+        .await?;
+        let (commits,): (i64,) = sqlx::query_as(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()",
+        )
+        .fetch_one(&self.admin)
+        .await?;
+        let (wal,): (i64,) =
+            sqlx::query_as("SELECT CAST(pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') AS BIGINT)")
+                .fetch_one(&self.admin)
+                .await?;
+        Ok(crate::fleet::Activity {
+            tuples,
+            commits,
+            wal,
+        })
+    }
+
+    pub(crate) async fn close(self) {
+        self.admin.close().await;
+    }
+}
+
 async fn postgres(plan: &Plan) -> Result<Pg, BoxError> {
-    let url = pg_url();
-    let admin = match PgPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(Duration::from_secs(3))
-        .connect(&url)
-        .await
-    {
-        Ok(pool) => pool,
-        Err(e) => {
-            return Ok(Pg::Unavailable(format!(
-                "no PostgreSQL at {} ({e})",
-                redacted(&url)
-            )));
-        }
+    let pg = match PgServer::connect().await {
+        Ok(pg) => pg,
+        Err(why) => return Ok(Pg::Unavailable(why)),
     };
     let server = Server::start(Duration::ZERO)?;
     let client = server.client()?;
     let (mut enqueue, mut one, mut several) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..plan.runs {
         for relays in [1, PG_RELAYS] {
-            let mut rng = fastrand::Rng::new();
-            let schema = format!(
-                "flowflex_bench_{}",
-                (0..12)
-                    .map(|_| rng.alphanumeric().to_ascii_lowercase())
-                    .collect::<String>()
-            );
-            sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                .execute(&admin)
-                .await?;
-            let measured = pg_run(&schema_url(&url, &schema), plan, &client, relays).await;
-            let dropped = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-                .execute(&admin)
-                .await;
+            let schema = pg.schema().await?;
+            let measured = pg_run(&schema.url, plan, &client, relays).await;
+            let dropped = pg.drop_schema(&schema.name).await;
             let (stored, delivered) = measured?;
             dropped?;
             if relays == 1 {
@@ -379,7 +439,7 @@ async fn postgres(plan: &Plan) -> Result<Pg, BoxError> {
             }
         }
     }
-    admin.close().await;
+    pg.close().await;
     Ok(Pg::Measured {
         enqueue,
         one,

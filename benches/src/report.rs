@@ -236,6 +236,7 @@ impl Report {
         ];
         let mut rows = rows;
         rows.extend(outbox_rows(plan, r));
+        rows.extend(fleet_rows(r));
         let rows = rows.into_iter().filter(|row| plan.runs(row.of)).collect();
         Report {
             rows,
@@ -284,7 +285,7 @@ impl Report {
                 row.unit,
                 cell(row.rust),
                 // The Python SDK has no outbox to compare with.
-                if row.of == Workload::Outbox {
+                if matches!(row.of, Workload::Outbox | Workload::Fleet) {
                     "—".to_owned()
                 } else {
                     cell(row.python)
@@ -376,6 +377,18 @@ impl Report {
                     "postgres_unavailable": r.outbox_pg_unavailable,
                     "rss_growth_mib": outcome(&r.outbox_rss),
                     "rss_baseline_mib": outcome(&r.outbox_rss_base),
+                },
+                "fleet": {
+                    "latency_postgres_ms": outcome(&r.fleet_latency_pg),
+                    "latency_sqlite_ms": outcome(&r.fleet_latency_sqlite),
+                    "enqueue_sqlite_64_tasks_per_second": outcome(&r.fleet_enqueue_sqlite),
+                    "enqueue_postgres_64_tasks_per_second": outcome(&r.fleet_enqueue_pg),
+                    "enqueue_many_postgres_per_second": outcome(&r.fleet_enqueue_many),
+                    "work_sqlite": work_json(r.fleet_work_sqlite.as_ref()),
+                    "work_postgres": work_json(r.fleet_work_pg.as_ref()),
+                    "work_sqlite_file": work_json(r.fleet_work_sqlite_file.as_ref()),
+                    "work_postgres_file": work_json(r.fleet_work_pg_file.as_ref()),
+                    "postgres_unavailable": r.fleet_pg_unavailable,
                 },
                 "encode_ns": {
                     "rust_runtime": outcome(&r.encode_runtime),
@@ -549,6 +562,189 @@ fn outbox_rows(plan: &Plan, r: &Results) -> Vec<Row> {
             r.outbox_rss_base.median(),
         ),
     ]
+}
+
+/// The fleet's rows (workload 7).
+fn fleet_rows(r: &Results) -> Vec<Row> {
+    use crate::fleet::{BATCH, ENQUEUE_TASKS, LATENCY_EVENTS, LATENCY_SPACING};
+    use crate::stats::percentile;
+    let row = |key, workload: String, unit, decimals, better, rust| Row {
+        key,
+        of: Workload::Fleet,
+        workload,
+        unit,
+        decimals,
+        better,
+        rust,
+        python: None,
+        curl: None,
+        target: None,
+        note: None,
+    };
+    let spacing = LATENCY_SPACING.as_millis();
+    let latency = |key,
+                   which: &str,
+                   samples: &Outcome,
+                   p: f64,
+                   target: Option<(&'static str, f64)>| {
+        let figure = percentile(&samples.samples, p);
+        let name = if p >= 100.0 {
+            "max".to_owned()
+        } else {
+            format!("p{p}")
+        };
+        Row {
+            target: target.map(|(text, bound)| Target {
+                text,
+                measured: figure.map(|x| (format!("{x:.1} ms"), x <= bound)),
+            }),
+            ..row(
+                key,
+                format!(
+                    "{}Enqueue to POST, {which}, {LATENCY_EVENTS} events {spacing} ms apart: {name}",
+                    if key == "fleet_latency_pg_p50" {
+                        "7. Fleet: "
+                    } else {
+                        "   "
+                    }
+                ),
+                "ms",
+                1,
+                Better::Lower,
+                figure,
+            )
+        }
+    };
+    let pg_ratio = paired(&r.fleet_enqueue_pg, &r.fleet_enqueue_sqlite);
+    let many_ratio = r
+        .fleet_enqueue_many
+        .median()
+        .zip(r.fleet_enqueue_pg.median())
+        .map(|(a, b)| a / b);
+    let mut rows = vec![
+        latency(
+            "fleet_latency_pg_p50",
+            "PostgreSQL, relay in another process",
+            &r.fleet_latency_pg,
+            50.0,
+            Some(("<= 5 ms", 5.0)),
+        ),
+        latency(
+            "fleet_latency_pg_p99",
+            "PostgreSQL, relay in another process",
+            &r.fleet_latency_pg,
+            99.0,
+            Some(("<= 25 ms", 25.0)),
+        ),
+        latency(
+            "fleet_latency_pg_max",
+            "PostgreSQL, relay in another process",
+            &r.fleet_latency_pg,
+            100.0,
+            None,
+        ),
+        latency(
+            "fleet_latency_sqlite_p50",
+            "SQLite, relay in the same process",
+            &r.fleet_latency_sqlite,
+            50.0,
+            None,
+        ),
+        latency(
+            "fleet_latency_sqlite_p99",
+            "SQLite, relay in the same process",
+            &r.fleet_latency_sqlite,
+            99.0,
+            None,
+        ),
+        row(
+            "fleet_enqueue_sqlite",
+            format!("   Durable enqueues/s, SQLite, {ENQUEUE_TASKS} tasks"),
+            "events/s",
+            0,
+            Better::Higher,
+            r.fleet_enqueue_sqlite.median(),
+        ),
+        Row {
+            target: Some(Target {
+                text: ">= 1x SQLite",
+                measured: pg_ratio.map(|x| (format!("{x:.2}x SQLite"), x >= 1.0)),
+            }),
+            ..row(
+                "fleet_enqueue_pg",
+                format!("   Durable enqueues/s, PostgreSQL, {ENQUEUE_TASKS} tasks"),
+                "events/s",
+                0,
+                Better::Higher,
+                r.fleet_enqueue_pg.median(),
+            )
+        },
+        Row {
+            target: Some(Target {
+                text: ">= 10x 64 tasks",
+                measured: many_ratio.map(|x| (format!("{x:.1}x 64 tasks"), x >= 10.0)),
+            }),
+            ..row(
+                "fleet_enqueue_many",
+                format!("   Durable enqueues/s, PostgreSQL, enqueue_many of {BATCH}"),
+                "events/s",
+                0,
+                Better::Higher,
+                r.fleet_enqueue_many.median(),
+            )
+        },
+    ];
+    for (key, which, work) in [
+        ("fleet_work_sqlite", "SQLite", &r.fleet_work_sqlite),
+        (
+            "fleet_work_sqlite_file",
+            "SQLite, one file each",
+            &r.fleet_work_sqlite_file,
+        ),
+        ("fleet_work_pg", "PostgreSQL", &r.fleet_work_pg),
+        (
+            "fleet_work_pg_file",
+            "PostgreSQL, one file each",
+            &r.fleet_work_pg_file,
+        ),
+    ] {
+        let w = work.as_ref().and_then(|w| w.as_ref().ok());
+        let note = w.map(|w| {
+            let mut note = format!("{:.2} rows", w.rows);
+            if let (Some(t), Some(c), Some(b)) = (w.tuples, w.commits, w.wal_bytes) {
+                note.push_str(&format!(
+                    "; {t:.2} tuples incl. triggers, {c:.3} commits, {b:.0} WAL bytes"
+                ));
+            }
+            note
+        });
+        rows.push(Row {
+            note,
+            ..row(
+                key,
+                format!("   Statements per delivered event, {which}"),
+                "statements",
+                2,
+                Better::Lower,
+                w.map(|w| w.statements),
+            )
+        });
+    }
+    rows
+}
+
+fn work_json(work: Option<&Result<crate::fleet::Work, String>>) -> Value {
+    match work {
+        None => Value::Null,
+        Some(Err(e)) => json!({"error": e}),
+        Some(Ok(w)) => json!({
+            "statements": w.statements,
+            "rows": w.rows,
+            "tuples_incl_triggers": w.tuples,
+            "commits": w.commits,
+            "wal_bytes": w.wal_bytes,
+        }),
+    }
 }
 
 /// The median of `a[i] / b[i]`.

@@ -101,6 +101,22 @@ pub(crate) struct Results {
     /// baseline without a file.
     pub(crate) outbox_rss: Outcome,
     pub(crate) outbox_rss_base: Outcome,
+    /// Milliseconds from `enqueue` to the POST at the emulator: PostgreSQL
+    /// with the relay in another process, SQLite with it in this one.
+    pub(crate) fleet_latency_pg: Outcome,
+    pub(crate) fleet_latency_sqlite: Outcome,
+    /// Enqueues per second from 64 tasks, SQLite and PostgreSQL alternated,
+    /// and through `enqueue_many` batches on PostgreSQL.
+    pub(crate) fleet_enqueue_sqlite: Outcome,
+    pub(crate) fleet_enqueue_pg: Outcome,
+    pub(crate) fleet_enqueue_many: Outcome,
+    /// Database work per delivered event, without a file and with one.
+    pub(crate) fleet_work_sqlite: Option<Result<crate::fleet::Work, String>>,
+    pub(crate) fleet_work_pg: Option<Result<crate::fleet::Work, String>>,
+    pub(crate) fleet_work_sqlite_file: Option<Result<crate::fleet::Work, String>>,
+    pub(crate) fleet_work_pg_file: Option<Result<crate::fleet::Work, String>>,
+    /// Why PostgreSQL was not measured (no server).
+    pub(crate) fleet_pg_unavailable: Option<String>,
 }
 
 impl Results {
@@ -134,10 +150,31 @@ impl Results {
             ("outbox, direct sends", &self.outbox_direct),
             ("outbox, PostgreSQL", &self.outbox_pg1),
             ("outbox memory", &self.outbox_rss),
+            ("fleet latency, PostgreSQL", &self.fleet_latency_pg),
+            ("fleet latency, SQLite", &self.fleet_latency_sqlite),
+            ("fleet enqueue, SQLite", &self.fleet_enqueue_sqlite),
+            ("fleet enqueue, PostgreSQL", &self.fleet_enqueue_pg),
+            ("fleet enqueue_many", &self.fleet_enqueue_many),
+        ];
+        let work = [
+            ("fleet work, SQLite", &self.fleet_work_sqlite),
+            ("fleet work, PostgreSQL", &self.fleet_work_pg),
+            (
+                "fleet work with a file, SQLite",
+                &self.fleet_work_sqlite_file,
+            ),
+            (
+                "fleet work with a file, PostgreSQL",
+                &self.fleet_work_pg_file,
+            ),
         ];
         named
             .iter()
             .filter_map(|(name, o)| o.error.as_ref().map(|e| format!("{name}: {e}")))
+            .chain(work.iter().filter_map(|(name, w)| match w {
+                Some(Err(e)) => Some(format!("{name}: {e}")),
+                _ => None,
+            }))
             .collect()
     }
 }
@@ -174,6 +211,9 @@ pub(crate) fn all(
     }
     if plan.runs(Workload::Outbox) {
         crate::outbox::run(runtime, plan, files, &mut r);
+    }
+    if plan.runs(Workload::Fleet) {
+        crate::fleet::run(runtime, plan, &mut r);
     }
     r
 }
