@@ -119,8 +119,8 @@ pub(crate) enum Workload {
     Encode,
     /// 6. The durable outbox: enqueue rate, relay, PostgreSQL, memory.
     Outbox,
-    /// 7. The outbox for fleets: enqueue-to-POST latency, enqueue rates,
-    /// database work per delivered event.
+    /// Workload 7, the outbox for fleets: enqueue-to-POST latency, enqueue
+    /// rates, database work per delivered event.
     Fleet,
 }
 

@@ -197,7 +197,7 @@ impl OutboxBuilder {
     pub async fn open_sqlite(self, path: impl AsRef<Path>) -> Result<Outbox> {
         let config = self.checked()?;
         let store = crate::store::sqlite::open(path.as_ref()).await?;
-        Outbox::new(store, config)
+        Outbox::new(crate::store::Store::Sqlite(Arc::new(store)), config)
     }
 
     /// Connects to PostgreSQL at `url` and creates or migrates the outbox's
@@ -214,7 +214,7 @@ impl OutboxBuilder {
             .await
             .map_err(Error::db("connecting to PostgreSQL"))?;
         let store = crate::store::pg::open(pool).await?;
-        Outbox::new(store, config)
+        Outbox::new(crate::store::Store::Postgres(Arc::new(store)), config)
     }
 
     /// An outbox in the service's own pool; creates or migrates its tables.
@@ -225,6 +225,6 @@ impl OutboxBuilder {
     pub async fn from_pg_pool(self, pool: sqlx::PgPool) -> Result<Outbox> {
         let config = self.checked()?;
         let store = crate::store::pg::open(pool).await?;
-        Outbox::new(store, config)
+        Outbox::new(crate::store::Store::Postgres(Arc::new(store)), config)
     }
 }

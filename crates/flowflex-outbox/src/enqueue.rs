@@ -1,5 +1,5 @@
-//! `Outbox::enqueue`: check as a send would, copy the attachments into the
-//! store, commit; durable once it returns.
+//! `Outbox::enqueue` and `Outbox::enqueue_many`: check as a send would,
+//! then hand the events to the store; durable once the future resolves.
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
@@ -7,11 +7,10 @@ use std::pin::Pin;
 use flowflex::__outbox::Template;
 use sqlx::postgres::PgConnection;
 use sqlx::sqlite::SqliteConnection;
-use tokio::sync::oneshot;
 
 use crate::clock::millis;
 use crate::error::{Error, Result};
-use crate::store::{self, NewAttachment, NewEvent, Store, pg, sqlite};
+use crate::store::{Caps, NewEvent, NewFile};
 use crate::{Outbox, OutboxId};
 
 /// The longest idempotency key accepted.
@@ -138,159 +137,11 @@ impl<'t> Enqueue<'t> {
             key,
             tx,
         } = self;
-        let inner = &outbox.inner;
-        flowflex::__outbox::check_event_name(&event)?;
-        let template = template?;
-        let key = match key {
-            Some(key) => {
-                check_key(&key)?;
-                key
-            }
-            None => uuid::Uuid::new_v4().to_string(),
-        };
-        let max_file = inner.config.max_file_bytes;
-        let infos = template.check(max_file).await?;
-        let body = template.marked_body().to_vec();
-        let slots = serde_json::to_string(&template.slots())
-            .map_err(|e| Error::Config(format!("slots do not serialize: {e}")))?;
-        let content: u64 = infos.iter().flatten().map(|i| i.size).sum();
-        let bytes = i64::try_from(content + body.len() as u64).unwrap_or(i64::MAX);
-        let caps = (
-            inner.config.max_pending_events,
-            inner.config.max_pending_bytes,
-        );
-        let attachments = template.attachments();
-        let new = NewEvent {
-            event,
-            key,
-            body,
-            slots,
-            bytes,
-            attachments: i32::try_from(attachments.len()).unwrap_or(i32::MAX),
-            now: millis(inner.config.clock.now()),
-        };
-        let rows = |blob: &dyn Fn(usize) -> Option<String>| -> Vec<NewAttachment> {
-            attachments
-                .iter()
-                .zip(&infos)
-                .enumerate()
-                .map(|(i, (a, info))| NewAttachment {
-                    filename: info
-                        .as_ref()
-                        .map(|i| i.filename.clone())
-                        .or_else(|| a.filename().map(str::to_owned))
-                        .unwrap_or_default(),
-                    mime: info
-                        .as_ref()
-                        .map(|i| i.mime.to_string())
-                        .or_else(|| a.mime().map(|m| m.to_string()))
-                        .unwrap_or_default(),
-                    size: info
-                        .as_ref()
-                        .map_or(0, |i| i64::try_from(i.size).unwrap_or(i64::MAX)),
-                    used: info.is_some(),
-                    blob: blob(i),
-                })
-                .collect()
-        };
-
-        let (id, _) = match &inner.store {
-            Store::Sqlite(store) => {
-                if tx
-                    .as_ref()
-                    .is_some_and(|t| matches!(t, TxConn::Postgres(_)))
-                {
-                    return Err(Error::Config(
-                        "a PostgreSQL transaction cannot hold a SQLite outbox's event".into(),
-                    ));
-                }
-                if content > 0 {
-                    // Refuse early rather than copy a file only to refuse it.
-                    store::check_caps(&inner.store.pending().await?, bytes, caps)?;
-                }
-                let mut spooled: Vec<Option<String>> = Vec::with_capacity(attachments.len());
-                for (a, info) in attachments.iter().zip(&infos) {
-                    if info.is_none() {
-                        spooled.push(None);
-                        continue;
-                    }
-                    match store.spool(a, max_file).await {
-                        Ok((_, name)) => spooled.push(Some(name)),
-                        Err(e) => {
-                            store.remove_blobs(spooled.into_iter().flatten()).await;
-                            return Err(e);
-                        }
-                    }
-                }
-                if spooled.iter().any(Option::is_some) {
-                    store.sync_dir().await?;
-                }
-                let rows = rows(&|i| spooled[i].clone());
-                match tx {
-                    Some(TxConn::Sqlite(conn)) => {
-                        let result = sqlite::insert_checked(conn, &new, &rows, caps).await;
-                        if !matches!(result, Ok((_, true))) {
-                            store
-                                .remove_blobs(rows.into_iter().filter_map(|r| r.blob))
-                                .await;
-                        }
-                        result?
-                    }
-                    _ => {
-                        let writer = inner.writer.as_ref().ok_or_else(|| {
-                            Error::Config("the SQLite outbox has no writer".into())
-                        })?;
-                        let (reply, answer) = oneshot::channel();
-                        writer
-                            .send(sqlite::Job::Enqueue(new, rows, reply))
-                            .await
-                            .map_err(|_| Error::Database {
-                                doing: "enqueueing",
-                                message: "the outbox's writer has stopped".into(),
-                                source: None,
-                            })?;
-                        let stored = answer.await.map_err(|_| Error::Database {
-                            doing: "enqueueing",
-                            message: "the outbox's writer has stopped".into(),
-                            source: None,
-                        })??;
-                        inner.wake.notify_waiters();
-                        stored
-                    }
-                }
-            }
-            Store::Postgres(store) => {
-                let rows = rows(&|_| None);
-                let sources: Vec<_> = rows
-                    .into_iter()
-                    .zip(attachments)
-                    .map(|(r, a)| {
-                        let used = r.used;
-                        (r, used.then_some(a))
-                    })
-                    .collect();
-                match tx {
-                    Some(TxConn::Postgres(conn)) => {
-                        pg::insert(conn, &new, &sources, max_file, caps).await?
-                    }
-                    Some(TxConn::Sqlite(_)) => {
-                        return Err(Error::Config(
-                            "a SQLite transaction cannot hold a PostgreSQL outbox's event".into(),
-                        ));
-                    }
-                    None => {
-                        let mut tx = store.pool.begin().await.map_err(Error::db("enqueueing"))?;
-                        let stored = pg::insert(&mut tx, &new, &sources, max_file, caps).await?;
-                        tx.commit()
-                            .await
-                            .map_err(Error::db("committing an enqueue"))?;
-                        inner.wake.notify_waiters();
-                        stored
-                    }
-                }
-            }
-        };
-        Ok(OutboxId(id))
+        let new = prepare(&outbox, event, template, key).await?;
+        let ids = store(&outbox, vec![new], tx).await?;
+        ids.first()
+            .copied()
+            .ok_or_else(|| Error::Config("the store returned no id for the event".into()))
     }
 }
 
@@ -301,6 +152,177 @@ impl<'t> IntoFuture for Enqueue<'t> {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.run())
     }
+}
+
+/// Several events stored at once, all or nothing: from
+/// [`Outbox::enqueue_many`], optionally [in a
+/// transaction](EnqueueMany::in_transaction), then `.await`ed for their
+/// ids in order.
+///
+/// ```no_run
+/// # async fn demo(outbox: flowflex_outbox::Outbox) -> flowflex_outbox::Result<()> {
+/// let orders = [41, 42, 43];
+/// let ids = outbox
+///     .enqueue_many(orders.iter().map(|id| {
+///         outbox
+///             .enqueue("order.placed", flowflex::json!({"order_id": id}))
+///             .idempotency_key(format!("order-{id}-placed"))
+///     }))
+///     .await?;
+/// assert_eq!(ids.len(), 3);
+/// # Ok(()) }
+/// ```
+#[must_use = "an enqueue does nothing until awaited"]
+pub struct EnqueueMany<'t> {
+    outbox: Outbox,
+    events: Vec<Enqueue<'static>>,
+    tx: Option<TxConn<'t>>,
+}
+
+impl std::fmt::Debug for EnqueueMany<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnqueueMany")
+            .field("events", &self.events.len())
+            .field("in_transaction", &self.tx.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl EnqueueMany<'_> {
+    pub(crate) fn new(outbox: Outbox, events: Vec<Enqueue<'static>>) -> Self {
+        EnqueueMany {
+            outbox,
+            events,
+            tx: None,
+        }
+    }
+
+    /// Stores the events in the caller's open transaction, as
+    /// [`Enqueue::in_transaction`] does.
+    pub fn in_transaction<'u>(self, tx: &'u mut impl OutboxTransaction) -> EnqueueMany<'u> {
+        EnqueueMany {
+            outbox: self.outbox,
+            events: self.events,
+            tx: Some(tx.__connection()),
+        }
+    }
+
+    async fn run(self) -> Result<Vec<OutboxId>> {
+        let EnqueueMany { outbox, events, tx } = self;
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut prepared = Vec::with_capacity(events.len());
+        for e in events {
+            if e.tx.is_some() {
+                return Err(Error::Config(
+                    "an event given to enqueue_many has its own transaction: call in_transaction on enqueue_many instead".into(),
+                ));
+            }
+            prepared.push(prepare(&outbox, e.event, e.template, e.key).await?);
+        }
+        store(&outbox, prepared, tx).await
+    }
+}
+
+impl<'t> IntoFuture for EnqueueMany<'t> {
+    type Output = Result<Vec<OutboxId>>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<Vec<OutboxId>>> + Send + 't>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
+
+/// Hands checked events to the store, in the caller's transaction or not,
+/// and wakes this process's relays.
+async fn store(
+    outbox: &Outbox,
+    events: Vec<NewEvent>,
+    tx: Option<TxConn<'_>>,
+) -> Result<Vec<OutboxId>> {
+    let inner = &outbox.inner;
+    let caps = Caps {
+        events: inner.config.max_pending_events,
+        bytes: inner.config.max_pending_bytes,
+    };
+    let ids = match tx {
+        Some(conn) => inner.store.enqueue_in(conn, events, caps).await?,
+        None => {
+            let ids = inner.store.enqueue(events, caps).await?;
+            inner.wake.send_modify(|n| *n = n.wrapping_add(1));
+            ids
+        }
+    };
+    Ok(ids.into_iter().map(OutboxId).collect())
+}
+
+/// Every check a send runs before its first request (event name, payload,
+/// each file's type, content, size and field rules), then the event as
+/// the store takes it.
+async fn prepare(
+    outbox: &Outbox,
+    event: String,
+    template: flowflex::Result<Template>,
+    key: Option<String>,
+) -> Result<NewEvent> {
+    let config = &outbox.inner.config;
+    flowflex::__outbox::check_event_name(&event)?;
+    let template = template?;
+    let key = match key {
+        Some(key) => {
+            check_key(&key)?;
+            key
+        }
+        None => uuid::Uuid::new_v4().to_string(),
+    };
+    let infos = template.check(config.max_file_bytes).await?;
+    let body = template.marked_body().to_vec();
+    let slots = template.slots();
+    let content: u64 = infos.iter().flatten().map(|i| i.size).sum();
+    let bytes = i64::try_from(content + body.len() as u64).unwrap_or(i64::MAX);
+    let files = template
+        .attachments()
+        .iter()
+        .zip(infos)
+        .enumerate()
+        .map(|(i, (a, info))| {
+            let path = slots
+                .iter()
+                .find(|(_, index)| *index == i)
+                .map(|(path, _)| path.clone())
+                .unwrap_or_default();
+            match info {
+                Some(info) => NewFile {
+                    cap: config.max_file_bytes,
+                    filename: info.filename,
+                    mime: info.mime.to_string(),
+                    size: i64::try_from(info.size).unwrap_or(i64::MAX),
+                    path,
+                    source: Some(a.clone()),
+                },
+                None => NewFile {
+                    cap: config.max_file_bytes,
+                    filename: a.filename().map(str::to_owned).unwrap_or_default(),
+                    mime: a.mime().map(|m| m.to_string()).unwrap_or_default(),
+                    size: 0,
+                    path,
+                    source: None,
+                },
+            }
+        })
+        .collect();
+    let slots = serde_json::to_string(&slots)
+        .map_err(|e| Error::Config(format!("slots do not serialize: {e}")))?;
+    Ok(NewEvent {
+        event,
+        key,
+        body,
+        slots,
+        bytes,
+        files,
+        now: millis(config.clock.now()),
+    })
 }
 
 /// An idempotency key travels as an HTTP header: printable ASCII, bounded.

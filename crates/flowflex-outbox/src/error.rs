@@ -1,6 +1,5 @@
 //! The outbox's error type.
 
-use std::fmt;
 use std::time::Duration;
 
 use crate::OutboxId;
@@ -62,17 +61,45 @@ pub enum Error {
     #[error("migrating the outbox schema failed: {0}")]
     Migrate(#[source] sqlx::migrate::MigrateError),
 
-    /// Reading or writing the attachment store (the spool directory beside a
-    /// SQLite database, or a temporary file) failed.
-    #[error("outbox file store: {doing} {path}: {source}")]
+    /// Reading or writing the outbox's own files failed: the spool
+    /// directory beside a SQLite database, or a temporary copy of an
+    /// attachment on its way to FlowFlex.
+    #[error("{doing} failed: {source} (the outbox's files are beside {path})")]
     Io {
-        /// What the outbox was doing.
-        doing: &'static str,
-        /// The file or directory.
+        /// What the outbox was doing, in the caller's terms (which
+        /// attachment, at which payload path).
+        doing: String,
+        /// The outbox's database file or the temporary directory.
         path: String,
         /// The I/O error.
         #[source]
         source: std::io::Error,
+    },
+
+    /// The disk that holds the outbox (or the PostgreSQL server's) is full.
+    /// Nothing of this call was stored, and what was stored before is kept:
+    /// free space, and enqueues and deliveries resume by themselves.
+    #[error(
+        "the outbox's disk is full ({doing}: {message}): nothing was stored. Free space on the disk that holds {location}; enqueues and deliveries resume by themselves, and the events stored before are kept"
+    )]
+    DiskFull {
+        /// What the outbox was doing.
+        doing: String,
+        /// Where the outbox is: its database file, or "the PostgreSQL server".
+        location: String,
+        /// The database's or the system's message.
+        message: String,
+    },
+
+    /// `in_transaction` was given a transaction of the other database.
+    #[error(
+        "a {transaction} transaction cannot hold an event of a {outbox} outbox: enqueue in a transaction on the outbox's own database ({outbox})"
+    )]
+    WrongTransaction {
+        /// The outbox's database.
+        outbox: &'static str,
+        /// The transaction's database.
+        transaction: &'static str,
     },
 
     /// [`RelayHandle::flush`](crate::RelayHandle::flush) gave up: events
@@ -141,23 +168,82 @@ impl Error {
         }
     }
 
+    /// A driver error while `doing`: [`Error::DiskFull`] when the database
+    /// says it is out of space (SQLITE_FULL, PostgreSQL's `disk_full`, or
+    /// ENOSPC), [`Error::Database`] otherwise.
     pub(crate) fn db(doing: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
-        move |source| Error::Database {
-            doing,
-            message: redact_db(&source),
-            source: Some(source),
+        move |source| {
+            if is_disk_full(&source) {
+                return Error::DiskFull {
+                    doing: doing.to_owned(),
+                    location: match &source {
+                        sqlx::Error::Database(e)
+                            if e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                                .is_some() =>
+                        {
+                            "the PostgreSQL server's data".to_owned()
+                        }
+                        _ => "the outbox's database".to_owned(),
+                    },
+                    message: redact_db(&source),
+                };
+            }
+            Error::Database {
+                doing,
+                message: redact_db(&source),
+                source: Some(source),
+            }
         }
     }
 
-    pub(crate) fn io(
-        doing: &'static str,
-        path: impl fmt::Display,
-    ) -> impl FnOnce(std::io::Error) -> Error {
-        let path = path.to_string();
-        move |source| Error::Io {
+    /// An I/O error on the outbox's own files while `doing` (said in the
+    /// caller's terms); `near`: the database file they are beside.
+    pub(crate) fn file(doing: String, near: &std::path::Path, source: std::io::Error) -> Error {
+        if source.kind() == std::io::ErrorKind::StorageFull || source.raw_os_error() == Some(28) {
+            return Error::DiskFull {
+                doing,
+                location: format!("{}", near.display()),
+                message: source.to_string(),
+            };
+        }
+        Error::Io {
             doing,
-            path,
+            path: near.display().to_string(),
             source,
+        }
+    }
+
+    /// [`Error::file`] as a closure, for `map_err`.
+    pub(crate) fn io_at<'a>(
+        doing: &'a str,
+        near: &'a std::path::Path,
+    ) -> impl FnOnce(std::io::Error) -> Error + 'a {
+        move |source| Error::file(doing.to_owned(), near, source)
+    }
+
+    /// The same error again, for every caller a failed group commit
+    /// answers (without the driver's error as its source).
+    pub(crate) fn again(&self) -> Error {
+        match self {
+            Error::DiskFull {
+                doing,
+                location,
+                message,
+            } => Error::DiskFull {
+                doing: doing.clone(),
+                location: location.clone(),
+                message: message.clone(),
+            },
+            Error::Database { doing, message, .. } => Error::Database {
+                doing,
+                message: message.clone(),
+                source: None,
+            },
+            other => Error::Database {
+                doing: "writing to the outbox",
+                message: other.to_string(),
+                source: None,
+            },
         }
     }
 }
@@ -165,6 +251,17 @@ impl Error {
 impl From<flowflex::Error> for Error {
     fn from(e: flowflex::Error) -> Self {
         Error::Event(e)
+    }
+}
+
+/// Whether the database (or the system under it) says it is out of space.
+fn is_disk_full(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("13" | "53100")),
+        sqlx::Error::Io(io) => {
+            io.kind() == std::io::ErrorKind::StorageFull || io.raw_os_error() == Some(28)
+        }
+        _ => false,
     }
 }
 

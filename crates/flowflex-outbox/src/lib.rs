@@ -60,14 +60,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use flowflex::{Client, IntoPayload, NamedEvent};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, watch};
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     ASSET_LIFETIME, DEFAULT_KEEP_DELIVERED, DEFAULT_MAX_PENDING_BYTES, DEFAULT_MAX_PENDING_EVENTS,
     OutboxBuilder,
 };
-pub use enqueue::{Enqueue, OutboxTransaction, TxConn};
+pub use enqueue::{Enqueue, EnqueueMany, OutboxTransaction, TxConn};
 pub use error::{Error, Result};
 pub use relay::{Relay, RelayHandle};
 
@@ -84,23 +84,18 @@ pub struct Outbox {
 struct Inner {
     store: Store,
     config: Config,
-    /// Wakes this process's relays after an enqueue.
-    wake: Notify,
+    /// Bumped by every enqueue through this handle (or its clones): wakes
+    /// its relays at once, even one busy with a turn when it happens.
+    wake: watch::Sender<u64>,
     /// Told when a relay of this handle has recorded outcomes (`flush`).
     turned: Notify,
-    /// The SQLite group-commit writer.
-    writer: Option<mpsc::Sender<store::sqlite::Job>>,
     rng: Mutex<fastrand::Rng>,
 }
 
 impl fmt::Debug for Outbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let backend = match &self.inner.store {
-            Store::Sqlite(_) => "sqlite",
-            Store::Postgres(_) => "postgres",
-        };
         f.debug_struct("Outbox")
-            .field("backend", &backend)
+            .field("backend", &self.inner.store.backend_name())
             .field("config", &self.inner.config)
             .finish_non_exhaustive()
     }
@@ -151,15 +146,6 @@ impl Outbox {
     }
 
     pub(crate) fn new(store: Store, config: Config) -> Result<Outbox> {
-        let writer = match &store {
-            Store::Sqlite(s) => {
-                let (tx, rx) = mpsc::channel(4096);
-                let caps = (config.max_pending_events, config.max_pending_bytes);
-                tokio::spawn(store::sqlite::writer(s.clone(), caps, rx));
-                Some(tx)
-            }
-            Store::Postgres(_) => None,
-        };
         let rng = match config.jitter_seed {
             Some(seed) => fastrand::Rng::with_seed(seed),
             None => fastrand::Rng::new(),
@@ -168,9 +154,8 @@ impl Outbox {
             inner: Arc::new(Inner {
                 store,
                 config,
-                wake: Notify::new(),
+                wake: watch::Sender::new(0),
                 turned: Notify::new(),
-                writer,
                 rng: Mutex::new(rng),
             }),
         })
@@ -229,21 +214,46 @@ impl Outbox {
         )
     }
 
+    /// Stores several events at once, all or nothing, and returns their
+    /// ids in order: each is checked as [`enqueue`](Outbox::enqueue) checks
+    /// it, and none is stored unless all are. On PostgreSQL the batch is
+    /// one transaction and one statement, far faster than as many
+    /// enqueues.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flowflex_outbox::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let outbox = flowflex_outbox::Outbox::open_sqlite(dir.path().join("outbox.db")).await?;
+    /// let ids = outbox
+    ///     .enqueue_many((1..=3).map(|i| outbox.enqueue("order.placed", flowflex::json!({"order": i}))))
+    ///     .await?;
+    /// assert_eq!(ids.len(), 3);
+    /// assert_eq!(outbox.stats().await?.pending, 3);
+    /// # Ok(()) }
+    /// ```
+    pub fn enqueue_many(
+        &self,
+        events: impl IntoIterator<Item = Enqueue<'static>>,
+    ) -> EnqueueMany<'static> {
+        EnqueueMany::new(self.clone(), events.into_iter().collect())
+    }
+
     /// A relay delivering this outbox's events through `client`; start it
     /// with [`Relay::spawn`].
     pub fn relay(&self, client: Client) -> Relay {
         Relay::new(self.clone(), client)
     }
 
-    /// How many events are pending, delivered and dead, and how old the
-    /// oldest pending one is.
+    /// How many events are pending, delivered and dead, how old the oldest
+    /// pending one is, and how many relays are alive.
     ///
     /// # Errors
     ///
     /// [`Error::Database`].
     pub async fn stats(&self) -> Result<Stats> {
         let now = clock::millis(self.inner.config.clock.now());
-        self.inner.store.stats(now).await
+        self.inner.store.stats(now, clock::wall_ms()).await
     }
 
     /// Deletes the delivered events older than
@@ -295,7 +305,7 @@ impl Outbox {
     pub async fn requeue(&self, id: OutboxId) -> Result<()> {
         let now = clock::millis(self.inner.config.clock.now());
         self.inner.store.requeue(id, now).await?;
-        self.inner.wake.notify_waiters();
+        self.inner.wake.send_modify(|n| *n = n.wrapping_add(1));
         Ok(())
     }
 
@@ -303,19 +313,25 @@ impl Outbox {
     /// and enqueue in the same transaction.
     #[must_use]
     pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
-        match &self.inner.store {
-            Store::Sqlite(s) => Some(&s.pool),
-            Store::Postgres(_) => None,
-        }
+        self.inner.store.sqlite_pool()
     }
 
     /// The PostgreSQL pool.
     #[must_use]
     pub fn pg_pool(&self) -> Option<&sqlx::PgPool> {
-        match &self.inner.store {
-            Store::Postgres(s) => Some(&s.pool),
-            Store::Sqlite(_) => None,
-        }
+        self.inner.store.pg_pool()
+    }
+
+    /// The relays alive now (seen within their lease; on PostgreSQL, with
+    /// their listening connection open), by name.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`].
+    pub async fn relays(&self) -> Result<Vec<RelayInfo>> {
+        let mut relays = self.inner.store.relays(clock::wall_ms()).await?;
+        relays.sort_by(|a, b| (&a.name, &a.holder).cmp(&(&b.name, &b.holder)));
+        Ok(relays)
     }
 }
 
@@ -374,6 +390,29 @@ pub struct Stats {
     pub dead: u64,
     /// How long the oldest pending event has waited, on the outbox's clock.
     pub oldest_pending_age: Option<Duration>,
+    /// Relays alive now: seen within their lease (and, on PostgreSQL, with
+    /// their listening connection open).
+    pub relays: u64,
+}
+
+/// A running relay, as it records itself in the outbox ([`Outbox::relays`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RelayInfo {
+    /// Its name ([`Relay::name`]).
+    pub name: String,
+    /// The host it runs on.
+    pub host: String,
+    /// Its process id.
+    pub pid: u32,
+    /// When it started.
+    pub started_at: SystemTime,
+    /// When it last said it was alive.
+    pub last_seen: SystemTime,
+    /// Its name plus a suffix drawn at spawn: unique among relays.
+    pub(crate) holder: String,
+    /// The backend pid of its listening connection (PostgreSQL).
+    pub(crate) listener: Option<u32>,
 }
 
 /// An event that will not be delivered without help.

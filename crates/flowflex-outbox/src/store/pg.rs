@@ -1,117 +1,362 @@
-//! PostgreSQL: rows and attachment content (bytea chunks) in the database,
-//! so any replica can deliver any event; claims with `FOR UPDATE SKIP
-//! LOCKED` and a lease that a dead relay's claim outlives only briefly.
+//! PostgreSQL: rows and attachment content (bytea chunks, by blob) in the
+//! database, so any replica can deliver any event; claims with `FOR
+//! UPDATE SKIP LOCKED` and a lease that a dead relay's claim outlives only
+//! briefly.
+//!
+//! Enqueues outside a caller's transaction are gathered by a writer task
+//! into one transaction and one statement per batch (each caller's future
+//! resolves once its batch commits). An attachment's content is stored
+//! first, in a transaction of its own, under a fresh blob id; the rows that
+//! name it commit with the batch. Every enqueue notifies the outbox's
+//! channel inside its transaction, so relays elsewhere wake the moment it
+//! commits (and never for one that rolls back).
+
+use std::collections::HashMap;
 
 use futures_util::StreamExt as _;
 use sqlx::PgPool;
-use sqlx::postgres::PgConnection;
+use sqlx::postgres::{PgConnection, PgListener};
 use tokio::io::AsyncWriteExt as _;
+use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    AttachmentRow, Claim, Claimed, ClaimedRow, LocalFile, NewAttachment, NewEvent, PendingRow,
-    Settled, Store,
+    AttachmentRow, Backend, Caps, ClaimedRow, LocalFile, NewEvent, Outcomes, PendingRow, Status,
+    Turn, Turned, TxConn, sql,
 };
 use crate::error::{Error, Result};
-
-/// Claims: `SKIP LOCKED` lets relays claim side by side without waiting on
-/// each other or taking the same row.
-const CLAIM_SQL: &str = "UPDATE flowflex_outbox_events \
-     SET claimed_until = $1, claimed_by = $2, attempts = attempts + 1 \
-     WHERE id IN (SELECT id FROM flowflex_outbox_events WHERE status = 'pending' \
-       AND next_attempt_at <= $3 AND (claimed_until IS NULL OR claimed_until < $4) \
-       ORDER BY next_attempt_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) \
-     RETURNING ";
 
 /// Attachment content is stored in chunks of this size.
 const CHUNK: usize = 1 << 20;
 
-/// A PostgreSQL outbox's pool.
-#[derive(Debug, Clone)]
+/// The most enqueue calls one writer transaction carries.
+const MAX_BATCH: usize = 256;
+
+/// A PostgreSQL outbox: its pool, its notification channel and its writer.
+#[derive(Debug)]
 pub(crate) struct PgStore {
     pub(crate) pool: PgPool,
+    /// The channel enqueues notify and relays listen on (one per schema).
+    pub(crate) channel: String,
+    writer: mpsc::Sender<Job>,
 }
 
-pub(crate) async fn open(pool: PgPool) -> Result<Store> {
+/// Events whose content is stored, waiting for the writer's next batch.
+#[derive(Debug)]
+struct Job {
+    events: Vec<Stored>,
+    caps: Caps,
+    reply: oneshot::Sender<Result<Vec<i64>>>,
+}
+
+/// An event and the blobs its used attachments' content is stored under.
+#[derive(Debug)]
+struct Stored {
+    event: NewEvent,
+    blobs: Vec<Option<String>>,
+}
+
+/// Migrates the outbox's tables in `pool`'s schema and starts its writer.
+pub(crate) async fn open(pool: PgPool) -> Result<PgStore> {
     let mut migrator = sqlx::migrate!("./migrations/postgres");
     // The service's own sqlx migrations may share the schema.
     migrator.set_ignore_missing(true);
     migrator.run(&pool).await.map_err(Error::Migrate)?;
-    Ok(Store::Postgres(PgStore { pool }))
+    let (channel,): (String,) = sqlx::query_as(sql::PG_CHANNEL)
+        .fetch_one(&pool)
+        .await
+        .map_err(Error::db("naming the notification channel"))?;
+    let (writer, jobs) = mpsc::channel(4096);
+    tokio::spawn(
+        Writer {
+            pool: pool.clone(),
+            channel: channel.clone(),
+        }
+        .run(jobs),
+    );
+    Ok(PgStore {
+        pool,
+        channel,
+        writer,
+    })
 }
 
-/// Inserts an event, its attachment rows and their content (streamed from
-/// each attachment in chunks) on `conn`, inside a transaction the caller
-/// commits; `(id, false)` if the idempotency key was already stored.
-pub(crate) async fn insert(
-    conn: &mut PgConnection,
-    event: &NewEvent,
-    attachments: &[(NewAttachment, Option<&flowflex::Attachment>)],
-    max_file_bytes: u64,
-    caps: (u64, u64),
-) -> Result<(i64, bool)> {
-    // The triggers' count, as committed (plus this transaction's own):
-    // enqueues in flight elsewhere are not in it, so concurrent ones may
-    // overshoot a cap by their number.
-    let pending: PendingRow = sqlx::query_as(super::PENDING_SQL)
+impl PgStore {
+    /// A connection of its own listening on the outbox's channel.
+    pub(crate) async fn listen(&self) -> Result<PgListener> {
+        let mut listener = PgListener::connect_with(&self.pool)
+            .await
+            .map_err(Error::db("listening for enqueues"))?;
+        listener
+            .listen(&self.channel)
+            .await
+            .map_err(Error::db("listening for enqueues"))?;
+        Ok(listener)
+    }
+
+    /// Tells every relay to read the list of relays again (one started or
+    /// stopped).
+    pub(crate) async fn announce(&self) -> Result<()> {
+        sqlx::query(sql::PG_NOTIFY)
+            .bind(&self.channel)
+            .bind(RELAYS_CHANGED)
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(Error::db("announcing a relay"))
+    }
+
+    /// Stores the used attachments' content of `events` in one transaction
+    /// of its own, each under a fresh blob id.
+    async fn store_content(&self, events: Vec<NewEvent>) -> Result<Vec<Stored>> {
+        if !events
+            .iter()
+            .any(|e| e.files.iter().any(super::NewFile::used))
+        {
+            return Ok(events
+                .into_iter()
+                .map(|event| Stored {
+                    blobs: vec![None; event.files.len()],
+                    event,
+                })
+                .collect());
+        }
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(Error::db("storing attachment content"))?;
+        let stored = copy_in_all(&mut tx, events).await?;
+        tx.commit()
+            .await
+            .map_err(Error::db("storing attachment content"))?;
+        Ok(stored)
+    }
+}
+
+/// The notice that says the list of relays changed.
+pub(crate) const RELAYS_CHANGED: &str = "relays";
+
+impl Backend for PgStore {
+    async fn enqueue(&self, events: Vec<NewEvent>, caps: Caps) -> Result<Vec<i64>> {
+        let stored = self.store_content(events).await?;
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(Job {
+                events: stored,
+                caps,
+                reply,
+            })
+            .await
+            .map_err(|_| super::writer::stopped("enqueueing"))?;
+        answer
+            .await
+            .map_err(|_| super::writer::stopped("enqueueing"))?
+    }
+
+    async fn enqueue_in(
+        &self,
+        conn: TxConn<'_>,
+        events: Vec<NewEvent>,
+        caps: Caps,
+    ) -> Result<Vec<i64>> {
+        let TxConn::Postgres(conn) = conn else {
+            return Err(Error::WrongTransaction {
+                outbox: "PostgreSQL",
+                transaction: "SQLite",
+            });
+        };
+        // The caps as the caller's transaction sees them: enqueues in
+        // flight elsewhere are not in it, so concurrent ones may overshoot
+        // a cap by their number.
+        let (n, bytes) = super::weight(&events);
+        check_caps(conn, n, bytes, caps).await?;
+        let stored = copy_in_all(conn, events).await?;
+        let refs: Vec<&Stored> = stored.iter().collect();
+        let ids = insert(conn, &refs, &self.channel).await?;
+        Ok(ids.into_iter().map(|(id, _)| id).collect())
+    }
+
+    async fn turn(&self, turn: Turn) -> Result<Turned> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(Error::db("recording deliveries"))?;
+        let outcomes = Outcomes::sort(&turn.settled);
+        for failed in outcomes.failed {
+            super::record_failed!(tx, failed);
+        }
+        if !outcomes.delivered.is_empty() {
+            let (ids, at): (Vec<i64>, Vec<i64>) = outcomes.delivered.into_iter().unzip();
+            sqlx::query(sql::PG_DELIVERED)
+                .bind(&ids)
+                .bind(&at)
+                .bind(Status::Delivered.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::db("marking delivered"))?;
+        }
+        if !outcomes.with_files.is_empty() {
+            sqlx::query(sql::PG_FREE_ATTACHMENTS)
+                .bind(&outcomes.with_files)
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::db("freeing attachments"))?;
+        }
+        let mut turned = Turned::default();
+        if let Some(claim) = &turn.claim {
+            let rows: Vec<ClaimedRow> = sqlx::query_as(sql::PG_CLAIM)
+                .bind(claim.lease_until)
+                .bind(&*claim.relay)
+                .bind(claim.now)
+                .bind(crate::clock::wall_ms())
+                .bind(i64::try_from(claim.n).unwrap_or(i64::MAX))
+                .bind(Status::Pending.as_str())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(Error::db("claiming due events"))?;
+            if rows.len() < claim.n {
+                let (due,): (Option<i64>,) = sqlx::query_as(sql::NEXT_DUE)
+                    .bind(Status::Pending.as_str())
+                    .bind(claim.now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(Error::db("finding the next due event"))?;
+                turned.next_due = due;
+            }
+            let with_files: Vec<i64> = rows
+                .iter()
+                .filter(|r| r.attachments > 0)
+                .map(|r| r.id)
+                .collect();
+            let attachments: Vec<AttachmentRow> = if with_files.is_empty() {
+                Vec::new()
+            } else {
+                sqlx::query_as(sql::PG_ATTACHMENTS)
+                    .bind(&with_files)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(Error::db("reading attachments"))?
+            };
+            turned.claimed = super::attach(rows, attachments);
+        }
+        tx.commit()
+            .await
+            .map_err(Error::db("recording deliveries"))?;
+        Ok(turned)
+    }
+
+    /// Streams an attachment's chunks into a temporary file for one upload.
+    async fn local_file(&self, id: i64, row: &AttachmentRow) -> Result<LocalFile> {
+        let blob = row.blob.as_deref().ok_or_else(|| Error::Corrupt {
+            id: crate::OutboxId(id),
+            message: format!("the stored copy of `{}` is missing", row.filename),
+        })?;
+        let dir = std::env::temp_dir();
+        let local = LocalFile {
+            path: dir.join(format!("flowflex-outbox-{}", uuid::Uuid::new_v4().simple())),
+            temporary: true,
+        };
+        let doing = format!(
+            "making a temporary copy of `{}` for its upload",
+            row.filename
+        );
+        let mut file = tokio::fs::File::create(&local.path)
+            .await
+            .map_err(Error::io_at(&doing, &dir))?;
+        let mut written = 0i64;
+        let mut seq = 0i32;
+        loop {
+            let chunk: Option<(Vec<u8>,)> = sqlx::query_as(sql::PG_READ_CHUNK)
+                .bind(blob)
+                .bind(seq)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(Error::db("reading attachment content"))?;
+            let Some((data,)) = chunk else { break };
+            written += i64::try_from(data.len()).unwrap_or(i64::MAX);
+            file.write_all(&data)
+                .await
+                .map_err(Error::io_at(&doing, &dir))?;
+            seq += 1;
+        }
+        file.flush().await.map_err(Error::io_at(&doing, &dir))?;
+        if written != row.size {
+            return Err(Error::Corrupt {
+                id: crate::OutboxId(id),
+                message: format!(
+                    "the stored copy of `{}` holds {written} bytes, {} were stored",
+                    row.filename, row.size
+                ),
+            });
+        }
+        Ok(local)
+    }
+
+    async fn collect_orphans(&self, before: i64) -> Result<u64> {
+        let cutoff = before - crate::clock::ms(std::time::Duration::from_secs(3600));
+        sqlx::query(sql::PG_ORPHAN_CHUNKS)
+            .bind(cutoff)
+            .execute(&self.pool)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(Error::db("removing content no event names"))
+    }
+}
+
+async fn check_caps(conn: &mut PgConnection, n: u64, bytes: i64, caps: Caps) -> Result<()> {
+    let pending: PendingRow = sqlx::query_as(sql::PENDING)
         .fetch_one(&mut *conn)
         .await
         .map_err(Error::db("counting pending events"))?;
-    super::check_caps(&pending, event.bytes, caps)?;
-    let id: Option<(i64,)> = sqlx::query_as(super::INSERT_EVENT_SQL)
-        .bind(&event.event)
-        .bind(&event.key)
-        .bind(&event.body)
-        .bind(&event.slots)
-        .bind(event.bytes)
-        .bind(event.attachments)
-        .bind(event.now)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(Error::db("storing an event"))?;
-    let Some((id,)) = id else {
-        let (id,): (i64,) = sqlx::query_as(super::EXISTING_KEY_SQL)
-            .bind(&event.key)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(Error::db("finding an idempotency key"))?;
-        return Ok((id, false));
-    };
-    for (idx, (a, source)) in attachments.iter().enumerate() {
-        let idx = i32::try_from(idx).unwrap_or(i32::MAX);
-        sqlx::query(super::INSERT_ATTACHMENT_SQL)
-            .bind(id)
-            .bind(idx)
-            .bind(&a.filename)
-            .bind(&a.mime)
-            .bind(a.size)
-            .bind(a.used)
-            .bind(&a.blob)
-            .execute(&mut *conn)
-            .await
-            .map_err(Error::db("storing an attachment"))?;
-        if let Some(source) = source {
-            copy_in(conn, id, idx, source, max_file_bytes).await?;
-        }
-    }
-    Ok((id, true))
+    super::check_caps(&pending, n, bytes, caps)
 }
 
-/// Streams an attachment into chunk rows: at most two chunks in memory.
+/// Stores the used attachments of `events` in chunk rows on `conn`, each
+/// under a fresh blob id: at most two chunks in memory.
+async fn copy_in_all(conn: &mut PgConnection, events: Vec<NewEvent>) -> Result<Vec<Stored>> {
+    let now = crate::clock::wall_ms();
+    let mut stored = Vec::with_capacity(events.len());
+    for event in events {
+        let mut blobs = Vec::with_capacity(event.files.len());
+        for file in &event.files {
+            let Some(source) = &file.source else {
+                blobs.push(None);
+                continue;
+            };
+            let blob = uuid::Uuid::new_v4().simple().to_string();
+            copy_in(conn, &blob, source, file, now).await?;
+            blobs.push(Some(blob));
+        }
+        stored.push(Stored { event, blobs });
+    }
+    Ok(stored)
+}
+
 async fn copy_in(
     conn: &mut PgConnection,
-    id: i64,
-    idx: i32,
+    blob: &str,
     source: &flowflex::Attachment,
-    max_file_bytes: u64,
+    file: &super::NewFile,
+    now: i64,
 ) -> Result<()> {
-    let (_, mut stream) = flowflex::__outbox::open(source, max_file_bytes).await?;
-    let mut buf = Vec::with_capacity(CHUNK);
+    let (_, mut stream) = flowflex::__outbox::open(source, file.cap).await?;
+    let mut buf = Vec::with_capacity(CHUNK.min(file.size.try_into().unwrap_or(CHUNK)));
     let mut seq = 0i32;
     loop {
         let next = stream.next().await;
         let done = next.is_none();
         if let Some(chunk) = next {
-            let chunk = chunk.map_err(Error::io("reading attachment", source_name(source)))?;
+            let chunk = chunk.map_err(|e| {
+                Error::file(
+                    format!(
+                        "reading `{}` ({}) into the outbox",
+                        file.path, file.filename
+                    ),
+                    std::path::Path::new("the PostgreSQL outbox"),
+                    e,
+                )
+            })?;
             buf.extend_from_slice(&chunk);
         }
         while buf.len() >= CHUNK || (done && !buf.is_empty()) {
@@ -120,16 +365,14 @@ async fn copy_in(
             } else {
                 Vec::new()
             };
-            sqlx::query(
-                "INSERT INTO flowflex_outbox_chunks (event_id, idx, seq, data) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(id)
-            .bind(idx)
-            .bind(seq)
-            .bind(&buf)
-            .execute(&mut *conn)
-            .await
-            .map_err(Error::db("storing attachment content"))?;
+            sqlx::query(sql::PG_INSERT_CHUNK)
+                .bind(blob)
+                .bind(seq)
+                .bind(&buf)
+                .bind(now)
+                .execute(&mut *conn)
+                .await
+                .map_err(Error::db("storing attachment content"))?;
             seq += 1;
             buf = rest;
             buf.reserve(CHUNK.saturating_sub(buf.len()));
@@ -140,131 +383,240 @@ async fn copy_in(
     }
 }
 
-/// A relay's turn in one transaction: record `settled`, then claim (if
-/// asked) and read the claimed events' attachment rows.
-pub(crate) async fn turn(
-    pool: &PgPool,
-    settled: &[Settled],
-    claim: Option<&Claim>,
-) -> Result<Vec<Claimed>> {
-    let mut tx = pool
-        .begin()
+/// Inserts `events` (content stored) on `conn` in two statements and
+/// notifies the channel; each event's id and whether it is new. The first
+/// of several events with one idempotency key is the one stored; an event
+/// whose key is stored already gets that event's id, and its content is
+/// deleted.
+async fn insert(
+    conn: &mut PgConnection,
+    events: &[&Stored],
+    channel: &str,
+) -> Result<Vec<(i64, bool)>> {
+    // The first of each key in the batch, in order.
+    let mut first: HashMap<&str, usize> = HashMap::with_capacity(events.len());
+    let mut fresh: Vec<&Stored> = Vec::with_capacity(events.len());
+    for (i, s) in events.iter().enumerate() {
+        if let std::collections::hash_map::Entry::Vacant(slot) = first.entry(&s.event.key) {
+            slot.insert(i);
+            fresh.push(s);
+        }
+    }
+    let mut columns = EventColumns::default();
+    for s in &fresh {
+        columns.push(&s.event);
+    }
+    let now = fresh.first().map_or(0, |s| s.event.now);
+    let inserted: Vec<(i64, String)> = sqlx::query_as(sql::PG_INSERT_EVENTS)
+        .bind(&columns.event)
+        .bind(&columns.key)
+        .bind(&columns.body)
+        .bind(&columns.slots)
+        .bind(&columns.bytes)
+        .bind(&columns.attachments)
+        .bind(now)
+        .bind(Status::Pending.as_str())
+        .fetch_all(&mut *conn)
         .await
-        .map_err(Error::db("recording deliveries"))?;
-    let outcomes = super::Outcomes::sort(settled);
-    for f in &outcomes.failed {
-        f.query()
-            .execute(&mut *tx)
+        .map_err(Error::db("storing events"))?;
+    let mut ids: HashMap<String, (i64, bool)> = inserted
+        .into_iter()
+        .map(|(id, key)| (key, (id, true)))
+        .collect();
+    let missing: Vec<&str> = fresh
+        .iter()
+        .map(|s| s.event.key.as_str())
+        .filter(|k| !ids.contains_key(*k))
+        .collect();
+    if !missing.is_empty() {
+        let found: Vec<(i64, String)> = sqlx::query_as(sql::PG_EXISTING_KEYS)
+            .bind(&missing)
+            .fetch_all(&mut *conn)
             .await
-            .map_err(Error::db(f.doing))?;
+            .map_err(Error::db("finding idempotency keys"))?;
+        ids.extend(found.into_iter().map(|(id, key)| (key, (id, false))));
     }
-    let with_files = outcomes.with_files;
-    let (delivered, delivered_at): (Vec<i64>, Vec<i64>) = outcomes.delivered.into_iter().unzip();
-    if !delivered.is_empty() {
-        sqlx::query(
-            "UPDATE flowflex_outbox_events e SET status = 'delivered', finished_at = d.at, \
-             claimed_until = NULL, last_error = NULL \
-             FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS d(id, at) WHERE e.id = d.id",
-        )
-        .bind(&delivered)
-        .bind(&delivered_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(Error::db("marking delivered"))?;
+    // Attachment rows for the new events; content of the others goes.
+    let mut rows = AttachmentColumns::default();
+    let mut unused: Vec<&str> = Vec::new();
+    let mut out = Vec::with_capacity(events.len());
+    for (i, s) in events.iter().enumerate() {
+        let Some(&(id, new)) = ids.get(&s.event.key) else {
+            return Err(Error::Database {
+                doing: "storing events",
+                message: format!("no event with the key {:?} after storing it", s.event.key),
+                source: None,
+            });
+        };
+        let stored_here = new && first.get(s.event.key.as_str()) == Some(&i);
+        if stored_here {
+            rows.push(id, s);
+        } else {
+            unused.extend(s.blobs.iter().flatten().map(String::as_str));
+        }
+        out.push((id, stored_here));
     }
-    if !with_files.is_empty() {
-        // The chunks go with them (ON DELETE CASCADE).
-        sqlx::query("DELETE FROM flowflex_outbox_attachments WHERE event_id = ANY($1)")
-            .bind(&with_files)
-            .execute(&mut *tx)
+    if !rows.event_id.is_empty() {
+        sqlx::query(sql::PG_INSERT_ATTACHMENTS)
+            .bind(&rows.event_id)
+            .bind(&rows.idx)
+            .bind(&rows.filename)
+            .bind(&rows.mime)
+            .bind(&rows.size)
+            .bind(&rows.used)
+            .bind(&rows.blob)
+            .execute(&mut *conn)
             .await
-            .map_err(Error::db("freeing attachments"))?;
+            .map_err(Error::db("storing attachments"))?;
     }
-    let mut claimed = Vec::new();
-    if let Some(claim) = claim {
-        let rows: Vec<ClaimedRow> =
-            sqlx::query_as(&format!("{CLAIM_SQL}{}", super::CLAIMED_COLUMNS))
-                .bind(claim.lease_until)
-                .bind(&claim.relay)
-                .bind(claim.now)
-                .bind(crate::clock::wall_ms())
-                .bind(i64::try_from(claim.n).unwrap_or(i64::MAX))
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(Error::db("claiming due events"))?;
-        let with_files: Vec<i64> = rows
-            .iter()
-            .filter(|r| r.attachments > 0)
-            .map(|r| r.id)
-            .collect();
-        let attachments: Vec<AttachmentRow> = if with_files.is_empty() {
+    if !unused.is_empty() {
+        sqlx::query(sql::PG_DELETE_BLOBS)
+            .bind(&unused)
+            .execute(&mut *conn)
+            .await
+            .map_err(Error::db("deleting content not needed"))?;
+    }
+    let new: Vec<i64> = out
+        .iter()
+        .filter(|(_, new)| *new)
+        .map(|(id, _)| *id)
+        .collect();
+    if let Some(first_id) = new.iter().min() {
+        sqlx::query(sql::PG_NOTIFY)
+            .bind(channel)
+            .bind(format!("{first_id} {}", new.len()))
+            .execute(&mut *conn)
+            .await
+            .map_err(Error::db("notifying relays"))?;
+    }
+    Ok(out)
+}
+
+/// The events of one insert, column by column (`UNNEST`).
+#[derive(Default)]
+struct EventColumns<'a> {
+    event: Vec<&'a str>,
+    key: Vec<&'a str>,
+    body: Vec<&'a [u8]>,
+    slots: Vec<&'a str>,
+    bytes: Vec<i64>,
+    attachments: Vec<i32>,
+}
+
+impl<'a> EventColumns<'a> {
+    fn push(&mut self, e: &'a NewEvent) {
+        self.event.push(&e.event);
+        self.key.push(&e.key);
+        self.body.push(&e.body);
+        self.slots.push(&e.slots);
+        self.bytes.push(e.bytes);
+        self.attachments
+            .push(i32::try_from(e.files.len()).unwrap_or(i32::MAX));
+    }
+}
+
+/// Attachment rows, column by column.
+#[derive(Default)]
+struct AttachmentColumns<'a> {
+    event_id: Vec<i64>,
+    idx: Vec<i32>,
+    filename: Vec<&'a str>,
+    mime: Vec<&'a str>,
+    size: Vec<i64>,
+    used: Vec<bool>,
+    blob: Vec<Option<&'a str>>,
+}
+
+impl<'a> AttachmentColumns<'a> {
+    fn push(&mut self, id: i64, s: &'a Stored) {
+        for (idx, (file, blob)) in s.event.files.iter().zip(&s.blobs).enumerate() {
+            self.event_id.push(id);
+            self.idx.push(i32::try_from(idx).unwrap_or(i32::MAX));
+            self.filename.push(&file.filename);
+            self.mime.push(&file.mime);
+            self.size.push(file.size);
+            self.used.push(file.used());
+            self.blob.push(blob.as_deref());
+        }
+    }
+}
+
+/// Gathers the enqueues made outside a caller's transaction into one
+/// transaction per batch.
+struct Writer {
+    pool: PgPool,
+    channel: String,
+}
+
+impl Writer {
+    async fn run(self, mut jobs: mpsc::Receiver<Job>) {
+        while let Some(batch) = super::writer::next_batch(&mut jobs, MAX_BATCH).await {
+            // A broken connection (a terminated backend, a restart) fails
+            // the batch with nothing written, or with its commit unknown:
+            // once more on a fresh connection is safe either way, as the
+            // idempotency keys make a second insert of a stored event a
+            // lookup.
+            let mut outcome = self.write(&batch).await;
+            if let Err(e) = &outcome {
+                if matches!(e, Error::Database { .. }) {
+                    tracing::warn!(target: "flowflex_outbox", error = %e, "an enqueue batch failed; trying once more");
+                    outcome = self.write(&batch).await;
+                }
+            }
+            match outcome {
+                Ok(answers) => {
+                    for (job, answer) in batch.into_iter().zip(answers) {
+                        let _ = job.reply.send(answer);
+                    }
+                }
+                Err(e) => {
+                    for job in batch {
+                        let _ = job.reply.send(Err(e.again()));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn write(&self, batch: &[Job]) -> Result<Vec<Result<Vec<i64>>>> {
+        let mut tx = self.pool.begin().await.map_err(Error::db("enqueueing"))?;
+        let pending: PendingRow = sqlx::query_as(sql::PENDING)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(Error::db("counting pending events"))?;
+        let mut counted = pending;
+        let mut accepted: Vec<&Stored> = Vec::new();
+        let mut answers: Vec<Option<Result<Vec<i64>>>> = Vec::with_capacity(batch.len());
+        for job in batch {
+            let (n, bytes) = (
+                job.events.len() as u64,
+                job.events.iter().map(|s| s.event.bytes).sum::<i64>(),
+            );
+            match super::check_caps(&counted, n, bytes, job.caps) {
+                Ok(()) => {
+                    counted.n += i64::try_from(n).unwrap_or(0);
+                    counted.bytes = counted.bytes.saturating_add(bytes);
+                    accepted.extend(&job.events);
+                    answers.push(None);
+                }
+                Err(full) => answers.push(Some(Err(full))),
+            }
+        }
+        let ids = if accepted.is_empty() {
             Vec::new()
         } else {
-            sqlx::query_as(&format!(
-                "SELECT {} FROM flowflex_outbox_attachments WHERE event_id = ANY($1) \
-                 ORDER BY event_id, idx",
-                super::ATTACHMENT_COLUMNS
-            ))
-            .bind(&with_files)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(Error::db("reading attachments"))?
+            insert(&mut tx, &accepted, &self.channel).await?
         };
-        claimed = super::attach(rows, attachments);
-    }
-    tx.commit()
-        .await
-        .map_err(Error::db("recording deliveries"))?;
-    Ok(claimed)
-}
-
-fn source_name(a: &flowflex::Attachment) -> String {
-    a.filename().unwrap_or("attachment").to_owned()
-}
-
-impl PgStore {
-    /// Streams an attachment's chunks into a temporary file for one upload.
-    pub(crate) async fn local_file(&self, id: i64, row: &AttachmentRow) -> Result<LocalFile> {
-        let path =
-            std::env::temp_dir().join(format!("flowflex-outbox-{}", uuid::Uuid::new_v4().simple()));
-        let local = LocalFile {
-            path,
-            temporary: true,
-        };
-        let mut file = tokio::fs::File::create(&local.path)
+        tx.commit()
             .await
-            .map_err(Error::io("creating", local.path.display()))?;
-        let mut written = 0i64;
-        let mut seq = 0i32;
-        loop {
-            let chunk: Option<(Vec<u8>,)> = sqlx::query_as(
-                "SELECT data FROM flowflex_outbox_chunks WHERE event_id = $1 AND idx = $2 AND seq = $3",
-            )
-            .bind(id)
-            .bind(row.idx)
-            .bind(seq)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(Error::db("reading attachment content"))?;
-            let Some((data,)) = chunk else { break };
-            written += i64::try_from(data.len()).unwrap_or(i64::MAX);
-            file.write_all(&data)
-                .await
-                .map_err(Error::io("writing", local.path.display()))?;
-            seq += 1;
-        }
-        file.flush()
-            .await
-            .map_err(Error::io("writing", local.path.display()))?;
-        if written != row.size {
-            return Err(Error::Corrupt {
-                id: crate::OutboxId(id),
-                message: format!(
-                    "attachment {} holds {written} bytes, {} were stored",
-                    row.idx, row.size
-                ),
-            });
-        }
-        Ok(local)
+            .map_err(Error::db("committing enqueued events"))?;
+        let mut ids = ids.into_iter().map(|(id, _)| id);
+        Ok(batch
+            .iter()
+            .zip(answers)
+            .map(|(job, answer)| {
+                answer.unwrap_or_else(|| Ok(ids.by_ref().take(job.events.len()).collect()))
+            })
+            .collect())
     }
 }

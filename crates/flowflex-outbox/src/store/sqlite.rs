@@ -1,9 +1,16 @@
 //! SQLite: rows in the database (WAL, `synchronous = FULL`), attachment
-//! content in a spool directory beside it (`PATH.spool/`), each file written
-//! and fsynced before the row naming it commits. Enqueues from many tasks,
-//! and the relay's claims and outcomes, share commits (group commit): one
-//! writer, one fsync for a batch, and no two writers racing for SQLite's
-//! write lock.
+//! content in a spool directory beside it (`PATH.spool/`), each file
+//! written and fsynced before the row naming it commits.
+//!
+//! One writer task owns the only connection that writes: enqueues from
+//! many tasks and the relays' turns share its commits (group commit: one
+//! fsync for a batch, and no two writers racing for SQLite's write lock).
+//! It runs its transactions with plain `BEGIN IMMEDIATE` / `COMMIT`
+//! statements and, after any failed batch, closes its connection and opens
+//! a fresh one for the next: a commit refused for lack of space (SQLite
+//! then rolls back by itself) can never leave a connection that believes a
+//! transaction is still open, so the outbox serves again as soon as there
+//! is room.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,39 +19,37 @@ use futures_util::StreamExt as _;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+use sqlx::{ConnectOptions as _, Connection as _, SqlitePool};
 use tokio::io::AsyncWriteExt as _;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    AttachmentRow, Claim, Claimed, ClaimedRow, LocalFile, NewAttachment, NewEvent, PendingRow,
-    Settled, Store,
+    AttachmentRow, Backend, Caps, Claim, ClaimedRow, LocalFile, NewEvent, Outcomes, PendingRow,
+    Settled, Status, Turn, Turned, TxConn, sql,
 };
 use crate::error::{Error, Result};
-
-/// Claims, without `SKIP LOCKED`: SQLite runs one writer at a time.
-const CLAIM_SQL: &str = "UPDATE flowflex_outbox_events \
-     SET claimed_until = $1, claimed_by = $2, attempts = attempts + 1 \
-     WHERE id IN (SELECT id FROM flowflex_outbox_events WHERE status = 'pending' \
-       AND next_attempt_at <= $3 AND (claimed_until IS NULL OR claimed_until < $4) \
-       ORDER BY next_attempt_at, id LIMIT $5) \
-     RETURNING ";
 
 /// The most jobs one commit carries.
 const MAX_BATCH: usize = 512;
 
-/// The most events one batch statement names: SQLite binds at most 32 766
-/// parameters.
-const MAX_IDS: usize = 4096;
+/// Spool files younger than this are never taken for orphans: an enqueue
+/// may be between its copy and its commit.
+const ORPHAN_AGE: Duration = Duration::from_secs(3600);
 
-/// A SQLite outbox's pool and spool directory.
-#[derive(Debug, Clone)]
+/// A SQLite outbox: its pool (reads, the caller's transactions), its spool
+/// directory and its writer.
+#[derive(Debug)]
 pub(crate) struct SqliteStore {
     pub(crate) pool: SqlitePool,
     pub(crate) spool: PathBuf,
+    /// The database file, for messages.
+    path: PathBuf,
+    writer: mpsc::Sender<Job>,
 }
 
-pub(crate) async fn open(path: &Path) -> Result<Store> {
+/// Opens (creating and migrating) the outbox at `path` and starts its
+/// writer on the current runtime.
+pub(crate) async fn open(path: &Path) -> Result<SqliteStore> {
     let options = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
@@ -54,7 +59,7 @@ pub(crate) async fn open(path: &Path) -> Result<Store> {
         .foreign_keys(true);
     let pool = SqlitePoolOptions::new()
         .max_connections(4)
-        .connect_with(options)
+        .connect_with(options.clone())
         .await
         .map_err(Error::db("opening the SQLite outbox"))?;
     let mut migrator = sqlx::migrate!("./migrations/sqlite");
@@ -66,87 +71,211 @@ pub(crate) async fn open(path: &Path) -> Result<Store> {
     let spool = PathBuf::from(spool);
     tokio::fs::create_dir_all(&spool)
         .await
-        .map_err(Error::io("creating the spool directory", spool.display()))?;
-    let store = SqliteStore { pool, spool };
-    store.collect_orphans().await?;
-    Ok(Store::Sqlite(store))
+        .map_err(|e| Error::io_at("creating the spool directory beside", path)(e))?;
+    let (writer, jobs) = mpsc::channel(4096);
+    tokio::spawn(
+        Writer {
+            options,
+            spool: spool.clone(),
+            conn: None,
+        }
+        .run(jobs),
+    );
+    let store = SqliteStore {
+        pool,
+        spool,
+        path: path.to_owned(),
+        writer,
+    };
+    store.collect_orphans(crate::clock::wall_ms()).await?;
+    Ok(store)
+}
+
+/// An event with its spool files (one per used attachment), ready for
+/// its rows.
+#[derive(Debug)]
+pub(crate) struct Spooled {
+    event: NewEvent,
+    blobs: Vec<Option<String>>,
 }
 
 /// A write waiting for the next group commit.
 #[derive(Debug)]
-pub(crate) enum Job {
-    /// An enqueue: answered with the event's id and whether it was stored
-    /// (`false`: its idempotency key already was).
-    Enqueue(
-        NewEvent,
-        Vec<NewAttachment>,
-        oneshot::Sender<Result<(i64, bool)>>,
-    ),
-    /// A relay's turn: record these outcomes, then claim (if asked);
-    /// answered with the claimed events once that commits.
-    Relay(
-        Vec<Settled>,
-        Option<Claim>,
-        oneshot::Sender<Result<Vec<Claimed>>>,
-    ),
+enum Job {
+    /// Events to store, all or nothing: answered with their ids.
+    Enqueue {
+        events: Vec<Spooled>,
+        caps: Caps,
+        reply: oneshot::Sender<Result<Vec<i64>>>,
+    },
+    /// A relay's turn: answered with what it claimed once that commits.
+    Turn {
+        turn: Turn,
+        reply: oneshot::Sender<Result<Turned>>,
+    },
 }
 
 impl SqliteStore {
-    /// Copies an attachment's bytes into a new spool file, fsynced.
+    /// Copies the used attachments of `events` into new spool files,
+    /// fsynced, and the directory after them; on failure removes what it
+    /// wrote.
+    async fn spool_all(&self, events: Vec<NewEvent>) -> Result<Vec<Spooled>> {
+        let mut spooled = Vec::with_capacity(events.len());
+        let mut any = false;
+        for event in events {
+            let mut blobs = Vec::with_capacity(event.files.len());
+            for file in &event.files {
+                let Some(source) = &file.source else {
+                    blobs.push(None);
+                    continue;
+                };
+                match self.spool(source, file).await {
+                    Ok(name) => {
+                        any = true;
+                        blobs.push(Some(name));
+                    }
+                    Err(e) => {
+                        self.remove_blobs(blobs.into_iter().flatten()).await;
+                        for s in spooled {
+                            self.remove_spooled(&s).await;
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+            spooled.push(Spooled { event, blobs });
+        }
+        if any {
+            if let Err(e) = self.sync_dir().await {
+                for s in &spooled {
+                    self.remove_spooled(s).await;
+                }
+                return Err(e);
+            }
+        }
+        Ok(spooled)
+    }
+
+    /// Copies one attachment into a new spool file, fsynced; its name.
     /// Streams: memory stays flat whatever the size.
-    pub(crate) async fn spool(
-        &self,
-        attachment: &flowflex::Attachment,
-        max_file_bytes: u64,
-    ) -> Result<(flowflex::FileInfo, String)> {
-        let (info, mut stream) = flowflex::__outbox::open(attachment, max_file_bytes).await?;
+    async fn spool(&self, source: &flowflex::Attachment, file: &super::NewFile) -> Result<String> {
+        let (_, mut stream) = flowflex::__outbox::open(source, file.cap).await?;
         let name = uuid::Uuid::new_v4().simple().to_string();
         let part = self.spool.join(format!("{name}.part"));
-        let mut file = tokio::fs::File::create(&part)
-            .await
-            .map_err(Error::io("creating", part.display()))?;
+        let copying = format!(
+            "copying `{}` ({}) into the outbox",
+            file.path, file.filename
+        );
         let copied = async {
+            let mut out = tokio::fs::File::create(&part).await?;
             while let Some(chunk) = stream.next().await {
-                file.write_all(&chunk?).await?;
+                out.write_all(&chunk?).await?;
             }
-            file.flush().await?;
-            file.sync_all().await
+            out.flush().await?;
+            out.sync_all().await?;
+            drop(out);
+            tokio::fs::rename(&part, self.spool.join(&name)).await
         }
         .await;
-        drop(file);
         if let Err(e) = copied {
             let _ = tokio::fs::remove_file(&part).await;
-            return Err(Error::io("copying an attachment into", part.display())(e));
+            return Err(Error::file(copying, &self.path, e));
         }
-        let done = self.spool.join(&name);
-        tokio::fs::rename(&part, &done)
-            .await
-            .map_err(Error::io("renaming", part.display()))?;
-        Ok((info, name))
+        Ok(name)
     }
 
     /// Makes the spool directory's new entries durable.
-    pub(crate) async fn sync_dir(&self) -> Result<()> {
+    async fn sync_dir(&self) -> Result<()> {
         let dir = self.spool.clone();
         tokio::task::spawn_blocking(move || std::fs::File::open(&dir).and_then(|d| d.sync_all()))
             .await
-            .map_err(|e| Error::io("syncing", self.spool.display())(std::io::Error::other(e)))?
-            .map_err(Error::io("syncing", self.spool.display()))
+            .map_err(std::io::Error::other)
+            .and_then(|r| r)
+            .map_err(|e| Error::file("syncing the outbox's spool directory".into(), &self.path, e))
     }
 
-    pub(crate) async fn remove_blobs(&self, names: impl Iterator<Item = String>) {
-        for name in names {
-            let path = self.spool.join(name);
-            if let Err(e) = tokio::fs::remove_file(&path).await {
-                tracing::debug!(path = %path.display(), error = %e, "spool file not removed");
+    async fn remove_blobs(&self, names: impl Iterator<Item = String>) {
+        remove_files(&self.spool, names.collect()).await;
+    }
+
+    async fn remove_spooled(&self, spooled: &Spooled) {
+        self.remove_blobs(spooled.blobs.iter().flatten().cloned())
+            .await;
+    }
+
+    /// Hands a job to the writer and waits for its answer.
+    async fn write<T>(
+        &self,
+        doing: &'static str,
+        job: impl FnOnce(oneshot::Sender<Result<T>>) -> Job,
+    ) -> Result<T> {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(job(reply))
+            .await
+            .map_err(|_| super::writer::stopped(doing))?;
+        answer.await.map_err(|_| super::writer::stopped(doing))?
+    }
+}
+
+impl Backend for SqliteStore {
+    async fn enqueue(&self, events: Vec<NewEvent>, caps: Caps) -> Result<Vec<i64>> {
+        let (n, bytes) = super::weight(&events);
+        if events
+            .iter()
+            .any(|e| e.files.iter().any(super::NewFile::used))
+        {
+            // Refuse early rather than copy files only to refuse them.
+            super::check_caps(&self.pending_now().await?, n, bytes, caps)?;
+        }
+        let spooled = self.spool_all(events).await?;
+        self.write("enqueueing", |reply| Job::Enqueue {
+            events: spooled,
+            caps,
+            reply,
+        })
+        .await
+    }
+
+    async fn enqueue_in(
+        &self,
+        conn: TxConn<'_>,
+        events: Vec<NewEvent>,
+        caps: Caps,
+    ) -> Result<Vec<i64>> {
+        let TxConn::Sqlite(conn) = conn else {
+            return Err(Error::WrongTransaction {
+                outbox: "SQLite",
+                transaction: "PostgreSQL",
+            });
+        };
+        let (n, bytes) = super::weight(&events);
+        let spooled = self.spool_all(events).await?;
+        let stored = insert_checked(conn, &spooled, n, bytes, caps).await;
+        // The files stay only for the events this transaction stored; the
+        // rest (refused, or keys stored already) go now. A rollback later
+        // leaves files no row names, which `collect_orphans` removes.
+        let keep: Vec<bool> = match &stored {
+            Ok(ids) => ids.iter().map(|(_, new)| *new).collect(),
+            Err(_) => vec![false; spooled.len()],
+        };
+        for (s, keep) in spooled.iter().zip(keep) {
+            if !keep {
+                self.remove_spooled(s).await;
             }
         }
+        Ok(stored?.into_iter().map(|(id, _)| id).collect())
     }
 
-    pub(crate) fn local_file(&self, id: i64, row: &AttachmentRow) -> Result<LocalFile> {
+    async fn turn(&self, turn: Turn) -> Result<Turned> {
+        self.write("recording deliveries", |reply| Job::Turn { turn, reply })
+            .await
+    }
+
+    async fn local_file(&self, id: i64, row: &AttachmentRow) -> Result<LocalFile> {
         let name = row.blob.as_deref().ok_or_else(|| Error::Corrupt {
             id: crate::OutboxId(id),
-            message: format!("attachment {} has no spool file", row.idx),
+            message: format!("the stored copy of `{}` is missing", row.filename),
         })?;
         Ok(LocalFile {
             path: self.spool.join(name),
@@ -154,19 +283,20 @@ impl SqliteStore {
         })
     }
 
-    /// Removes spool files no row names: left by a crash between the copy
-    /// and the commit, or after a delivery's commit. Only files older than an
-    /// hour, so an enqueue in flight elsewhere is never robbed.
-    async fn collect_orphans(&self) -> Result<()> {
+    /// Removes spool files no row names and older than an hour before
+    /// `before`.
+    async fn collect_orphans(&self, before: i64) -> Result<u64> {
         let known: Vec<(String,)> =
             sqlx::query_as("SELECT blob FROM flowflex_outbox_attachments WHERE blob IS NOT NULL")
                 .fetch_all(&self.pool)
                 .await
                 .map_err(Error::db("listing spool files"))?;
         let known: std::collections::HashSet<String> = known.into_iter().map(|(b,)| b).collect();
+        let cutoff = crate::store::from_millis(before) - ORPHAN_AGE;
         let mut dir = tokio::fs::read_dir(&self.spool)
             .await
-            .map_err(Error::io("listing", self.spool.display()))?;
+            .map_err(|e| Error::file("listing the spool directory".into(), &self.path, e))?;
+        let mut removed = 0;
         while let Ok(Some(entry)) = dir.next_entry().await {
             let name = entry.file_name().to_string_lossy().into_owned();
             if known.contains(&name) {
@@ -177,59 +307,65 @@ impl SqliteStore {
                 .await
                 .ok()
                 .and_then(|m| m.modified().ok())
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > Duration::from_secs(3600));
-            if old {
-                let _ = tokio::fs::remove_file(entry.path()).await;
+                .is_some_and(|t| t < cutoff);
+            if old && tokio::fs::remove_file(entry.path()).await.is_ok() {
+                removed += 1;
             }
         }
-        Ok(())
+        Ok(removed)
     }
 }
 
-/// The pending count as the caller's transaction on `conn` sees it.
-pub(crate) async fn pending(conn: &mut SqliteConnection) -> Result<PendingRow> {
-    sqlx::query_as(super::PENDING_SQL)
+impl SqliteStore {
+    async fn pending_now(&self) -> Result<PendingRow> {
+        sqlx::query_as(sql::PENDING)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(Error::db("counting pending events"))
+    }
+}
+
+/// The pending count as `conn` sees it.
+async fn pending(conn: &mut SqliteConnection) -> Result<PendingRow> {
+    sqlx::query_as(sql::PENDING)
         .fetch_one(&mut *conn)
         .await
         .map_err(Error::db("counting pending events"))
 }
 
-/// Inserts an event and its attachment rows on `conn`, in the caller's
-/// transaction; `(id, false)` if the idempotency key was already stored.
-pub(crate) async fn insert(
-    conn: &mut SqliteConnection,
-    event: &NewEvent,
-    attachments: &[NewAttachment],
-) -> Result<(i64, bool)> {
-    let id: Option<(i64,)> = sqlx::query_as(super::INSERT_EVENT_SQL)
+/// Inserts an event and its attachment rows on `conn`; `(id, false)` if
+/// its idempotency key was stored already.
+async fn insert(conn: &mut SqliteConnection, s: &Spooled) -> Result<(i64, bool)> {
+    let event = &s.event;
+    let id: Option<(i64,)> = sqlx::query_as(sql::SQLITE_INSERT_EVENT)
         .bind(&event.event)
         .bind(&event.key)
         .bind(&event.body)
         .bind(&event.slots)
         .bind(event.bytes)
-        .bind(event.attachments)
+        .bind(i32::try_from(event.files.len()).unwrap_or(i32::MAX))
         .bind(event.now)
+        .bind(Status::Pending.as_str())
         .fetch_optional(&mut *conn)
         .await
         .map_err(Error::db("storing an event"))?;
     let Some((id,)) = id else {
-        let (id,): (i64,) = sqlx::query_as(super::EXISTING_KEY_SQL)
+        let (id,): (i64,) = sqlx::query_as(sql::EXISTING_KEY)
             .bind(&event.key)
             .fetch_one(&mut *conn)
             .await
             .map_err(Error::db("finding an idempotency key"))?;
         return Ok((id, false));
     };
-    for (idx, a) in attachments.iter().enumerate() {
-        sqlx::query(super::INSERT_ATTACHMENT_SQL)
+    for (idx, (file, blob)) in event.files.iter().zip(&s.blobs).enumerate() {
+        sqlx::query(sql::SQLITE_INSERT_ATTACHMENT)
             .bind(id)
             .bind(i32::try_from(idx).unwrap_or(i32::MAX))
-            .bind(&a.filename)
-            .bind(&a.mime)
-            .bind(a.size)
-            .bind(a.used)
-            .bind(&a.blob)
+            .bind(&file.filename)
+            .bind(&file.mime)
+            .bind(file.size)
+            .bind(file.used())
+            .bind(blob.as_deref())
             .execute(&mut *conn)
             .await
             .map_err(Error::db("storing an attachment"))?;
@@ -237,255 +373,324 @@ pub(crate) async fn insert(
     Ok((id, true))
 }
 
-/// [`insert`] in the caller's own transaction, checked against the caps:
-/// the insert comes first, so the write lock is held before the count is
-/// read (a read first could not always be upgraded, SQLITE_BUSY), and an
-/// event over a cap is deleted again in the same transaction (its
+/// Inserts `events` in the caller's own transaction, checked against the
+/// caps: the inserts come first, so the write lock is held before the
+/// count is read (a read first could not always be upgraded, SQLITE_BUSY),
+/// and events over a cap are deleted again in the same transaction (the
 /// trigger puts the count back) before `Error::Full` is returned.
-pub(crate) async fn insert_checked(
+async fn insert_checked(
     conn: &mut SqliteConnection,
-    event: &NewEvent,
-    attachments: &[NewAttachment],
-    caps: (u64, u64),
-) -> Result<(i64, bool)> {
-    let (id, new) = insert(conn, event, attachments).await?;
-    if !new {
-        return Ok((id, false));
+    events: &[Spooled],
+    n: u64,
+    bytes: i64,
+    caps: Caps,
+) -> Result<Vec<(i64, bool)>> {
+    let mut stored = Vec::with_capacity(events.len());
+    for s in events {
+        stored.push(insert(conn, s).await?);
+    }
+    let new: Vec<(i64, i64)> = stored
+        .iter()
+        .zip(events)
+        .filter(|((_, new), _)| *new)
+        .map(|((id, _), s)| (*id, s.event.bytes))
+        .collect();
+    if new.is_empty() {
+        return Ok(stored);
     }
     let after = pending(conn).await?;
+    let added: i64 = new.iter().map(|(_, b)| *b).sum();
     let before = PendingRow {
-        n: after.n - 1,
-        bytes: after.bytes - event.bytes,
+        n: after.n - i64::try_from(new.len()).unwrap_or(0),
+        bytes: after.bytes - added,
     };
-    if let Err(full) = super::check_caps(&before, event.bytes, caps) {
-        sqlx::query("DELETE FROM flowflex_outbox_attachments WHERE event_id = $1")
-            .bind(id)
-            .execute(&mut *conn)
-            .await
-            .map_err(Error::db("taking back an event over the caps"))?;
-        sqlx::query("DELETE FROM flowflex_outbox_events WHERE id = $1")
-            .bind(id)
-            .execute(&mut *conn)
-            .await
-            .map_err(Error::db("taking back an event over the caps"))?;
+    if let Err(full) = super::check_caps(&before, n, bytes, caps) {
+        for (id, _) in new {
+            sqlx::query(sql::SQLITE_TAKE_BACK)
+                .bind(id)
+                .execute(&mut *conn)
+                .await
+                .map_err(Error::db("taking back events over the caps"))?;
+        }
         return Err(full);
     }
-    Ok((id, true))
+    Ok(stored)
 }
 
-/// Records a batch of delivery outcomes on `conn`, in the writer's
-/// transaction: delivered marks in one statement per [`MAX_IDS`] events,
-/// their attachment rows freed in another (only for events that have any).
-/// Returns the spool files to remove once it commits.
+/// Records a turn's outcomes on `conn`: retries and dead letters a
+/// statement each, delivered marks in one, their attachment rows freed in
+/// another (only for events that have any). Returns the spool files to
+/// remove once it commits.
 async fn settle(conn: &mut SqliteConnection, settled: &[&Settled]) -> Result<Vec<String>> {
-    let outcomes = super::Outcomes::sort(settled.iter().copied());
-    for f in &outcomes.failed {
-        f.query()
-            .execute(&mut *conn)
-            .await
-            .map_err(Error::db(f.doing))?;
+    let outcomes = Outcomes::sort(settled.iter().copied());
+    for failed in outcomes.failed {
+        super::record_failed!(conn, failed);
     }
-    let (delivered, with_files) = (outcomes.delivered, outcomes.with_files);
-    for chunk in delivered.chunks(MAX_IDS) {
-        let mut update = QueryBuilder::<Sqlite>::new(
-            "UPDATE flowflex_outbox_events SET status = 'delivered', finished_at = d.column2, \
-             claimed_until = NULL, last_error = NULL FROM (",
-        );
-        update.push_values(chunk, |mut row, (id, at)| {
-            row.push_bind(*id).push_bind(*at);
-        });
-        update.push(") AS d WHERE flowflex_outbox_events.id = d.column1");
-        update
-            .build()
-            .execute(&mut *conn)
-            .await
-            .map_err(Error::db("marking delivered"))?;
+    if outcomes.delivered.is_empty() {
+        return Ok(Vec::new());
     }
-    let mut freed = Vec::new();
-    for chunk in with_files.chunks(MAX_IDS) {
-        let mut free = QueryBuilder::<Sqlite>::new(
-            "DELETE FROM flowflex_outbox_attachments WHERE event_id IN (",
-        );
-        let mut ids = free.separated(", ");
-        for id in chunk {
-            ids.push_bind(*id);
-        }
-        free.push(") RETURNING blob");
-        let blobs: Vec<(Option<String>,)> = free
-            .build_query_as()
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(Error::db("freeing attachments"))?;
-        freed.extend(blobs.into_iter().filter_map(|(b,)| b));
+    let pairs = serde_json::to_string(&outcomes.delivered).unwrap_or_default();
+    sqlx::query(sql::SQLITE_DELIVERED)
+        .bind(pairs)
+        .bind(Status::Delivered.as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(Error::db("marking delivered"))?;
+    if outcomes.with_files.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(freed)
+    let ids = serde_json::to_string(&outcomes.with_files).unwrap_or_default();
+    let blobs: Vec<(Option<String>,)> = sqlx::query_as(sql::SQLITE_FREE_ATTACHMENTS)
+        .bind(ids)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(Error::db("freeing attachments"))?;
+    Ok(blobs.into_iter().filter_map(|(b,)| b).collect())
 }
 
-/// Claims due events on `conn`, in the writer's transaction, and reads the
-/// attachment rows of those that have any in one more statement.
-async fn claim(conn: &mut SqliteConnection, claim: &Claim) -> Result<Vec<Claimed>> {
-    let wall = crate::clock::wall_ms();
-    let rows: Vec<ClaimedRow> = sqlx::query_as(&format!("{CLAIM_SQL}{}", super::CLAIMED_COLUMNS))
+/// Claims due events on `conn`, and reads the attachment rows of those
+/// that have any in one more statement; when it finds fewer than it asked
+/// for, also when the next event not yet due will be.
+async fn claim(conn: &mut SqliteConnection, claim: &Claim) -> Result<Turned> {
+    let rows: Vec<ClaimedRow> = sqlx::query_as(sql::SQLITE_CLAIM)
         .bind(claim.lease_until)
-        .bind(&claim.relay)
+        .bind(&*claim.relay)
         .bind(claim.now)
-        .bind(wall)
+        .bind(crate::clock::wall_ms())
         .bind(i64::try_from(claim.n).unwrap_or(i64::MAX))
+        .bind(Status::Pending.as_str())
         .fetch_all(&mut *conn)
         .await
         .map_err(Error::db("claiming due events"))?;
+    let next_due = if rows.len() < claim.n {
+        next_due(conn, claim.now).await?
+    } else {
+        None
+    };
     let with_files: Vec<i64> = rows
         .iter()
         .filter(|r| r.attachments > 0)
         .map(|r| r.id)
         .collect();
-    let mut attachments = Vec::new();
-    for chunk in with_files.chunks(MAX_IDS) {
-        let mut select = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {} FROM flowflex_outbox_attachments WHERE event_id IN (",
-            super::ATTACHMENT_COLUMNS
-        ));
-        let mut ids = select.separated(", ");
-        for id in chunk {
-            ids.push_bind(*id);
-        }
-        select.push(") ORDER BY event_id, idx");
-        let found: Vec<AttachmentRow> = select
-            .build_query_as()
+    let attachments: Vec<AttachmentRow> = if with_files.is_empty() {
+        Vec::new()
+    } else {
+        sqlx::query_as(sql::SQLITE_ATTACHMENTS)
+            .bind(serde_json::to_string(&with_files).unwrap_or_default())
             .fetch_all(&mut *conn)
             .await
-            .map_err(Error::db("reading attachments"))?;
-        attachments.extend(found);
-    }
-    Ok(super::attach(rows, attachments))
+            .map_err(Error::db("reading attachments"))?
+    };
+    Ok(Turned {
+        claimed: super::attach(rows, attachments),
+        next_due,
+    })
 }
 
-/// What one group commit answers: each enqueue's outcome and each relay
-/// turn's claimed events, in the order of their jobs.
-struct Written {
-    enqueued: Vec<Result<(i64, bool)>>,
-    claimed: Vec<Vec<Claimed>>,
-    freed: Vec<String>,
-}
-
-/// The group-commit writer: takes every write waiting (enqueues, and the
-/// relays' outcomes and claims), does them in one transaction (one fsync),
-/// answers each. Ends when the outbox is dropped.
-pub(crate) async fn writer(store: SqliteStore, caps: (u64, u64), mut jobs: mpsc::Receiver<Job>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = jobs.recv().await {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        match write_batch(&store.pool, caps, &batch).await {
-            Ok(written) => {
-                store.remove_blobs(written.freed.into_iter()).await;
-                let mut enqueued = written.enqueued.into_iter();
-                let mut claimed = written.claimed.into_iter();
-                for job in batch.drain(..) {
-                    match job {
-                        Job::Enqueue(_, atts, reply) => {
-                            let result = enqueued.next().unwrap_or_else(|| {
-                                Err(Error::Config("the group commit lost an enqueue".into()))
-                            });
-                            if !matches!(result, Ok((_, true))) {
-                                store
-                                    .remove_blobs(atts.into_iter().filter_map(|a| a.blob))
-                                    .await;
-                            }
-                            let _ = reply.send(result);
-                        }
-                        Job::Relay(_, _, reply) => {
-                            let _ = reply.send(Ok(claimed.next().unwrap_or_default()));
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                let message = e.to_string();
-                let failed = |doing| Error::Database {
-                    doing,
-                    message: message.clone(),
-                    source: None,
-                };
-                for job in batch.drain(..) {
-                    match job {
-                        Job::Enqueue(_, atts, reply) => {
-                            store
-                                .remove_blobs(atts.into_iter().filter_map(|a| a.blob))
-                                .await;
-                            let _ = reply.send(Err(failed("committing enqueued events")));
-                        }
-                        Job::Relay(_, _, reply) => {
-                            let _ = reply.send(Err(failed("recording deliveries")));
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// One group commit: the relays' outcomes, then the enqueues in their
-/// order, then the relays' claims (which may take what was just enqueued).
-async fn write_batch(pool: &SqlitePool, caps: (u64, u64), batch: &[Job]) -> Result<Written> {
-    // IMMEDIATE: take the write lock now, so the read below never has to
-    // be upgraded (which SQLite may refuse at once with SQLITE_BUSY).
-    let mut tx = pool
-        .begin_with("BEGIN IMMEDIATE")
+async fn next_due(conn: &mut SqliteConnection, now: i64) -> Result<Option<i64>> {
+    let (due,): (Option<i64>,) = sqlx::query_as(sql::NEXT_DUE)
+        .bind(Status::Pending.as_str())
+        .bind(now)
+        .fetch_one(&mut *conn)
         .await
-        .map_err(Error::db("starting a group commit"))?;
+        .map_err(Error::db("finding the next due event"))?;
+    Ok(due)
+}
+
+/// The group-commit writer and its connection (opened on first use, and
+/// again after a failed batch).
+struct Writer {
+    options: SqliteConnectOptions,
+    spool: PathBuf,
+    conn: Option<SqliteConnection>,
+}
+
+/// What one group commit answers, job by job, and the spool files (names
+/// in the spool directory) to remove once it has committed.
+struct Written {
+    answers: Vec<Answer>,
+    remove: Vec<String>,
+}
+
+enum Answer {
+    Enqueued(Result<Vec<i64>>),
+    Turned(Turned),
+}
+
+/// Where a batch failed: before its commit (nothing was written), or at
+/// it (it may have been written).
+enum Failed {
+    Before(Error),
+    AtCommit(Error),
+}
+
+impl Writer {
+    /// Takes every write waiting, does them in one transaction, answers
+    /// each. Ends when the outbox is dropped.
+    async fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
+        while let Some(batch) = super::writer::next_batch(&mut jobs, MAX_BATCH).await {
+            let outcome = self.write(&batch).await;
+            match outcome {
+                Ok(written) => {
+                    remove_files(&self.spool, written.remove).await;
+                    for (job, answer) in batch.into_iter().zip(written.answers) {
+                        match (job, answer) {
+                            (Job::Enqueue { reply, .. }, Answer::Enqueued(ids)) => {
+                                let _ = reply.send(ids);
+                            }
+                            (Job::Turn { reply, .. }, Answer::Turned(turned)) => {
+                                let _ = reply.send(Ok(turned));
+                            }
+                            (Job::Enqueue { reply, .. }, Answer::Turned(_)) => {
+                                let _ = reply.send(Err(super::writer::stopped("enqueueing")));
+                            }
+                            (Job::Turn { reply, .. }, Answer::Enqueued(_)) => {
+                                let _ =
+                                    reply.send(Err(super::writer::stopped("recording deliveries")));
+                            }
+                        }
+                    }
+                }
+                Err(failed) => {
+                    // A fresh connection for the next batch: this one may
+                    // believe a transaction is open that SQLite rolled back.
+                    if let Some(conn) = self.conn.take() {
+                        let _ = conn.close().await;
+                    }
+                    let (error, written) = match failed {
+                        Failed::Before(e) => (e, false),
+                        Failed::AtCommit(e) => (e, true),
+                    };
+                    tracing::warn!(target: "flowflex_outbox", error = %error, "a group commit failed");
+                    for job in batch {
+                        match job {
+                            Job::Enqueue { events, reply, .. } => {
+                                // Rolled back for sure: the files go. A
+                                // failed commit may have written the rows:
+                                // they stay, for the orphan collection to
+                                // judge once the rows can be read.
+                                if !written {
+                                    let names = events.into_iter().flat_map(|s| s.blobs).flatten();
+                                    remove_files(&self.spool, names.collect()).await;
+                                }
+                                let _ = reply.send(Err(error.again()));
+                            }
+                            Job::Turn { reply, .. } => {
+                                let _ = reply.send(Err(error.again()));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One group commit: the relays' outcomes, then the enqueues in their
+    /// order, then the relays' claims (which may take what was just
+    /// enqueued).
+    async fn write(&mut self, batch: &[Job]) -> std::result::Result<Written, Failed> {
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            None => {
+                let conn = self
+                    .options
+                    .connect()
+                    .await
+                    .map_err(|e| Failed::Before(Error::db("opening the outbox's writer")(e)))?;
+                self.conn.insert(conn)
+            }
+        };
+        // IMMEDIATE: take the write lock now, so that the reads below are
+        // never upgraded (which SQLite may refuse at once with SQLITE_BUSY).
+        sqlx::Executor::execute(&mut *conn, "BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| Failed::Before(Error::db("starting a group commit")(e)))?;
+        match body(conn, batch).await {
+            Ok(written) => match sqlx::Executor::execute(&mut *conn, "COMMIT").await {
+                Ok(_) => Ok(written),
+                Err(e) => Err(Failed::AtCommit(Error::db("committing")(e))),
+            },
+            Err(e) => {
+                let _ = sqlx::Executor::execute(&mut *conn, "ROLLBACK").await;
+                Err(Failed::Before(e))
+            }
+        }
+    }
+}
+
+/// The statements of one group commit, inside its transaction.
+async fn body(conn: &mut SqliteConnection, batch: &[Job]) -> Result<Written> {
     // Outcomes first: the events they finish no longer count against the
     // caps the enqueues below are checked with.
     let settled: Vec<&Settled> = batch
         .iter()
         .filter_map(|job| match job {
-            Job::Relay(settled, _, _) => Some(settled),
-            Job::Enqueue(..) => None,
+            Job::Turn { turn, .. } => Some(&turn.settled),
+            Job::Enqueue { .. } => None,
         })
         .flatten()
         .collect();
-    let freed = settle(&mut tx, &settled).await?;
-    let mut enqueued = Vec::new();
-    let mut pending: Option<PendingRow> = None;
+    let mut remove = settle(conn, &settled).await?;
+    let mut answers = Vec::with_capacity(batch.len());
+    let mut counted: Option<PendingRow> = None;
     for job in batch {
-        let Job::Enqueue(event, attachments, _) = job else {
+        let Job::Enqueue { events, caps, .. } = job else {
+            answers.push(None);
             continue;
         };
-        let counted = match &mut pending {
+        let counted = match &mut counted {
             Some(p) => p,
-            None => pending.insert(self::pending(&mut tx).await?),
+            None => counted.insert(pending(conn).await?),
         };
-        if let Err(full) = super::check_caps(counted, event.bytes, caps) {
-            enqueued.push(Err(full));
+        let (n, bytes) = (
+            events.len() as u64,
+            events.iter().map(|s| s.event.bytes).sum::<i64>(),
+        );
+        if let Err(full) = super::check_caps(counted, n, bytes, *caps) {
+            remove.extend(
+                events
+                    .iter()
+                    .flat_map(|s| s.blobs.iter().flatten().cloned()),
+            );
+            answers.push(Some(Answer::Enqueued(Err(full))));
             continue;
         }
-        let stored = insert(&mut tx, event, attachments).await?;
-        if stored.1 {
-            counted.n += 1;
-            counted.bytes = counted.bytes.saturating_add(event.bytes);
+        let mut ids = Vec::with_capacity(events.len());
+        for s in events {
+            let (id, new) = insert(conn, s).await?;
+            if new {
+                counted.n += 1;
+                counted.bytes = counted.bytes.saturating_add(s.event.bytes);
+            } else {
+                // The key was stored already: its files are not needed.
+                remove.extend(s.blobs.iter().flatten().cloned());
+            }
+            ids.push(id);
         }
-        enqueued.push(Ok(stored));
+        answers.push(Some(Answer::Enqueued(Ok(ids))));
     }
-    let mut claimed = Vec::new();
-    for job in batch {
-        if let Job::Relay(_, ask, _) = job {
-            claimed.push(match ask {
-                Some(ask) => claim(&mut tx, ask).await?,
-                None => Vec::new(),
-            });
-        }
+    let mut out = Vec::with_capacity(batch.len());
+    for (job, answer) in batch.iter().zip(answers) {
+        out.push(match (job, answer) {
+            (_, Some(answer)) => answer,
+            (Job::Turn { turn, .. }, None) => Answer::Turned(match &turn.claim {
+                Some(ask) => claim(conn, ask).await?,
+                None => Turned::default(),
+            }),
+            (Job::Enqueue { .. }, None) => Answer::Turned(Turned::default()),
+        });
     }
-    tx.commit()
-        .await
-        .map_err(Error::db("committing enqueued events"))?;
     Ok(Written {
-        enqueued,
-        claimed,
-        freed,
+        answers: out,
+        remove,
     })
+}
+
+async fn remove_files(spool: &Path, names: Vec<String>) {
+    let paths: Vec<PathBuf> = names.into_iter().map(|n| spool.join(n)).collect();
+    for path in paths {
+        if let Err(e) = tokio::fs::remove_file(path).await {
+            tracing::debug!(target: "flowflex_outbox", error = %e, "spool file not removed");
+        }
+    }
 }

@@ -1,0 +1,2 @@
+SELECT id, event, idempotency_key, attempts, created_at, finished_at, last_error
+FROM flowflex_outbox_events WHERE status = $1 ORDER BY id

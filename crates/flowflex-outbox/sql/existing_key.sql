@@ -1,0 +1,1 @@
+SELECT id FROM flowflex_outbox_events WHERE idempotency_key = $1

@@ -1,0 +1,4 @@
+-- The attachment rows of claimed events ($1, a JSON array of ids), in order.
+SELECT event_id, idx, filename, mime, size, used, blob, asset_id, uploaded_at
+FROM flowflex_outbox_attachments
+WHERE event_id IN (SELECT value FROM json_each($1)) ORDER BY event_id, idx

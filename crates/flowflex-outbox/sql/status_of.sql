@@ -1,0 +1,1 @@
+SELECT status FROM flowflex_outbox_events WHERE id = $1

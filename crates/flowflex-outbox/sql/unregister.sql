@@ -1,0 +1,1 @@
+DELETE FROM flowflex_outbox_relays WHERE holder = $1

@@ -1,0 +1,98 @@
+//! Every statement of the outbox, from `sql/` (one file each; see
+//! sql/README.md): those both databases run as they are, then each
+//! database's own.
+
+macro_rules! statements {
+    ($($(#[$doc:meta])* $name:ident = $file:literal;)*) => {
+        $($(#[$doc])* pub(crate) const $name: &str = include_str!(concat!("../../sql/", $file));)*
+        /// Every statement, for the tests.
+        #[cfg(test)]
+        pub(crate) const ALL: &[(&str, &str)] = &[$(($file, $name)),*];
+    };
+}
+
+statements! {
+    RENEW = "renew.sql";
+    RELEASE = "release.sql";
+    RETRY = "retry.sql";
+    DEAD = "dead.sql";
+    SET_ASSET = "set_asset.sql";
+    CLEAR_ASSETS = "clear_assets.sql";
+    PENDING = "pending.sql";
+    STATS = "stats.sql";
+    DEAD_LETTERS = "dead_letters.sql";
+    REQUEUE = "requeue.sql";
+    STATUS_OF = "status_of.sql";
+    PRUNE_DELIVERED = "prune_delivered.sql";
+    EXISTING_KEY = "existing_key.sql";
+    NEXT_DUE = "next_due.sql";
+    HEARTBEAT = "heartbeat.sql";
+    UNREGISTER = "unregister.sql";
+    FORGET_RELAYS = "forget_relays.sql";
+
+    SQLITE_CLAIM = "sqlite/claim.sql";
+    SQLITE_DELIVERED = "sqlite/delivered.sql";
+    SQLITE_FREE_ATTACHMENTS = "sqlite/free_attachments.sql";
+    SQLITE_ATTACHMENTS = "sqlite/attachments.sql";
+    SQLITE_INSERT_EVENT = "sqlite/insert_event.sql";
+    SQLITE_INSERT_ATTACHMENT = "sqlite/insert_attachment.sql";
+    SQLITE_TAKE_BACK = "sqlite/take_back.sql";
+    SQLITE_RELAYS = "sqlite/relays.sql";
+
+    PG_CLAIM = "postgres/claim.sql";
+    PG_DELIVERED = "postgres/delivered.sql";
+    PG_FREE_ATTACHMENTS = "postgres/free_attachments.sql";
+    PG_ATTACHMENTS = "postgres/attachments.sql";
+    PG_INSERT_EVENTS = "postgres/insert_events.sql";
+    PG_EXISTING_KEYS = "postgres/existing_keys.sql";
+    PG_INSERT_ATTACHMENTS = "postgres/insert_attachments.sql";
+    PG_INSERT_CHUNK = "postgres/insert_chunk.sql";
+    PG_READ_CHUNK = "postgres/read_chunk.sql";
+    PG_DELETE_BLOBS = "postgres/delete_blobs.sql";
+    PG_ORPHAN_CHUNKS = "postgres/orphan_chunks.sql";
+    PG_NOTIFY = "postgres/notify.sql";
+    PG_CHANNEL = "postgres/channel.sql";
+    PG_RELAYS = "postgres/relays.sql";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ALL;
+    use crate::store::Status;
+
+    /// Statuses are bound from `Status`, never spelled in a statement.
+    #[test]
+    fn no_statement_spells_a_status() {
+        for (file, sql) in ALL {
+            for status in Status::ALL {
+                assert!(
+                    !sql.contains(&format!("'{}'", status.as_str())),
+                    "{file} spells the status {status}; bind it instead"
+                );
+            }
+        }
+    }
+
+    /// Every file in sql/ is one of the statements above (none forgotten).
+    #[test]
+    fn every_file_is_a_statement() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
+        let mut files = Vec::new();
+        for dir in ["", "sqlite", "postgres"] {
+            for entry in std::fs::read_dir(root.join(dir)).expect("sql/ is readable") {
+                let path = entry.expect("an entry").path();
+                if path.extension().is_some_and(|e| e == "sql") {
+                    let rel = path.strip_prefix(&root).expect("under sql/");
+                    files.push(rel.to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        for file in &files {
+            assert!(
+                ALL.iter().any(|(name, _)| name == file),
+                "sql/{file} is not included by src/store/sql.rs"
+            );
+        }
+        assert_eq!(files.len(), ALL.len());
+    }
+}
