@@ -418,7 +418,16 @@ async fn a_file_the_service_refuses_is_a_dead_letter_with_its_error() {
     relay.shutdown().await;
     let dead = outbox.dead_letters().await.unwrap();
     assert_eq!(dead.len(), 1);
-    assert!(dead[0].error.contains("HTTP 4"), "{}", dead[0].error);
+    let error = &dead[0].error;
+    assert!(error.contains("HTTP 4"), "{error}");
+    // In the payload's terms: its path and file name, never the outbox's
+    // own copy of the file.
+    assert!(error.contains("at `doc` (d.pdf)"), "{error}");
+    assert!(!error.contains(".spool"), "{error}");
+    assert!(
+        !error.contains(&dir.path().display().to_string()),
+        "{error}"
+    );
     assert!(emulator.events().is_empty());
 }
 

@@ -282,6 +282,15 @@ async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>) {
             Some(done) = turns.join_next() => {
                 match done {
                     Ok((Ok(turned), want, leased_at)) => {
+                        if want > 0 {
+                            tracing::debug!(
+                                target: "flowflex_outbox",
+                                relay = %relay.name,
+                                asked = want,
+                                claimed = turned.claimed.len(),
+                                "claimed",
+                            );
+                        }
                         ledger.recorded();
                         failed_turns = 0;
                         // Outcomes are recorded: a `flush` waiting looks again.
@@ -293,12 +302,12 @@ async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>) {
                         ledger.claimed(turned.claimed, leased_at);
                     }
                     Ok((Err(e), _, _)) => {
-                        turn_failed(&mut ledger, &mut failed_turns, &mut turn_after, &e);
+                        turn_failed(&relay, &mut ledger, &mut failed_turns, &mut turn_after, &e);
                         claim_more = true;
                     }
                     Err(e) => {
                         let e = Error::Config(format!("a relay turn panicked: {e}"));
-                        turn_failed(&mut ledger, &mut failed_turns, &mut turn_after, &e);
+                        turn_failed(&relay, &mut ledger, &mut failed_turns, &mut turn_after, &e);
                         claim_more = true;
                     }
                 }
@@ -318,7 +327,7 @@ async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>) {
     }
     // Events claimed but not started go back with the rest of the claims.
     if let Err(e) = inner.store.release(&relay.holder).await {
-        tracing::warn!(target: "flowflex_outbox", error = %e, "releasing claims failed");
+        tracing::warn!(target: "flowflex_outbox", relay = %relay.name, error = %e, "releasing claims failed");
     }
     presence.stop().await;
 }
@@ -367,14 +376,26 @@ fn ended(
 
 /// A turn failed: nothing of it was written. Its outcomes wait for the
 /// next turn, after a wait that doubles with each failure in a row.
-fn turn_failed(ledger: &mut Ledger, failed: &mut u32, after: &mut Instant, e: &Error) {
+fn turn_failed(
+    relay: &Relay,
+    ledger: &mut Ledger,
+    failed: &mut u32,
+    after: &mut Instant,
+    e: &Error,
+) {
     ledger.not_recorded();
     *failed = failed.saturating_add(1);
     let wait = TURN_RETRY_FIRST
         .saturating_mul(1 << (*failed - 1).min(10))
         .min(TURN_RETRY_LAST);
     *after = Instant::now() + wait;
-    tracing::warn!(target: "flowflex_outbox", error = %e, retry_in_ms = ms(wait), "claiming or recording failed");
+    tracing::warn!(
+        target: "flowflex_outbox",
+        relay = %relay.name,
+        error = %e,
+        retry_in_ms = ms(wait),
+        "claiming or recording failed",
+    );
 }
 
 /// Every minute: delivered events past `keep_delivered`, and content no

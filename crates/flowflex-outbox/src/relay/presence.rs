@@ -120,7 +120,8 @@ async fn run(
     info.listener = listener_pid(&mut listener).await;
     beat_once(&store, &info, lease_ms).await;
     announce(&store).await;
-    let mut view = read_view(&store, &info.holder).await.unwrap_or_default();
+    let mut view = View::default();
+    refresh(&store, &info, &mut view).await;
     // Whatever was enqueued before the listener listened.
     wake.notify_one();
     let mut ticks = tokio::time::interval(beat(lease));
@@ -140,9 +141,7 @@ async fn run(
                     }
                 }
                 beat_once(&store, &info, lease_ms).await;
-                if let Some(v) = read_view(&store, &info.holder).await {
-                    view = v;
-                }
+                refresh(&store, &info, &mut view).await;
                 // Relays killed without a shutdown leave their record:
                 // forgotten after a day.
                 if wall_ms() - last_forget > 3_600_000 {
@@ -152,9 +151,7 @@ async fn run(
             }
             notice = next_notice(&mut listener) => match notice {
                 Ok(Some(payload)) if payload == RELAYS_CHANGED => {
-                    if let Some(v) = read_view(&store, &info.holder).await {
-                        view = v;
-                    }
+                    refresh(&store, &info, &mut view).await;
                 }
                 Ok(Some(payload)) => {
                     if view.wakes_for(&payload) {
@@ -165,7 +162,7 @@ async fn run(
                     // The connection dropped; notices sent meanwhile are
                     // lost. Listen again (the next call reconnects), say
                     // so with the new connection, and look at once.
-                    tracing::warn!(target: "flowflex_outbox", "the listening connection dropped; listening again");
+                    tracing::warn!(target: "flowflex_outbox", relay = %info.name, "the listening connection dropped; listening again");
                     info.listener = listener_pid(&mut listener).await;
                     beat_once(&store, &info, lease_ms).await;
                     wake.notify_one();
@@ -227,12 +224,24 @@ async fn announce(store: &Store) {
     }
 }
 
-async fn read_view(store: &Store, holder: &str) -> Option<View> {
+/// Reads the live relays again; says so when the relay's place changed.
+async fn refresh(store: &Store, info: &RelayInfo, view: &mut View) {
     match store.relays(wall_ms()).await {
-        Ok(relays) => Some(View::of(&relays, holder)),
+        Ok(relays) => {
+            let new = View::of(&relays, &info.holder);
+            if new != *view {
+                *view = new;
+                tracing::debug!(
+                    target: "flowflex_outbox",
+                    relay = %info.name,
+                    relays = new.relays,
+                    rank = ?new.rank,
+                    "relays changed",
+                );
+            }
+        }
         Err(e) => {
-            tracing::debug!(target: "flowflex_outbox", error = %e, "reading the relays failed");
-            None
+            tracing::debug!(target: "flowflex_outbox", relay = %info.name, error = %e, "reading the relays failed");
         }
     }
 }

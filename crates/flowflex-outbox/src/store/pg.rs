@@ -81,9 +81,15 @@ pub(crate) async fn open(pool: PgPool) -> Result<PgStore> {
 }
 
 impl PgStore {
-    /// A connection of its own listening on the outbox's channel.
+    /// A connection of its own (outside the outbox's pool, which may be
+    /// the service's and small) listening on the outbox's channel.
     pub(crate) async fn listen(&self) -> Result<PgListener> {
-        let mut listener = PgListener::connect_with(&self.pool)
+        let own = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .max_lifetime(None)
+            .idle_timeout(None)
+            .connect_lazy_with((*self.pool.connect_options()).clone());
+        let mut listener = PgListener::connect_with(&own)
             .await
             .map_err(Error::db("listening for enqueues"))?;
         listener

@@ -303,3 +303,110 @@ pub async fn delivered_events_are_deleted_after_keep_delivered(
     }
     relay.shutdown().await;
 }
+
+/// What the relays of this test process said through `tracing` (target
+/// `flowflex_outbox`): each event's message and fields, in order. Tests
+/// tell their relays apart by name.
+pub struct Captured {
+    events: std::sync::Mutex<Vec<Said>>,
+}
+
+/// One event a relay said.
+#[derive(Debug, Clone)]
+pub struct Said {
+    pub message: String,
+    pub fields: std::collections::HashMap<String, String>,
+}
+
+impl Said {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
+    }
+}
+
+impl Captured {
+    /// The process's capture, installed as the global subscriber on first
+    /// use.
+    pub fn get() -> &'static Captured {
+        static CAPTURED: std::sync::OnceLock<&'static Captured> = std::sync::OnceLock::new();
+        CAPTURED.get_or_init(|| {
+            use tracing_subscriber::layer::SubscriberExt as _;
+            let captured: &'static Captured = Box::leak(Box::new(Captured {
+                events: std::sync::Mutex::new(Vec::new()),
+            }));
+            let subscriber = tracing_subscriber::registry().with(Layer(captured));
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("no other subscriber in the outbox tests");
+            captured
+        })
+    }
+
+    /// Everything said so far.
+    pub fn all(&self) -> Vec<Said> {
+        self.events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// How many events have been said so far (a mark to count from).
+    pub fn mark(&self) -> usize {
+        self.events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+
+    /// What relays whose name starts with `prefix` said since `mark`.
+    pub fn by(&self, prefix: &str, mark: usize) -> Vec<Said> {
+        self.all()
+            .into_iter()
+            .skip(mark)
+            .filter(|s| s.field("relay").is_some_and(|r| r.starts_with(prefix)))
+            .collect()
+    }
+}
+
+struct Layer(&'static Captured);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Layer {
+    fn register_callsite(
+        &self,
+        m: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        if m.target() == "flowflex_outbox" && m.is_event() {
+            tracing::subscriber::Interest::always()
+        } else {
+            tracing::subscriber::Interest::never()
+        }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        let mut said = Said {
+            message: String::new(),
+            fields: std::collections::HashMap::new(),
+        };
+        event.record(&mut said);
+        self.0
+            .events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(said);
+    }
+}
+
+impl tracing::field::Visit for Said {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        let text = format!("{value:?}");
+        if field.name() == "message" {
+            self.message = text;
+        } else {
+            self.fields.insert(field.name().to_owned(), text);
+        }
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.fields
+            .insert(field.name().to_owned(), value.to_owned());
+    }
+}
