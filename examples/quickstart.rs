@@ -8,7 +8,7 @@
 //! sends to it, then prints the payload the server received. With
 //! `FLOWFLEX_BASE_URL` (and `FLOWFLEX_API_KEY`, `FLOWFLEX_API_SECRET`,
 //! `FLOWFLEX_INTEGRATION_CODE`) it sends to that server instead, e.g. one
-//! started with `cargo run -p flowflex-emulator`.
+//! started with `flowflex emulator` (docs/emulator.md).
 //!
 //! Set `RUST_LOG=flowflex=debug` to watch the uploads and retries.
 

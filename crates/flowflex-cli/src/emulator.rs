@@ -1,13 +1,14 @@
-//! `flowflex emulator`: the `flowflex-emulator` library as a server, with the
-//! same announcement as its own binary, a line on stderr for each upload and
-//! event it accepts (unless `--quiet`), and an optional event record.
+//! `flowflex emulator`: the `flowflex-emulator` library as a server, with
+//! its announcement (where it listens, the settings a client needs), a line
+//! on stderr for each upload and event it accepts (unless `--quiet`), and an
+//! optional event record.
 
 use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
 use flowflex_core::size::describe;
-use flowflex_emulator::{DEFAULT_API_SECRET, Emulator, RecordedEvent, stop_signal};
+use flowflex_emulator::{DEFAULT_API_SECRET, Emulator, RecordedEvent};
 use serde_json::{Map, Value, json};
 
 use crate::args::EmulatorArgs;
@@ -237,6 +238,30 @@ fn collect_assets(emulator: &Emulator, value: &Value, out: &mut Map<String, Valu
         Value::Array(items) => items.iter().for_each(|v| collect_assets(emulator, v, out)),
         Value::Object(map) => map.values().for_each(|v| collect_assets(emulator, v, out)),
         _ => {}
+    }
+}
+
+/// A future that resolves on Ctrl-C, or SIGTERM on Unix. Installed before
+/// the announcement, so that a supervisor that stops the server right
+/// after reading its address gets a clean exit.
+fn stop_signal() -> std::io::Result<impl Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 

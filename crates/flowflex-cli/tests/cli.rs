@@ -446,8 +446,8 @@ fn check_tells_each_file_type_and_why_not() {
     assert_eq!(r.code, 0, "{r:#?}");
 }
 
-/// The subcommand serves until SIGTERM, announces itself like the
-/// `flowflex-emulator` binary, and records what it accepted.
+/// The subcommand serves until SIGTERM, announces where it listens and the
+/// settings a client needs, and records what it accepted.
 #[cfg(unix)]
 #[test]
 fn the_emulator_subcommand_serves_sends_and_records() {

@@ -157,6 +157,30 @@ impl Emulator {
         self.inner.shared.clock.advance(by);
     }
 
+    /// The four lines a server prints on stdout once it is ready: where it
+    /// listens, then the settings a client needs as `NAME=value` lines (the
+    /// secret is never among them).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let emulator = flowflex_emulator::Emulator::start().await?;
+    /// let text = emulator.announcement();
+    /// assert!(text.starts_with("FlowFlex emulator listening on http://127.0.0.1:"));
+    /// assert!(text.contains("FLOWFLEX_API_KEY=cik_emulator\n"));
+    /// assert!(!text.contains(emulator.api_secret()));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn announcement(&self) -> String {
+        let base_url = self.base_url();
+        format!(
+            "FlowFlex emulator listening on {base_url}\nFLOWFLEX_BASE_URL={base_url}\nFLOWFLEX_API_KEY={}\nFLOWFLEX_INTEGRATION_CODE={}\n",
+            self.api_key(),
+            self.integration_code()
+        )
+    }
+
     /// Queues a fault; see [`Fault`].
     pub fn inject(&self, fault: Fault) {
         self.inner.shared.inject(fault);

@@ -20,6 +20,10 @@
 //! ([`Emulator::advance_clock`]) and script failures ([`Emulator::inject`]
 //! with a [`Fault`]).
 //!
+//! To run the emulator as a server, use `flowflex emulator` (the
+//! `flowflex-cli` crate); this library has no command-line parser, so a
+//! crate that starts it in its tests compiles none.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> std::io::Result<()> {
@@ -43,7 +47,6 @@ mod fault;
 mod headers;
 mod mime;
 mod model;
-mod serve;
 mod server;
 mod state;
 
@@ -55,7 +58,6 @@ pub use emulator::{
 pub use fault::Fault;
 pub use mime::ALLOWED_MIME_TYPES;
 pub use model::{Endpoint, RecordedEvent, RecordedRequest, StoredAsset};
-pub use serve::stop_signal;
 
 /// The default largest file, in bytes: 25 MiB, as the FlowFlex API.
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 25 * 1024 * 1024;
