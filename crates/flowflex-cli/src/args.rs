@@ -188,7 +188,8 @@ pub struct ConfigArgs {
 #[command(after_help = "\
 The emulator keeps everything in memory and forgets it when stopped. Point
 `flowflex send` or your code at it with the printed FLOWFLEX_* values and the
-API secret you chose.")]
+API secret you chose. Tests in any language read what arrived from the
+control API under /_emulator/.")]
 pub struct EmulatorArgs {
     /// The address to listen on.
     #[arg(long, env = "FLOWFLEX_EMULATOR_HOST", default_value = "127.0.0.1")]
@@ -222,6 +223,11 @@ pub struct EmulatorArgs {
     /// Print nothing on stderr but errors: no line per upload and per event.
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Serve the /_emulator/ control API on a non-loopback --host too; on
+    /// loopback it is always served.
+    #[arg(long)]
+    pub inspector: bool,
 }
 
 /// `flowflex check`.

@@ -1,7 +1,6 @@
 //! `flowflex emulator`: the `flowflex-emulator` library as a server, with
-//! its announcement (where it listens, the settings a client needs), a line
-//! on stderr for each upload and event it accepts (unless `--quiet`), and an
-//! optional event record.
+//! its announcement (where it listens, the settings a client needs), a line on stderr for each upload and event it accepts
+//! (unless `--quiet`), and an optional event record.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -43,6 +42,7 @@ async fn serve(args: &EmulatorArgs) -> Result<u8, Failure> {
         .api_secret(args.api_secret.as_deref().unwrap_or(DEFAULT_API_SECRET))
         .integration_code(&args.integration_code)
         .max_file_bytes(args.max_file_bytes)
+        .inspector(args.inspector)
         .start()
         .await
         .map_err(|e| Failure::Other {
@@ -67,6 +67,12 @@ async fn serve(args: &EmulatorArgs) -> Result<u8, Failure> {
         } else {
             "api secret: the default (flowflex emulator --help names it)"
         });
+        if !args.host.is_loopback() && !args.inspector {
+            eprintln_line(&format!(
+                "control API: off, as {} is not a loopback address (--inspector serves /_emulator/ there)",
+                args.host
+            ));
+        }
     }
     let announcement = emulator.announcement();
     let mut stdout = std::io::stdout().lock();
@@ -147,8 +153,7 @@ fn upload_line(asset: &flowflex_emulator::StoredAsset) -> String {
 
 /// `event order.shipped evt_… key order-42 (2 assets)`.
 fn event_line(event: &RecordedEvent) -> String {
-    let mut assets = 0;
-    count_asset_ids(&event.payload, &mut assets);
+    let assets = event.assets().len();
     format!(
         "event {} {} key {} ({assets} asset{})",
         flowflex_core::printable(&event.event, 100),
@@ -159,15 +164,6 @@ fn event_line(event: &RecordedEvent) -> String {
             .map_or_else(|| "(none)".to_owned(), |k| flowflex_core::printable(k, 100)),
         if assets == 1 { "" } else { "s" }
     )
-}
-
-fn count_asset_ids(value: &Value, count: &mut usize) {
-    match value {
-        Value::String(s) if s.starts_with("asset_") => *count += 1,
-        Value::Array(items) => items.iter().for_each(|v| count_asset_ids(v, count)),
-        Value::Object(map) => map.values().for_each(|v| count_asset_ids(v, count)),
-        _ => {}
-    }
 }
 
 /// `--record FILE`: every accepted event, one JSON line each, in order.
@@ -208,8 +204,20 @@ impl Record {
 
 /// An event as recorded: what arrived, and the files its asset ids name.
 fn record_line(emulator: &Emulator, event: &RecordedEvent) -> Value {
-    let mut assets = Map::new();
-    collect_assets(emulator, &event.payload, &mut assets);
+    let assets: Map<String, Value> = event
+        .assets()
+        .into_values()
+        .filter_map(|id| {
+            let asset = emulator.asset(&id)?;
+            let file = json!({
+                "filename": asset.filename,
+                "mime": asset.mime,
+                "size": asset.size,
+                "sha256": asset.sha256,
+            });
+            Some((id, file))
+        })
+        .collect();
     json!({
         "event": event.event,
         "integration_code": event.integration_code,
@@ -218,27 +226,6 @@ fn record_line(emulator: &Emulator, event: &RecordedEvent) -> Value {
         "payload": event.payload,
         "assets": assets,
     })
-}
-
-fn collect_assets(emulator: &Emulator, value: &Value, out: &mut Map<String, Value>) {
-    match value {
-        Value::String(id) => {
-            if let Some(asset) = emulator.asset(id) {
-                out.insert(
-                    id.clone(),
-                    json!({
-                        "filename": asset.filename,
-                        "mime": asset.mime,
-                        "size": asset.size,
-                        "sha256": asset.sha256,
-                    }),
-                );
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|v| collect_assets(emulator, v, out)),
-        Value::Object(map) => map.values().for_each(|v| collect_assets(emulator, v, out)),
-        _ => {}
-    }
 }
 
 /// A future that resolves on Ctrl-C, or SIGTERM on Unix. Installed before

@@ -154,7 +154,38 @@ impl Emulator {
     /// ([`UPLOAD_TOKEN_TTL`](crate::UPLOAD_TOKEN_TTL)) and asset
     /// ([`ASSET_TTL`](crate::ASSET_TTL)) expiry. Real time keeps running too.
     pub fn advance_clock(&self, by: Duration) {
-        self.inner.shared.clock.advance(by);
+        self.inner.shared.advance_clock(by);
+    }
+
+    /// Waits until at least `count` events were accepted (replays not
+    /// counted) or `within` has passed, woken by each new event rather than
+    /// by polling; returns the events accepted by then, in arrival order.
+    /// Stops waiting when the emulator shuts down.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// # use std::time::Duration;
+    /// # let emulator = flowflex_emulator::Emulator::start().await?;
+    /// // ... a service under test sends in the background ...
+    /// let events = emulator.wait_for_events(1, Duration::from_millis(10)).await;
+    /// # assert!(events.is_empty());
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_for_events(&self, count: usize, within: Duration) -> Vec<RecordedEvent> {
+        self.inner
+            .shared
+            .wait_until(within, |state| {
+                (state.events.len() >= count, state.events.clone())
+            })
+            .await
+    }
+
+    /// Forgets every event, asset, idempotency answer and fault, as
+    /// `POST /_emulator/reset` does; the address, credentials, clock and
+    /// recorded requests stay.
+    pub fn reset(&self) {
+        self.inner.shared.reset();
     }
 
     /// The four lines a server prints on stdout once it is ready: where it
@@ -263,6 +294,7 @@ pub struct EmulatorBuilder {
     port: u16,
     max_file_bytes: u64,
     retain_bytes: bool,
+    inspector: bool,
 }
 
 impl fmt::Debug for EmulatorBuilder {
@@ -275,6 +307,7 @@ impl fmt::Debug for EmulatorBuilder {
             .field("port", &self.port)
             .field("max_file_bytes", &self.max_file_bytes)
             .field("retain_bytes", &self.retain_bytes)
+            .field("inspector", &self.inspector)
             .finish()
     }
 }
@@ -289,6 +322,7 @@ impl Default for EmulatorBuilder {
             port: 0,
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             retain_bytes: true,
+            inspector: false,
         }
     }
 }
@@ -340,6 +374,15 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Serve the `/_emulator/` control API on a non-loopback
+    /// [`host`](EmulatorBuilder::host) too (default `false`: it answers only
+    /// when the emulator listens on loopback, as it shows every event and
+    /// file and can reset them). On loopback it is always served.
+    pub fn inspector(mut self, serve_off_loopback: bool) -> Self {
+        self.inspector = serve_off_loopback;
+        self
+    }
+
     /// Binds the port and starts serving on the current Tokio runtime.
     ///
     /// Fails with [`io::ErrorKind::InvalidInput`] for an empty credential or
@@ -359,15 +402,21 @@ impl EmulatorBuilder {
         }
         let listener = TcpListener::bind((self.host, self.port)).await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::new(Config {
-            api_key: self.api_key,
-            api_secret: self.api_secret,
-            integration_code: self.integration_code,
-            max_file_bytes: self.max_file_bytes,
-            base_url: format!("http://{addr}"),
-            retain_bytes: self.retain_bytes,
-        }));
+        let loopback = addr.ip().is_loopback();
         let (stop, stopped) = watch::channel(false);
+        let shared = Arc::new(Shared::new(
+            Config {
+                api_key: self.api_key,
+                api_secret: self.api_secret,
+                integration_code: self.integration_code,
+                max_file_bytes: self.max_file_bytes,
+                base_url: format!("http://{addr}"),
+                retain_bytes: self.retain_bytes,
+                inspector: loopback || self.inspector,
+                loopback,
+            },
+            stopped.clone(),
+        ));
         let task = tokio::spawn(crate::server::run(listener, Arc::clone(&shared), stopped));
         tracing::debug!(%addr, "emulator listening");
         Ok(Emulator {

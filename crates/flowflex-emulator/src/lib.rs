@@ -15,10 +15,14 @@
 //! the API routes also under `/api`. Errors are JSON
 //! `{"error": "...", "code": "..."}`.
 //!
-//! Tests inspect what arrived ([`Emulator::events`], [`Emulator::assets`],
+//! Tests in Rust inspect what arrived ([`Emulator::events`],
+//! [`Emulator::wait_for_events`], [`Emulator::assets`],
 //! [`Emulator::requests`]), move the emulator's clock
 //! ([`Emulator::advance_clock`]) and script failures ([`Emulator::inject`]
-//! with a [`Fault`]).
+//! with a [`Fault`]). Tests in any language do the same over HTTP, through
+//! the control API under `/_emulator/` (`GET /_emulator/events?count=1&wait_ms=5000`,
+//! `POST /_emulator/faults`, ...), which answers only on a loopback bind
+//! unless [`EmulatorBuilder::inspector`] says otherwise.
 //!
 //! To run the emulator as a server, use `flowflex emulator` (the
 //! `flowflex-cli` crate); this library has no command-line parser, so a
@@ -41,14 +45,18 @@
 
 mod api;
 mod clock;
+mod control;
 mod emulator;
 mod error;
 mod fault;
+mod guard;
 mod headers;
 mod mime;
 mod model;
+mod paths;
 mod server;
 mod state;
+mod time;
 
 use std::time::Duration;
 

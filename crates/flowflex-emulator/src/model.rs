@@ -1,6 +1,8 @@
 //! What the emulator records, as handed to tests.
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 
@@ -75,6 +77,32 @@ pub struct RecordedEvent {
     pub payload: serde_json::Value,
     /// The `eventId` the emulator answered with (`evt_...`).
     pub event_id: String,
+    /// When it arrived, on the emulator's clock (so
+    /// [`advance_clock`](crate::Emulator::advance_clock) moves it too).
+    pub received_at: SystemTime,
+}
+
+impl RecordedEvent {
+    /// Each payload path holding an asset id (`invoice`, `gallery[0]`,
+    /// `order.receipt`, as a flow reads `{{trigger.gallery[0]}}`), with the
+    /// id standing there.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// # let emulator = flowflex_emulator::Emulator::start().await?;
+    /// for event in emulator.events() {
+    ///     if let Some(asset_id) = event.assets().get("invoice") {
+    ///         let file = emulator.asset(asset_id).expect("an accepted event names stored files");
+    ///         assert_eq!(file.mime, "application/pdf");
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn assets(&self) -> BTreeMap<String, String> {
+        crate::paths::asset_paths(&self.payload)
+    }
 }
 
 /// An asset created by `POST /v1/assets/upload-url`, uploaded or not.
@@ -99,6 +127,12 @@ pub struct StoredAsset {
     pub bytes: Bytes,
     /// Number of successful `PUT`s (a later one overwrites the bytes, like S3).
     pub put_count: u32,
+    /// When its upload URL was issued, on the emulator's clock.
+    pub created_at: SystemTime,
+    /// Once uploaded, when events can no longer name it
+    /// ([`ASSET_TTL`](crate::ASSET_TTL) after the last upload), on the
+    /// emulator's clock; `None` until uploaded.
+    pub expires_at: Option<SystemTime>,
 }
 
 /// One HTTP request the emulator received, whatever became of it.

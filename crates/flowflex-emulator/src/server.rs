@@ -1,5 +1,8 @@
 //! The accept loop and the per-request wrapper around the routes: request
-//! recording, connection accounting and fault injection live here.
+//! recording, connection accounting and fault injection live here, and the
+//! split between FlowFlex's own endpoints (recorded, faulted) and the
+//! inspector and control API (neither: looking must not change what a test
+//! sees).
 
 use std::fmt;
 use std::sync::Arc;
@@ -79,7 +82,10 @@ pub(crate) async fn run(
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let router = crate::api::router(Arc::clone(&shared));
+    let routes = Routes {
+        api: crate::api::router(Arc::clone(&shared)),
+        local: crate::control::router(Arc::clone(&shared)),
+    };
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -91,7 +97,7 @@ pub(crate) async fn run(
                     let connection = serve_connection(
                         stream,
                         open,
-                        router.clone(),
+                        routes.clone(),
                         shutdown.clone(),
                     );
                     connections.spawn(connection.instrument(span));
@@ -116,22 +122,33 @@ pub(crate) async fn run(
     tracing::debug!("emulator stopped");
 }
 
+/// FlowFlex's endpoints, and the inspector with the control API.
+#[derive(Clone)]
+struct Routes {
+    api: Router,
+    local: Router,
+}
+
 async fn serve_connection(
     stream: TcpStream,
     open: OpenConnection,
-    router: Router,
+    routes: Routes,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
     let shared = Arc::clone(&open.0);
     let request_shutdown = shutdown.clone();
-    let service = service_fn(move |request| {
-        handle(
-            Arc::clone(&shared),
-            router.clone(),
-            request_shutdown.clone(),
-            request,
-        )
+    let service = service_fn(move |request: Request<Incoming>| {
+        let shared = Arc::clone(&shared);
+        let routes = routes.clone();
+        let shutdown = request_shutdown.clone();
+        async move {
+            if crate::guard::is_local_path(request.uri().path()) {
+                Ok(serve_local(&shared, routes.local, request).await)
+            } else {
+                handle(shared, routes.api, shutdown, request).await
+            }
+        }
     });
     let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
     let mut connection = std::pin::pin!(connection);
@@ -199,6 +216,27 @@ async fn handle(
     }
     .instrument(span)
     .await
+}
+
+/// One request to the inspector or the control API: admitted or refused by
+/// the guard, never recorded nor faulted, answered with hardened headers.
+async fn serve_local(shared: &Shared, router: Router, request: Request<Incoming>) -> Response {
+    let (parts, body) = request.into_parts();
+    let mut response = match crate::guard::admit(&shared.config, &parts) {
+        Ok(()) => {
+            let request = Request::from_parts(parts, Body::new(body));
+            match router.oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        }
+        Err(refused) => {
+            tracing::debug!(code = refused.code(), "inspector request refused");
+            axum::response::IntoResponse::into_response(refused)
+        }
+    };
+    crate::guard::harden(response.headers_mut());
+    response
 }
 
 async fn route(router: Router, request: Request<Body>) -> Result<Response, Dropped> {

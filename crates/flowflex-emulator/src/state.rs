@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::StatusCode;
+use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::fault::{FaultQueue, Injection};
@@ -28,6 +29,12 @@ pub(crate) struct Config {
     pub(crate) base_url: String,
     /// Whether stored files keep their bytes (or only their size and hash).
     pub(crate) retain_bytes: bool,
+    /// Whether the inspector page and the `/_emulator/` control API answer:
+    /// on a loopback bind, or when asked for.
+    pub(crate) inspector: bool,
+    /// Whether the emulator listens on a loopback address only, where the
+    /// inspector also checks `Host` (against DNS rebinding).
+    pub(crate) loopback: bool,
 }
 
 /// State shared by the server and every [`Emulator`](crate::Emulator) handle.
@@ -36,6 +43,12 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) clock: Clock,
     state: Mutex<State>,
+    /// Bumped after every change a watcher may want to see (an event, an
+    /// upload, a fault added, fired or cleared, the clock, a reset): what the
+    /// control API's waits and the inspector's live stream wait on.
+    changes: watch::Sender<u64>,
+    /// Turns true when the server stops, so that waits and streams end.
+    stopped: watch::Receiver<bool>,
     connections_opened: AtomicU64,
     connections_open: AtomicU64,
     peak_connections_open: AtomicU64,
@@ -53,7 +66,10 @@ pub(crate) struct State {
     /// before `clear_requests` do not land on later entries.
     first_request: u64,
     pub(crate) replays: HashMap<(String, String), Replay>,
-    faults: FaultQueue,
+    pub(crate) faults: FaultQueue,
+    /// How many resets happened, so that a watcher can tell a reset from
+    /// new events.
+    pub(crate) resets: u64,
 }
 
 /// An asset as the server holds it, with its secrets.
@@ -86,7 +102,7 @@ pub(crate) struct Replay {
 }
 
 impl Asset {
-    fn snapshot(&self) -> StoredAsset {
+    fn snapshot(&self, clock: &Clock) -> StoredAsset {
         let (uploaded, size, bytes, sha256) = match &self.upload {
             Some(upload) => (
                 true,
@@ -106,6 +122,11 @@ impl Asset {
             sha256,
             bytes,
             put_count: self.put_count,
+            created_at: clock.wall(self.token_issued_at),
+            expires_at: self
+                .upload
+                .as_ref()
+                .map(|upload| clock.wall(upload.at.saturating_add(crate::ASSET_TTL))),
         }
     }
 }
@@ -118,11 +139,13 @@ impl State {
 }
 
 impl Shared {
-    pub(crate) fn new(config: Config) -> Self {
+    pub(crate) fn new(config: Config, stopped: watch::Receiver<bool>) -> Self {
         Shared {
             config,
             clock: Clock::new(),
             state: Mutex::new(State::default()),
+            changes: watch::Sender::new(0),
+            stopped,
             connections_opened: AtomicU64::new(0),
             connections_open: AtomicU64::new(0),
             peak_connections_open: AtomicU64::new(0),
@@ -144,12 +167,77 @@ impl Shared {
             .asset_order
             .iter()
             .filter_map(|id| state.assets.get(id))
-            .map(Asset::snapshot)
+            .map(|asset| asset.snapshot(&self.clock))
             .collect()
     }
 
     pub(crate) fn asset(&self, asset_id: &str) -> Option<StoredAsset> {
-        self.state().assets.get(asset_id).map(Asset::snapshot)
+        let state = self.state();
+        state
+            .assets
+            .get(asset_id)
+            .map(|asset| asset.snapshot(&self.clock))
+    }
+
+    /// Tells watchers that something changed.
+    pub(crate) fn changed(&self) {
+        self.changes
+            .send_modify(|version| *version = version.wrapping_add(1));
+    }
+
+    /// A receiver that wakes on every later [`changed`](Shared::changed).
+    pub(crate) fn watch_changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// A receiver that turns true when the server stops.
+    pub(crate) fn watch_stop(&self) -> watch::Receiver<bool> {
+        self.stopped.clone()
+    }
+
+    /// Waits, woken by each change, until `done` holds for the state, the
+    /// time is up, or the server stops; returns what `done` saw last.
+    pub(crate) async fn wait_until<T>(
+        &self,
+        within: Duration,
+        mut done: impl FnMut(&State) -> (bool, T),
+    ) -> T {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut changes = self.watch_changes();
+        let mut stopped = self.watch_stop();
+        loop {
+            // Subscribed before looking, so no change between the look and
+            // the wait is missed.
+            let (finished, seen) = done(&self.state());
+            if finished || *stopped.borrow() {
+                return seen;
+            }
+            tokio::select! {
+                changed = changes.changed() => if changed.is_err() { return seen },
+                () = tokio::time::sleep_until(deadline) => return done(&self.state()).1,
+                _ = stopped.changed() => return seen,
+            }
+        }
+    }
+
+    /// Forgets every event, asset, idempotency answer and fault: a clean
+    /// FlowFlex, on the same address and clock.
+    pub(crate) fn reset(&self) {
+        {
+            let mut state = self.state();
+            state.events.clear();
+            state.assets.clear();
+            state.asset_order.clear();
+            state.replays.clear();
+            state.faults.clear();
+            state.resets += 1;
+        }
+        self.changed();
+    }
+
+    pub(crate) fn advance_clock(&self, by: Duration) {
+        self.clock.advance(by);
+        self.changed();
     }
 
     /// Records a request as it arrives; returns its sequence number.
@@ -182,14 +270,21 @@ impl Shared {
 
     pub(crate) fn inject(&self, fault: crate::Fault) {
         self.state().faults.push(fault);
+        self.changed();
     }
 
     pub(crate) fn clear_faults(&self) {
         self.state().faults.clear();
+        self.changed();
     }
 
     pub(crate) fn next_fault(&self, endpoint: Endpoint) -> Option<Injection> {
-        self.state().faults.next(endpoint)
+        let injection = self.state().faults.next(endpoint);
+        if injection.is_some() {
+            // A fault with a count left fewer to go, or went away.
+            self.changed();
+        }
+        injection
     }
 
     pub(crate) fn connection_opened(&self) {

@@ -140,6 +140,8 @@ mod tests {
             max_file_bytes: 10,
             base_url: "http://127.0.0.1:1".into(),
             retain_bytes: true,
+            inspector: true,
+            loopback: true,
         }
     }
 

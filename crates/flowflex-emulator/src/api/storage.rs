@@ -177,6 +177,8 @@ async fn receive(shared: &Shared, accepted: Accepted, body: Body) -> Response {
         put_count = asset.put_count,
         "asset stored"
     );
+    drop(state);
+    shared.changed();
     let mut response = StatusCode::OK.into_response();
     if let Ok(etag) = etag {
         response.headers_mut().insert(header::ETAG, etag);

@@ -114,7 +114,7 @@ async fn unknown_routes_and_methods_are_json_404s() {
     let ctx = Ctx::start().await;
     let auth = (ctx.emu.api_key(), Some(ctx.emu.api_secret()));
     let attempts = [
-        ctx.http.get(ctx.url("/")),
+        ctx.http.get(ctx.url("/v1")),
         ctx.http
             .get(ctx.url("/v1/assets/upload-url"))
             .basic_auth(auth.0, auth.1),

@@ -1,6 +1,10 @@
 //! Scripted faults: what to do to the next matching requests instead of
 //! (or besides) answering them normally.
 
+mod json;
+
+pub(crate) use json::FaultSpec;
+
 use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
@@ -465,6 +469,15 @@ impl FaultQueue {
 
     pub(crate) fn clear(&mut self) {
         self.entries.clear();
+    }
+
+    /// The faults in force, in the order they are consulted, each in its
+    /// JSON form (a `times` fault with the count it has left).
+    pub(crate) fn in_force(&self) -> Vec<serde_json::Value> {
+        self.entries
+            .iter()
+            .map(|entry| entry.fault.to_json())
+            .collect()
     }
 
     /// The injection for one request to `endpoint`, if a fault fires for it.
