@@ -188,8 +188,9 @@ pub struct ConfigArgs {
 #[command(after_help = "\
 The emulator keeps everything in memory and forgets it when stopped. Point
 `flowflex send` or your code at it with the printed FLOWFLEX_* values and the
-API secret you chose. Tests in any language read what arrived from the
-control API under /_emulator/.")]
+API secret you chose. Open the printed inspector URL to see each event and
+its files as they arrive; tests in any language read them from the control
+API under /_emulator/ (docs/emulator.md).")]
 pub struct EmulatorArgs {
     /// The address to listen on.
     #[arg(long, env = "FLOWFLEX_EMULATOR_HOST", default_value = "127.0.0.1")]
@@ -224,8 +225,8 @@ pub struct EmulatorArgs {
     #[arg(long, short)]
     pub quiet: bool,
 
-    /// Serve the /_emulator/ control API on a non-loopback --host too; on
-    /// loopback it is always served.
+    /// Serve the inspector page (/) and the /_emulator/ control API on a
+    /// non-loopback --host too; on loopback they are always served.
     #[arg(long)]
     pub inspector: bool,
 }

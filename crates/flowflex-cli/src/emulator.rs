@@ -1,5 +1,6 @@
 //! `flowflex emulator`: the `flowflex-emulator` library as a server, with
-//! its announcement (where it listens, the settings a client needs), a line on stderr for each upload and event it accepts
+//! its announcement (where it listens, the settings a client needs, the
+//! inspector's URL), a line on stderr for each upload and event it accepts
 //! (unless `--quiet`), and an optional event record.
 
 use std::io::Write as _;
@@ -67,9 +68,9 @@ async fn serve(args: &EmulatorArgs) -> Result<u8, Failure> {
         } else {
             "api secret: the default (flowflex emulator --help names it)"
         });
-        if !args.host.is_loopback() && !args.inspector {
+        if emulator.inspector_url().is_none() {
             eprintln_line(&format!(
-                "control API: off, as {} is not a loopback address (--inspector serves /_emulator/ there)",
+                "inspector: off, as {} is not a loopback address (--inspector serves it and /_emulator/ there)",
                 args.host
             ));
         }

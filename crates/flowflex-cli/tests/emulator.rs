@@ -1,5 +1,5 @@
-//! `flowflex emulator` as a separate process: the control API driven by
-//! the CLI and by curl, as a developer
+//! `flowflex emulator` as a separate process: its announcement, and the
+//! control API and inspector driven by the CLI and by curl, as a developer
 //! or a test in another language would. (The library's own tests cover each
 //! field in depth; crates/flowflex-emulator/tests/control.)
 #![cfg(unix)]
@@ -10,8 +10,32 @@ use common::{Served, asset, curl, run};
 use serde_json::{Value, json};
 
 #[test]
+fn it_prints_the_inspector_url_on_start() {
+    let served = Served::start(&["--port", "0", "-q"], true);
+    let inspector = served.inspector.clone().expect("an inspector line");
+    assert_eq!(inspector, format!("{}/", served.base_url));
+    assert_eq!(
+        served.announced[4],
+        format!(
+            "Inspector: {inspector} (events and files as they arrive; control API under {inspector}_emulator/)"
+        )
+    );
+    let page = curl(&[&inspector]);
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(
+        page.header("content-security-policy")
+            .is_some_and(|p| p.contains("script-src 'self'"))
+    );
+    assert!(String::from_utf8_lossy(&page.body).contains("<title>FlowFlex emulator</title>"));
+}
+
+#[test]
 fn what_the_cli_sends_curl_reads_from_the_control_api() {
-    let served = Served::start(&["--port", "0", "-q", "--api-key", "cik_ctl"], false);
+    let served = Served::start(&["--port", "0", "-q", "--api-key", "cik_ctl"], true);
     let r = run(served
         .flowflex()
         .args(["send", "order.shipped", "--idempotency-key", "ctl-1"])
@@ -124,10 +148,10 @@ fn what_the_cli_sends_curl_reads_from_the_control_api() {
 }
 
 #[test]
-fn off_loopback_only_inspector_serves_the_control_api() {
+fn off_loopback_only_inspector_serves_the_page_and_the_api() {
     let served = Served::start(&["--host", "0.0.0.0", "--port", "0"], false);
     assert!(served.base_url.starts_with("http://0.0.0.0:"));
-    for path in ["/_emulator/events", "/_emulator/faults"] {
+    for path in ["/", "/_emulator/events"] {
         let refused = curl(&[&served.url(path)]);
         assert_eq!(refused.status, 403, "{path}");
         assert_eq!(refused.json()["code"], "INSPECTOR_OFF");
@@ -138,12 +162,15 @@ fn off_loopback_only_inspector_serves_the_control_api() {
     let stderr = served.stop();
     assert!(
         stderr.contains(
-            "control API: off, as 0.0.0.0 is not a loopback address (--inspector serves /_emulator/ there)"
+            "inspector: off, as 0.0.0.0 is not a loopback address (--inspector serves it and /_emulator/ there)"
         ),
         "{stderr}"
     );
 
-    let served = Served::start(&["--host", "0.0.0.0", "--port", "0", "--inspector"], false);
+    let served = Served::start(&["--host", "0.0.0.0", "--port", "0", "--inspector"], true);
+    let inspector = served.inspector.clone().expect("announced");
+    assert!(inspector.starts_with("http://0.0.0.0:"), "{inspector}");
+    assert_eq!(curl(&[&served.url("/")]).status, 200);
     let events: Value = curl(&[&served.url("/_emulator/events")]).json();
     assert_eq!(events, json!({"events": []}));
 }

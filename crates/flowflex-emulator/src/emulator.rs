@@ -188,9 +188,18 @@ impl Emulator {
         self.inner.shared.reset();
     }
 
-    /// The four lines a server prints on stdout once it is ready: where it
-    /// listens, then the settings a client needs as `NAME=value` lines (the
-    /// secret is never among them).
+    /// `http://HOST:PORT/`, where the inspector page is served, or `None`
+    /// when it is not: on a non-loopback address without
+    /// [`EmulatorBuilder::inspector`].
+    #[must_use]
+    pub fn inspector_url(&self) -> Option<String> {
+        let config = &self.inner.shared.config;
+        config.inspector.then(|| format!("{}/", config.base_url))
+    }
+
+    /// What a server prints on stdout once it is ready: where it listens,
+    /// the settings a client needs as `NAME=value` lines (the secret is
+    /// never among them), then the inspector's address when it is served.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -199,17 +208,24 @@ impl Emulator {
     /// let text = emulator.announcement();
     /// assert!(text.starts_with("FlowFlex emulator listening on http://127.0.0.1:"));
     /// assert!(text.contains("FLOWFLEX_API_KEY=cik_emulator\n"));
+    /// assert!(text.contains(&format!("Inspector: {}/ ", emulator.base_url())));
     /// assert!(!text.contains(emulator.api_secret()));
     /// # Ok(()) }
     /// ```
     #[must_use]
     pub fn announcement(&self) -> String {
         let base_url = self.base_url();
-        format!(
+        let mut text = format!(
             "FlowFlex emulator listening on {base_url}\nFLOWFLEX_BASE_URL={base_url}\nFLOWFLEX_API_KEY={}\nFLOWFLEX_INTEGRATION_CODE={}\n",
             self.api_key(),
             self.integration_code()
-        )
+        );
+        if let Some(url) = self.inspector_url() {
+            text.push_str(&format!(
+                "Inspector: {url} (events and files as they arrive; control API under {url}_emulator/)\n"
+            ));
+        }
+        text
     }
 
     /// Queues a fault; see [`Fault`].
@@ -374,10 +390,11 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Serve the `/_emulator/` control API on a non-loopback
-    /// [`host`](EmulatorBuilder::host) too (default `false`: it answers only
-    /// when the emulator listens on loopback, as it shows every event and
-    /// file and can reset them). On loopback it is always served.
+    /// Serve the inspector page (`/`) and the `/_emulator/` control API on a
+    /// non-loopback [`host`](EmulatorBuilder::host) too (default `false`:
+    /// they answer only when the emulator listens on loopback, as they show
+    /// every event and file and can reset them). On loopback they are
+    /// always served.
     pub fn inspector(mut self, serve_off_loopback: bool) -> Self {
         self.inspector = serve_off_loopback;
         self

@@ -21,8 +21,10 @@
 //! ([`Emulator::advance_clock`]) and script failures ([`Emulator::inject`]
 //! with a [`Fault`]). Tests in any language do the same over HTTP, through
 //! the control API under `/_emulator/` (`GET /_emulator/events?count=1&wait_ms=5000`,
-//! `POST /_emulator/faults`, ...), which answers only on a loopback bind
-//! unless [`EmulatorBuilder::inspector`] says otherwise.
+//! `POST /_emulator/faults`, ...), and people watch events and open their
+//! files in the inspector page at `/` ([`Emulator::inspector_url`]). Both
+//! answer only on a loopback bind unless [`EmulatorBuilder::inspector`]
+//! says otherwise; docs/emulator.md describes them.
 //!
 //! To run the emulator as a server, use `flowflex emulator` (the
 //! `flowflex-cli` crate); this library has no command-line parser, so a
@@ -51,6 +53,7 @@ mod error;
 mod fault;
 mod guard;
 mod headers;
+mod inspector;
 mod mime;
 mod model;
 mod paths;

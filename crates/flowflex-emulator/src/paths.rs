@@ -1,6 +1,7 @@
 //! Payload paths as a flow names them (`invoice`, `gallery[0]`,
 //! `order.receipt`; `{{trigger.<path>}}` in a flow), and the asset ids that
-//! stand at them: the control API's `assets` map.
+//! stand at them. The control API's `assets` map and the inspector's flow
+//! names both come from here.
 
 use std::collections::BTreeMap;
 
@@ -25,6 +26,15 @@ pub(crate) fn with_key(path: &str, key: &str) -> String {
 /// `path` with an array index appended.
 pub(crate) fn with_index(path: &str, index: usize) -> String {
     format!("{path}[{index}]")
+}
+
+/// `{{trigger.<path>}}`, the name a flow uses for the value at `path`.
+pub(crate) fn flow_name(path: &str) -> String {
+    if path.starts_with('[') || path.is_empty() {
+        format!("{{{{trigger{path}}}}}")
+    } else {
+        format!("{{{{trigger.{path}}}}}")
+    }
 }
 
 /// Each path of `payload` that holds an asset id, with the id. An accepted
@@ -93,5 +103,9 @@ mod tests {
                 ("order.receipt", "asset_d"),
             ]
         );
+        assert_eq!(flow_name("gallery[0]"), "{{trigger.gallery[0]}}");
+        assert_eq!(flow_name("order.receipt"), "{{trigger.order.receipt}}");
+        assert_eq!(flow_name(""), "{{trigger}}");
+        assert_eq!(flow_name("[2]"), "{{trigger[2]}}");
     }
 }

@@ -84,7 +84,8 @@ pub(crate) async fn run(
 ) {
     let routes = Routes {
         api: crate::api::router(Arc::clone(&shared)),
-        local: crate::control::router(Arc::clone(&shared)),
+        local: crate::inspector::router(Arc::clone(&shared))
+            .merge(crate::control::router(Arc::clone(&shared))),
     };
     let mut connections = JoinSet::new();
     loop {

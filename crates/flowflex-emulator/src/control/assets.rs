@@ -41,6 +41,17 @@ impl Preview {
             _ => Preview::None,
         }
     }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Preview::Image => "image",
+            Preview::Video => "video",
+            Preview::Audio => "audio",
+            Preview::Pdf => "pdf",
+            Preview::Text => "text",
+            Preview::None => "none",
+        }
+    }
 }
 
 /// An asset as the control API shows it.

@@ -22,6 +22,7 @@ use crate::api::{BodyError, parse_json, read_body};
 use crate::error::ApiError;
 use crate::state::Shared;
 
+pub(crate) use assets::Preview;
 
 /// Largest JSON body the control API reads (a fault, a clock move).
 const BODY_LIMIT: usize = 64 * 1024;

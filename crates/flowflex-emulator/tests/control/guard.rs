@@ -7,12 +7,15 @@ use serde_json::json;
 use crate::{Ctx, assert_error};
 
 /// Every path of the inspector and the control API, with a method.
-const PATHS: [(&str, &str); 5] = [
+const PATHS: [(&str, &str); 8] = [
+    ("GET", "/"),
     ("GET", "/_emulator/events"),
     ("GET", "/_emulator/assets"),
     ("GET", "/_emulator/faults"),
     ("GET", "/_emulator/clock"),
     ("POST", "/_emulator/reset"),
+    ("GET", "/_emulator/inspector/app.js"),
+    ("GET", "/_emulator/inspector/stream"),
 ];
 
 /// An emulator on 0.0.0.0 (not a loopback bind), reached over loopback.
@@ -29,8 +32,10 @@ async fn unspecified(inspector: bool) -> Ctx {
 }
 
 #[tokio::test]
-async fn off_loopback_the_control_api_answers_only_when_asked() {
+async fn off_loopback_the_inspector_answers_only_when_asked() {
     let ctx = unspecified(false).await;
+    assert_eq!(ctx.emu.inspector_url(), None);
+    assert!(!ctx.emu.announcement().contains("Inspector"));
     for (method, path) in PATHS {
         let request = ctx
             .http
@@ -50,14 +55,29 @@ async fn off_loopback_the_control_api_answers_only_when_asked() {
     assert_eq!(ctx.emu.events().len(), 1, "and nothing was reset");
 
     let ctx = unspecified(true).await;
+    let url = ctx.emu.inspector_url().expect("served");
+    assert!(
+        url.starts_with("http://0.0.0.0:") && url.ends_with('/'),
+        "{url}"
+    );
+    let page = ctx.http.get(ctx.url("/")).send().await.expect("answer");
+    assert_eq!(page.status(), StatusCode::OK);
     let (status, _) = ctx.get_json("/_emulator/events").await;
     assert_eq!(status, StatusCode::OK);
 }
 
 #[tokio::test]
-async fn on_loopback_it_answers() {
+async fn on_loopback_it_answers_and_says_where() {
     let ctx = Ctx::start().await;
+    let url = ctx.emu.inspector_url().expect("served on loopback");
+    assert_eq!(url, format!("{}/", ctx.emu.base_url()));
+    assert!(ctx.emu.announcement().ends_with(&format!(
+        "Inspector: {url} (events and files as they arrive; control API under {url}_emulator/)\n"
+    )));
     for (method, path) in PATHS {
+        if path.ends_with("/stream") {
+            continue; // Never ends: inspector/stream.rs reads it.
+        }
         let request = ctx
             .http
             .request(method.parse().expect("method"), ctx.url(path));
@@ -88,7 +108,7 @@ async fn another_host_name_or_origin_is_refused() {
     assert_error(response, 403, "HOST_NOT_ALLOWED").await;
     let response = ctx
         .http
-        .get(ctx.url("/_emulator/events"))
+        .get(ctx.url("/"))
         .header("host", format!("localhost:{}", ctx.emu.addr().port()))
         .send()
         .await
@@ -131,7 +151,7 @@ async fn looking_is_neither_recorded_nor_faulted() {
     let ctx = Ctx::start().await;
     ctx.emu
         .inject(Fault::on(Endpoint::Other).status(500).every(1));
-    for path in ["/_emulator/events", "/_emulator/assets"] {
+    for path in ["/", "/_emulator/events", "/_emulator/assets"] {
         let response = ctx.http.get(ctx.url(path)).send().await.expect("answer");
         assert_eq!(response.status(), StatusCode::OK, "{path}");
     }
