@@ -29,11 +29,8 @@ pub(crate) fn admit(config: &Config, request: &Parts) -> Result<(), ApiError> {
              to serve them on this address",
         ));
     }
-    let host = host_name(&request.headers);
-    if config.loopback
-        && let Some(host) = host
-        && !is_local_host(host)
-    {
+    let foreign = host_name(&request.headers).is_some_and(|host| !is_local_host(host));
+    if config.loopback && foreign {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "HOST_NOT_ALLOWED",

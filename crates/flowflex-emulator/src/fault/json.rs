@@ -112,9 +112,7 @@ impl FaultSpec {
             }
             _ => {}
         }
-        if let Some(status) = self.status
-            && !(100..=599).contains(&status)
-        {
+        if let Some(status) = self.status.filter(|s| !(100..=599).contains(s)) {
             return Err(format!(
                 "\"status\": {status} is not an HTTP status; use 100 to 599"
             ));

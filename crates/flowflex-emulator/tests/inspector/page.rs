@@ -99,7 +99,7 @@ async fn each_value_shows_with_its_flow_name_and_each_file_as_a_file() {
     )));
     assert!(html.contains(r#"<span class="fname">label.png</span> <span class="mime">image&#x2f;png</span> <span class="size">69 bytes</span>"#));
     assert!(html.contains(
-        r#"<span class="k">&quot;total&quot;</span>: <span class="v value">42.5</span>"#
+        r#"<span class="k">&quot;total&quot;</span>: <span class="v v-value">42.5</span>"#
     ));
 }
 
