@@ -56,9 +56,13 @@ pub(crate) struct Probe {
     counting: AtomicBool,
     statements: AtomicU64,
     rows: AtomicU64,
+    /// Statements and rows by the statement's first words, when
+    /// `FLOWFLEX_BENCH_STATEMENTS` is set (printed after each count).
+    by_statement: Mutex<HashMap<String, (u64, u64)>>,
     /// When each latency event reached the emulator, by name.
     arrivals: Mutex<HashMap<String, Instant>>,
     arrived: Notify,
+    detailed: bool,
 }
 
 impl Probe {
@@ -68,7 +72,10 @@ impl Probe {
         static PROBE: OnceLock<Arc<Probe>> = OnceLock::new();
         Arc::clone(PROBE.get_or_init(|| {
             use tracing_subscriber::layer::SubscriberExt as _;
-            let probe = Arc::new(Probe::default());
+            let probe = Arc::new(Probe {
+                detailed: std::env::var_os("FLOWFLEX_BENCH_STATEMENTS").is_some(),
+                ..Probe::default()
+            });
             let subscriber = tracing_subscriber::registry().with(ProbeLayer(Arc::clone(&probe)));
             if tracing::subscriber::set_global_default(subscriber).is_err() {
                 eprintln!("  (a tracing subscriber was already set: arrivals are not seen)");
@@ -87,6 +94,18 @@ impl Probe {
     /// Stops counting; the statements and rows changed since [`count`].
     fn counted(&self) -> (u64, u64) {
         self.counting.store(false, Ordering::SeqCst);
+        let mut by: Vec<_> = std::mem::take(
+            &mut *self
+                .by_statement
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+        .into_iter()
+        .collect();
+        by.sort_by_key(|entry| std::cmp::Reverse(entry.1));
+        for (statement, (n, rows)) in by {
+            eprintln!("    {n:>8} statements {rows:>8} rows  {statement}");
+        }
         (
             self.statements.load(Ordering::SeqCst),
             self.rows.load(Ordering::SeqCst),
@@ -151,10 +170,42 @@ impl<S: Subscriber> Layer<S> for ProbeLayer {
         let mut fields = Fields::default();
         event.record(&mut fields);
         if event.metadata().target() == SQLX {
+            // Transaction control is not a statement of the outbox's (and
+            // SQLite reports the previous statement's changes for it).
+            let control = ["\"BEGIN", "\"COMMIT", "\"ROLLBACK"]
+                .iter()
+                .any(|c| fields.message.starts_with(c));
+            if control {
+                return;
+            }
+            // Rows written: what INSERT, UPDATE and DELETE changed (a
+            // SELECT's count is rows read).
+            let text = if fields.statement.trim().is_empty() {
+                fields.message.trim_matches('"')
+            } else {
+                fields.statement.as_str()
+            };
+            let verb = text
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty() && !l.starts_with("--"))
+                .and_then(|l| l.split_whitespace().next())
+                .unwrap_or_default()
+                .to_ascii_uppercase();
+            let writes = ["INSERT", "UPDATE", "DELETE", "WITH"].contains(&verb.as_str());
+            let written = if writes { fields.rows_affected } else { 0 };
             self.0.statements.fetch_add(1, Ordering::Relaxed);
-            self.0
-                .rows
-                .fetch_add(fields.rows_affected, Ordering::Relaxed);
+            self.0.rows.fetch_add(written, Ordering::Relaxed);
+            if self.0.detailed {
+                let mut by = self
+                    .0
+                    .by_statement
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                let entry = by.entry(fields.message).or_default();
+                entry.0 += 1;
+                entry.1 += written;
+            }
         } else if fields.message == "event recorded" && fields.event.starts_with(LATENCY_EVENT) {
             self.0
                 .arrivals
@@ -170,6 +221,9 @@ impl<S: Subscriber> Layer<S> for ProbeLayer {
 struct Fields {
     message: String,
     event: String,
+    /// sqlx's statement text (`db.statement`; empty when the summary is
+    /// the whole statement).
+    statement: String,
     rows_affected: u64,
 }
 
@@ -181,12 +235,17 @@ impl Visit for Fields {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.record_debug(field, &value);
+        if field.name() == "db.statement" {
+            value.clone_into(&mut self.statement);
+        } else {
+            self.record_debug(field, &value);
+        }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         match field.name() {
-            "message" => self.message = format!("{value:?}"),
+            // sqlx names its statement's first words `summary`.
+            "message" | "summary" => self.message = format!("{value:?}"),
             "event" => self.event = format!("{value:?}").trim_matches('"').to_owned(),
             _ => {}
         }
@@ -216,6 +275,10 @@ pub(crate) fn run(runtime: &Runtime, plan: &Plan, r: &mut Results) {
     eprintln!("7. fleet: enqueues/s from {ENQUEUE_TASKS} tasks, SQLite and PostgreSQL, alternated");
     let (sqlite, postgres) = crate::workloads::split(runtime.block_on(enqueue_rates(plan, &pg)));
     (r.fleet_enqueue_sqlite, r.fleet_enqueue_pg) = (sqlite, postgres);
+    if let Ok(pg) = &pg {
+        eprintln!("7. fleet: enqueues/s through enqueue_many of {BATCH} (PostgreSQL)");
+        r.fleet_enqueue_many = Outcome::of(runtime.block_on(enqueue_many_rate(plan, pg)));
+    }
 
     eprintln!("7. fleet: database work per delivered event, without and with a file");
     for (files, sqlite, postgres) in [
@@ -431,6 +494,45 @@ async fn enqueue_rates(
     Ok((sqlite, postgres))
 }
 
+/// Events per second stored by `enqueue_many` calls of [`BATCH`] events, one
+/// after another, for `plan.event_duration`, on a fresh schema each run.
+async fn enqueue_many_rate(
+    plan: &Plan,
+    pg: &crate::outbox::PgServer,
+) -> Result<Vec<f64>, BoxError> {
+    let payload = crate::encode::order_json();
+    let mut rates = Vec::new();
+    for _ in 0..plan.runs {
+        let schema = pg.schema().await?;
+        let measured = async {
+            let outbox = Outbox::connect_postgres(&schema.url).await?;
+            let batch = || (0..BATCH).map(|_| outbox.enqueue("bench.many", &payload));
+            outbox.enqueue_many(batch()).await?;
+            let start = Instant::now();
+            let mut stored = 0usize;
+            while start.elapsed() < plan.event_duration {
+                stored += outbox.enqueue_many(batch()).await?.len();
+            }
+            let elapsed = start.elapsed().as_secs_f64();
+            let pending = outbox.stats().await?.pending;
+            crate::outbox::close(outbox).await;
+            if pending != (stored + BATCH) as u64 {
+                return Err(format!(
+                    "{} events enqueued but {pending} are pending",
+                    stored + BATCH
+                )
+                .into());
+            }
+            #[allow(clippy::cast_precision_loss)]
+            Ok::<_, BoxError>(stored as f64 / elapsed)
+        }
+        .await;
+        schema.drop_schema(pg).await?;
+        rates.push(measured?);
+    }
+    Ok(rates)
+}
+
 /// Events per second stored by [`ENQUEUE_TASKS`] tasks for `duration`.
 async fn timed_enqueues(outbox: &Outbox, duration: Duration) -> Result<f64, BoxError> {
     let payload = crate::encode::order_json();
@@ -501,9 +603,19 @@ async fn store_events(outbox: &Outbox, n: usize, files: bool) -> Result<(), BoxE
     Ok(())
 }
 
-/// Delivers everything pending with one relay of [`IN_FLIGHT`] slots.
-async fn deliver_all(outbox: &Outbox, client: &Client, n: usize) -> Result<(), BoxError> {
+/// Delivers everything pending with one relay of [`IN_FLIGHT`] slots;
+/// waits by watching the emulator, so that the wait adds no statement.
+async fn deliver_all(
+    outbox: &Outbox,
+    emulator: &Emulator,
+    client: &Client,
+    n: usize,
+) -> Result<(), BoxError> {
     let relay = outbox.relay(client.clone()).concurrency(IN_FLIGHT).spawn();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while emulator.events().len() < n && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let flushed = relay.flush(Duration::from_secs(300)).await;
     relay.shutdown().await;
     flushed?;
@@ -523,7 +635,7 @@ async fn work_sqlite(plan: &Plan, files: bool, probe: &Probe) -> Result<Work, Bo
     let outbox = Outbox::open_sqlite(scratch.db()).await?;
     store_events(&outbox, n, files).await?;
     probe.count();
-    let delivered = deliver_all(&outbox, &client, n).await;
+    let delivered = deliver_all(&outbox, &emulator, &client, n).await;
     let (statements, rows) = probe.counted();
     delivered?;
     crate::outbox::close(outbox).await;
@@ -553,7 +665,7 @@ async fn work_pg(
         let before = pg.activity(&schema.name).await?;
         let outbox = Outbox::connect_postgres(&schema.url).await?;
         probe.count();
-        let delivered = deliver_all(&outbox, &client, n).await;
+        let delivered = deliver_all(&outbox, &emulator, &client, n).await;
         let (statements, rows) = probe.counted();
         crate::outbox::close(outbox).await;
         delivered?;

@@ -206,3 +206,52 @@ async fn delivered_events_are_deleted_after_keep_delivered() {
     drop(outbox);
     schema.drop_schema().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enqueue_many_stores_all_or_nothing() {
+    let (Some(schema), Some(capped_schema)) = (PgSchema::create().await, PgSchema::create().await)
+    else {
+        return;
+    };
+    let outbox = Outbox::connect_postgres(&schema.schema_url())
+        .await
+        .expect("outbox");
+    let capped = Outbox::builder()
+        .max_pending_events(5)
+        .connect_postgres(&capped_schema.schema_url())
+        .await
+        .expect("outbox");
+    common::enqueue_many_stores_all_or_nothing(&outbox, &capped).await;
+
+    // In the caller's transaction: stored if and only if it commits.
+    let pool = outbox.pg_pool().expect("pool").clone();
+    let batch = |tag: &'static str| {
+        let outbox = &outbox;
+        (0..3).map(move |i| {
+            outbox
+                .enqueue("many.test", flowflex::json!({"i": i}))
+                .idempotency_key(format!("{tag}-{i}"))
+        })
+    };
+    let before = outbox.stats().await.expect("stats").pending;
+    let mut tx = pool.begin().await.expect("begin");
+    outbox
+        .enqueue_many(batch("rolled-back"))
+        .in_transaction(&mut tx)
+        .await
+        .expect("stored in the transaction");
+    tx.rollback().await.expect("rollback");
+    assert_eq!(outbox.stats().await.expect("stats").pending, before);
+    let mut tx = pool.begin().await.expect("begin");
+    let ids = outbox
+        .enqueue_many(batch("committed"))
+        .in_transaction(&mut tx)
+        .await
+        .expect("stored in the transaction");
+    tx.commit().await.expect("commit");
+    assert_eq!(ids.len(), 3);
+    assert_eq!(outbox.stats().await.expect("stats").pending, before + 3);
+    drop((outbox, capped));
+    schema.drop_schema().await;
+    capped_schema.drop_schema().await;
+}

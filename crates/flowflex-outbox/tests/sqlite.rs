@@ -707,3 +707,15 @@ async fn delivered_events_are_deleted_after_keep_delivered() {
     common::delivered_events_are_deleted_after_keep_delivered(&s.outbox, &s.emulator, &clock, keep)
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enqueue_many_stores_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = fast().open_sqlite(dir.path().join("o.db")).await.unwrap();
+    let capped = fast()
+        .max_pending_events(5)
+        .open_sqlite(dir.path().join("capped.db"))
+        .await
+        .unwrap();
+    common::enqueue_many_stores_all_or_nothing(&outbox, &capped).await;
+}

@@ -177,8 +177,8 @@ pub(crate) struct Turn {
     pub(crate) claim: Option<Claim>,
 }
 
-/// What a turn claimed, and, when it found fewer due events than it asked
-/// for, when the next one not yet due becomes due (outbox clock, ms).
+/// What a turn claimed, and, when it found none, when the next event not
+/// yet due becomes due (outbox clock, ms).
 #[derive(Debug, Default)]
 pub(crate) struct Turned {
     pub(crate) claimed: Vec<Claimed>,
@@ -384,12 +384,10 @@ pub(crate) fn check_caps(pending: &PendingRow, events: u64, size: i64, caps: Cap
 }
 
 /// The events' count and bytes, for [`check_caps`].
-pub(crate) fn weight(events: &[NewEvent]) -> (u64, i64) {
-    let bytes = events
-        .iter()
-        .map(|e| e.bytes)
-        .fold(0i64, i64::saturating_add);
-    (events.len() as u64, bytes)
+pub(crate) fn weight<'a>(events: impl Iterator<Item = &'a NewEvent>) -> (u64, i64) {
+    events.fold((0, 0), |(n, bytes), e| {
+        (n + 1, i64::saturating_add(bytes, e.bytes))
+    })
 }
 
 /// Sorts `rows` (ordered by event id) into `claimed`, each event's in

@@ -70,6 +70,7 @@ pub(crate) async fn open(pool: PgPool) -> Result<PgStore> {
         Writer {
             pool: pool.clone(),
             channel: channel.clone(),
+            counted: None,
         }
         .run(jobs),
     );
@@ -174,7 +175,7 @@ impl Backend for PgStore {
         // The caps as the caller's transaction sees them: enqueues in
         // flight elsewhere are not in it, so concurrent ones may overshoot
         // a cap by their number.
-        let (n, bytes) = super::weight(&events);
+        let (n, bytes) = super::weight(events.iter());
         check_caps(conn, n, bytes, caps).await?;
         let stored = copy_in_all(conn, events).await?;
         let refs: Vec<&Stored> = stored.iter().collect();
@@ -183,6 +184,18 @@ impl Backend for PgStore {
     }
 
     async fn turn(&self, turn: Turn) -> Result<Turned> {
+        if turn.settled.is_empty() {
+            // A claim alone is one statement: no transaction around it.
+            let Some(ask) = &turn.claim else {
+                return Ok(Turned::default());
+            };
+            let mut conn = self
+                .pool
+                .acquire()
+                .await
+                .map_err(Error::db("claiming due events"))?;
+            return claim(&mut conn, ask).await;
+        }
         let mut tx = self
             .pool
             .begin()
@@ -209,43 +222,10 @@ impl Backend for PgStore {
                 .await
                 .map_err(Error::db("freeing attachments"))?;
         }
-        let mut turned = Turned::default();
-        if let Some(claim) = &turn.claim {
-            let rows: Vec<ClaimedRow> = sqlx::query_as(sql::PG_CLAIM)
-                .bind(claim.lease_until)
-                .bind(&*claim.relay)
-                .bind(claim.now)
-                .bind(crate::clock::wall_ms())
-                .bind(i64::try_from(claim.n).unwrap_or(i64::MAX))
-                .bind(Status::Pending.as_str())
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(Error::db("claiming due events"))?;
-            if rows.len() < claim.n {
-                let (due,): (Option<i64>,) = sqlx::query_as(sql::NEXT_DUE)
-                    .bind(Status::Pending.as_str())
-                    .bind(claim.now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(Error::db("finding the next due event"))?;
-                turned.next_due = due;
-            }
-            let with_files: Vec<i64> = rows
-                .iter()
-                .filter(|r| r.attachments > 0)
-                .map(|r| r.id)
-                .collect();
-            let attachments: Vec<AttachmentRow> = if with_files.is_empty() {
-                Vec::new()
-            } else {
-                sqlx::query_as(sql::PG_ATTACHMENTS)
-                    .bind(&with_files)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(Error::db("reading attachments"))?
-            };
-            turned.claimed = super::attach(rows, attachments);
-        }
+        let turned = match &turn.claim {
+            Some(ask) => claim(&mut tx, ask).await?,
+            None => Turned::default(),
+        };
         tx.commit()
             .await
             .map_err(Error::db("recording deliveries"))?;
@@ -271,20 +251,15 @@ impl Backend for PgStore {
             .await
             .map_err(Error::io_at(&doing, &dir))?;
         let mut written = 0i64;
-        let mut seq = 0i32;
-        loop {
-            let chunk: Option<(Vec<u8>,)> = sqlx::query_as(sql::PG_READ_CHUNK)
-                .bind(blob)
-                .bind(seq)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(Error::db("reading attachment content"))?;
-            let Some((data,)) = chunk else { break };
+        let mut chunks = sqlx::query_as::<_, (Vec<u8>,)>(sql::PG_READ_CHUNKS)
+            .bind(blob)
+            .fetch(&self.pool);
+        while let Some(chunk) = chunks.next().await {
+            let (data,) = chunk.map_err(Error::db("reading attachment content"))?;
             written += i64::try_from(data.len()).unwrap_or(i64::MAX);
             file.write_all(&data)
                 .await
                 .map_err(Error::io_at(&doing, &dir))?;
-            seq += 1;
         }
         file.flush().await.map_err(Error::io_at(&doing, &dir))?;
         if written != row.size {
@@ -308,6 +283,49 @@ impl Backend for PgStore {
             .map(|r| r.rows_affected())
             .map_err(Error::db("removing content no event names"))
     }
+}
+
+/// Claims due events on `conn`, reads the attachment rows of those that
+/// have any, and, when it finds none, when the next event not yet due will
+/// be.
+async fn claim(conn: &mut PgConnection, claim: &super::Claim) -> Result<Turned> {
+    let rows: Vec<ClaimedRow> = sqlx::query_as(sql::PG_CLAIM)
+        .bind(claim.lease_until)
+        .bind(&*claim.relay)
+        .bind(claim.now)
+        .bind(crate::clock::wall_ms())
+        .bind(i64::try_from(claim.n).unwrap_or(i64::MAX))
+        .bind(Status::Pending.as_str())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(Error::db("claiming due events"))?;
+    let mut turned = Turned::default();
+    if rows.is_empty() {
+        let (due,): (Option<i64>,) = sqlx::query_as(sql::NEXT_DUE)
+            .bind(Status::Pending.as_str())
+            .bind(claim.now)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(Error::db("finding the next due event"))?;
+        turned.next_due = due;
+        return Ok(turned);
+    }
+    let with_files: Vec<i64> = rows
+        .iter()
+        .filter(|r| r.attachments > 0)
+        .map(|r| r.id)
+        .collect();
+    let attachments: Vec<AttachmentRow> = if with_files.is_empty() {
+        Vec::new()
+    } else {
+        sqlx::query_as(sql::PG_ATTACHMENTS)
+            .bind(&with_files)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(Error::db("reading attachments"))?
+    };
+    turned.claimed = super::attach(rows, attachments);
+    Ok(turned)
 }
 
 async fn check_caps(conn: &mut PgConnection, n: u64, bytes: i64, caps: Caps) -> Result<()> {
@@ -389,7 +407,7 @@ async fn copy_in(
     }
 }
 
-/// Inserts `events` (content stored) on `conn` in two statements and
+/// Inserts `events` (content stored) on `conn` in one statement that also
 /// notifies the channel; each event's id and whether it is new. The first
 /// of several events with one idempotency key is the one stored; an event
 /// whose key is stored already gets that event's id, and its content is
@@ -409,11 +427,13 @@ async fn insert(
         }
     }
     let mut columns = EventColumns::default();
+    let mut files = AttachmentColumns::default();
     for s in &fresh {
         columns.push(&s.event);
+        files.push(s);
     }
     let now = fresh.first().map_or(0, |s| s.event.now);
-    let inserted: Vec<(i64, String)> = sqlx::query_as(sql::PG_INSERT_EVENTS)
+    let inserted: Vec<(i64, String, i64)> = sqlx::query_as(sql::PG_INSERT_EVENTS)
         .bind(&columns.event)
         .bind(&columns.key)
         .bind(&columns.body)
@@ -422,12 +442,20 @@ async fn insert(
         .bind(&columns.attachments)
         .bind(now)
         .bind(Status::Pending.as_str())
+        .bind(&files.key)
+        .bind(&files.idx)
+        .bind(&files.filename)
+        .bind(&files.mime)
+        .bind(&files.size)
+        .bind(&files.used)
+        .bind(&files.blob)
+        .bind(channel)
         .fetch_all(&mut *conn)
         .await
         .map_err(Error::db("storing events"))?;
     let mut ids: HashMap<String, (i64, bool)> = inserted
         .into_iter()
-        .map(|(id, key)| (key, (id, true)))
+        .map(|(id, key, _)| (key, (id, true)))
         .collect();
     let missing: Vec<&str> = fresh
         .iter()
@@ -442,8 +470,6 @@ async fn insert(
             .map_err(Error::db("finding idempotency keys"))?;
         ids.extend(found.into_iter().map(|(id, key)| (key, (id, false))));
     }
-    // Attachment rows for the new events; content of the others goes.
-    let mut rows = AttachmentColumns::default();
     let mut unused: Vec<&str> = Vec::new();
     let mut out = Vec::with_capacity(events.len());
     for (i, s) in events.iter().enumerate() {
@@ -455,25 +481,10 @@ async fn insert(
             });
         };
         let stored_here = new && first.get(s.event.key.as_str()) == Some(&i);
-        if stored_here {
-            rows.push(id, s);
-        } else {
+        if !stored_here {
             unused.extend(s.blobs.iter().flatten().map(String::as_str));
         }
         out.push((id, stored_here));
-    }
-    if !rows.event_id.is_empty() {
-        sqlx::query(sql::PG_INSERT_ATTACHMENTS)
-            .bind(&rows.event_id)
-            .bind(&rows.idx)
-            .bind(&rows.filename)
-            .bind(&rows.mime)
-            .bind(&rows.size)
-            .bind(&rows.used)
-            .bind(&rows.blob)
-            .execute(&mut *conn)
-            .await
-            .map_err(Error::db("storing attachments"))?;
     }
     if !unused.is_empty() {
         sqlx::query(sql::PG_DELETE_BLOBS)
@@ -481,19 +492,6 @@ async fn insert(
             .execute(&mut *conn)
             .await
             .map_err(Error::db("deleting content not needed"))?;
-    }
-    let new: Vec<i64> = out
-        .iter()
-        .filter(|(_, new)| *new)
-        .map(|(id, _)| *id)
-        .collect();
-    if let Some(first_id) = new.iter().min() {
-        sqlx::query(sql::PG_NOTIFY)
-            .bind(channel)
-            .bind(format!("{first_id} {}", new.len()))
-            .execute(&mut *conn)
-            .await
-            .map_err(Error::db("notifying relays"))?;
     }
     Ok(out)
 }
@@ -521,10 +519,10 @@ impl<'a> EventColumns<'a> {
     }
 }
 
-/// Attachment rows, column by column.
+/// Attachment rows, column by column, each with its event's key.
 #[derive(Default)]
 struct AttachmentColumns<'a> {
-    event_id: Vec<i64>,
+    key: Vec<&'a str>,
     idx: Vec<i32>,
     filename: Vec<&'a str>,
     mime: Vec<&'a str>,
@@ -534,9 +532,9 @@ struct AttachmentColumns<'a> {
 }
 
 impl<'a> AttachmentColumns<'a> {
-    fn push(&mut self, id: i64, s: &'a Stored) {
+    fn push(&mut self, s: &'a Stored) {
         for (idx, (file, blob)) in s.event.files.iter().zip(&s.blobs).enumerate() {
-            self.event_id.push(id);
+            self.key.push(&s.event.key);
             self.idx.push(i32::try_from(idx).unwrap_or(i32::MAX));
             self.filename.push(&file.filename);
             self.mime.push(&file.mime);
@@ -548,14 +546,21 @@ impl<'a> AttachmentColumns<'a> {
 }
 
 /// Gathers the enqueues made outside a caller's transaction into one
-/// transaction per batch.
+/// statement per batch.
 struct Writer {
     pool: PgPool,
     channel: String,
+    /// The pending count last read, plus what this writer stored since,
+    /// and when it was read.
+    counted: Option<(PendingRow, std::time::Instant)>,
 }
 
+/// How long a pending count read by the writer stands in for a fresh one,
+/// while the queue is below half its caps.
+const COUNT_FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Writer {
-    async fn run(self, mut jobs: mpsc::Receiver<Job>) {
+    async fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
         while let Some(batch) = super::writer::next_batch(&mut jobs, MAX_BATCH).await {
             // A broken connection (a terminated backend, a restart) fails
             // the batch with nothing written, or with its commit unknown:
@@ -566,6 +571,7 @@ impl Writer {
             if let Err(e) = &outcome {
                 if matches!(e, Error::Database { .. }) {
                     tracing::warn!(target: "flowflex_outbox", error = %e, "an enqueue batch failed; trying once more");
+                    self.counted = None;
                     outcome = self.write(&batch).await;
                 }
             }
@@ -576,6 +582,7 @@ impl Writer {
                     }
                 }
                 Err(e) => {
+                    self.counted = None;
                     for job in batch {
                         let _ = job.reply.send(Err(e.again()));
                     }
@@ -584,20 +591,53 @@ impl Writer {
         }
     }
 
-    async fn write(&self, batch: &[Job]) -> Result<Vec<Result<Vec<i64>>>> {
-        let mut tx = self.pool.begin().await.map_err(Error::db("enqueueing"))?;
-        let pending: PendingRow = sqlx::query_as(sql::PENDING)
-            .fetch_one(&mut *tx)
+    /// The pending count to check `batch` against: the one last read while
+    /// it is fresh and the queue far from its caps, else read now.
+    async fn pending(&mut self, conn: &mut PgConnection, batch: &[Job]) -> Result<PendingRow> {
+        let (n, bytes) = batch.iter().fold((0i64, 0i64), |(n, b), job| {
+            let (jn, jb) = super::weight(job.events.iter().map(|s| &s.event));
+            (
+                n + i64::try_from(jn).unwrap_or(i64::MAX),
+                b.saturating_add(jb),
+            )
+        });
+        let caps = batch.first().map(|j| j.caps);
+        let far = |row: &PendingRow| {
+            caps.is_some_and(|caps| {
+                u64::try_from(row.n + n).unwrap_or(u64::MAX) <= caps.events / 2
+                    && u64::try_from(row.bytes.saturating_add(bytes)).unwrap_or(u64::MAX)
+                        <= caps.bytes / 2
+            })
+        };
+        if let Some((row, at)) = &self.counted {
+            if at.elapsed() < COUNT_FRESH_FOR && far(row) {
+                return Ok(PendingRow {
+                    n: row.n,
+                    bytes: row.bytes,
+                });
+            }
+        }
+        let row: PendingRow = sqlx::query_as(sql::PENDING)
+            .fetch_one(&mut *conn)
             .await
             .map_err(Error::db("counting pending events"))?;
-        let mut counted = pending;
+        self.counted = Some((
+            PendingRow {
+                n: row.n,
+                bytes: row.bytes,
+            },
+            std::time::Instant::now(),
+        ));
+        Ok(row)
+    }
+
+    async fn write(&mut self, batch: &[Job]) -> Result<Vec<Result<Vec<i64>>>> {
+        let mut conn = self.pool.acquire().await.map_err(Error::db("enqueueing"))?;
+        let mut counted = self.pending(&mut conn, batch).await?;
         let mut accepted: Vec<&Stored> = Vec::new();
         let mut answers: Vec<Option<Result<Vec<i64>>>> = Vec::with_capacity(batch.len());
         for job in batch {
-            let (n, bytes) = (
-                job.events.len() as u64,
-                job.events.iter().map(|s| s.event.bytes).sum::<i64>(),
-            );
+            let (n, bytes) = super::weight(job.events.iter().map(|s| &s.event));
             match super::check_caps(&counted, n, bytes, job.caps) {
                 Ok(()) => {
                     counted.n += i64::try_from(n).unwrap_or(0);
@@ -611,11 +651,13 @@ impl Writer {
         let ids = if accepted.is_empty() {
             Vec::new()
         } else {
-            insert(&mut tx, &accepted, &self.channel).await?
+            insert(&mut conn, &accepted, &self.channel).await?
         };
-        tx.commit()
-            .await
-            .map_err(Error::db("committing enqueued events"))?;
+        if let Some((row, _)) = &mut self.counted {
+            // Only what this writer stored: deliveries elsewhere lower the
+            // count, so this errs high, never low.
+            *row = counted;
+        }
         let mut ids = ids.into_iter().map(|(id, _)| id);
         Ok(batch
             .iter()

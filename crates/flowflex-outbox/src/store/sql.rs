@@ -45,9 +45,8 @@ statements! {
     PG_ATTACHMENTS = "postgres/attachments.sql";
     PG_INSERT_EVENTS = "postgres/insert_events.sql";
     PG_EXISTING_KEYS = "postgres/existing_keys.sql";
-    PG_INSERT_ATTACHMENTS = "postgres/insert_attachments.sql";
     PG_INSERT_CHUNK = "postgres/insert_chunk.sql";
-    PG_READ_CHUNK = "postgres/read_chunk.sql";
+    PG_READ_CHUNKS = "postgres/read_chunks.sql";
     PG_DELETE_BLOBS = "postgres/delete_blobs.sql";
     PG_ORPHAN_CHUNKS = "postgres/orphan_chunks.sql";
     PG_NOTIFY = "postgres/notify.sql";

@@ -220,7 +220,7 @@ impl SqliteStore {
 
 impl Backend for SqliteStore {
     async fn enqueue(&self, events: Vec<NewEvent>, caps: Caps) -> Result<Vec<i64>> {
-        let (n, bytes) = super::weight(&events);
+        let (n, bytes) = super::weight(events.iter());
         if events
             .iter()
             .any(|e| e.files.iter().any(super::NewFile::used))
@@ -249,7 +249,7 @@ impl Backend for SqliteStore {
                 transaction: "PostgreSQL",
             });
         };
-        let (n, bytes) = super::weight(&events);
+        let (n, bytes) = super::weight(events.iter());
         let spooled = self.spool_all(events).await?;
         let stored = insert_checked(conn, &spooled, n, bytes, caps).await;
         // The files stay only for the events this transaction stored; the
@@ -449,8 +449,8 @@ async fn settle(conn: &mut SqliteConnection, settled: &[&Settled]) -> Result<Vec
 }
 
 /// Claims due events on `conn`, and reads the attachment rows of those
-/// that have any in one more statement; when it finds fewer than it asked
-/// for, also when the next event not yet due will be.
+/// that have any in one more statement; when it finds none, also when the
+/// next event not yet due will be.
 async fn claim(conn: &mut SqliteConnection, claim: &Claim) -> Result<Turned> {
     let rows: Vec<ClaimedRow> = sqlx::query_as(sql::SQLITE_CLAIM)
         .bind(claim.lease_until)
@@ -462,7 +462,7 @@ async fn claim(conn: &mut SqliteConnection, claim: &Claim) -> Result<Turned> {
         .fetch_all(&mut *conn)
         .await
         .map_err(Error::db("claiming due events"))?;
-    let next_due = if rows.len() < claim.n {
+    let next_due = if rows.is_empty() {
         next_due(conn, claim.now).await?
     } else {
         None
@@ -642,10 +642,7 @@ async fn body(conn: &mut SqliteConnection, batch: &[Job]) -> Result<Written> {
             Some(p) => p,
             None => counted.insert(pending(conn).await?),
         };
-        let (n, bytes) = (
-            events.len() as u64,
-            events.iter().map(|s| s.event.bytes).sum::<i64>(),
-        );
+        let (n, bytes) = super::weight(events.iter().map(|s| &s.event));
         if let Err(full) = super::check_caps(counted, n, bytes, *caps) {
             remove.extend(
                 events

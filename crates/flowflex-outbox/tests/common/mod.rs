@@ -410,3 +410,81 @@ impl tracing::field::Visit for Said {
             .insert(field.name().to_owned(), value.to_owned());
     }
 }
+
+/// `enqueue_many`: ids in order, one per key (a key twice in the batch, or
+/// stored already, is the stored event), and all or nothing: a bad file or
+/// the caps refuse the whole batch. `capped` holds at most 5 pending events.
+pub async fn enqueue_many_stores_all_or_nothing(
+    outbox: &flowflex_outbox::Outbox,
+    capped: &flowflex_outbox::Outbox,
+) {
+    use flowflex::Attachment;
+    let event = |key: &str| {
+        outbox
+            .enqueue("many.test", flowflex::json!({"key": key}))
+            .idempotency_key(key)
+    };
+    let ids = outbox
+        .enqueue_many([event("m-1"), event("m-2"), event("m-1"), event("m-3")])
+        .await
+        .expect("stored");
+    assert_eq!(ids.len(), 4);
+    assert_eq!(ids[0], ids[2], "one key, one event");
+    assert!(ids[0] != ids[1] && ids[1] != ids[3] && ids[0] != ids[3]);
+    assert_eq!(outbox.stats().await.expect("stats").pending, 3);
+    // A key stored already is that event.
+    let again = outbox
+        .enqueue_many([event("m-2"), event("m-4")])
+        .await
+        .expect("stored");
+    assert_eq!(again[0], ids[1]);
+    assert_eq!(outbox.stats().await.expect("stats").pending, 4);
+
+    // One bad file: nothing stored, the send's own error.
+    let png = Attachment::from_bytes(&b"\x89PNG\r\n\x1a\n...."[..], "invoice.pdf");
+    let err = outbox
+        .enqueue_many([
+            event("m-5"),
+            outbox
+                .enqueue("many.test", flowflex::json!({"invoice": png}))
+                .idempotency_key("m-6"),
+        ])
+        .await
+        .expect_err("a PNG named .pdf");
+    assert_eq!(
+        err.as_event_error().and_then(|e| e.attachment_kind()),
+        Some(flowflex::AttachmentErrorKind::TypeMismatch),
+        "{err}"
+    );
+    assert_eq!(
+        outbox.stats().await.expect("stats").pending,
+        4,
+        "none of it"
+    );
+
+    // Over the caps: nothing stored.
+    let six = (0..6).map(|i| {
+        capped
+            .enqueue("many.test", flowflex::json!({"i": i}))
+            .idempotency_key(format!("cap-{i}"))
+    });
+    let err = capped.enqueue_many(six).await.expect_err("over the cap");
+    assert!(
+        matches!(err, flowflex_outbox::Error::Full { max_events: 5, .. }),
+        "{err:?}"
+    );
+    assert_eq!(capped.stats().await.expect("stats").pending, 0);
+    let five = (0..5).map(|i| capped.enqueue("many.test", flowflex::json!({"i": i})));
+    assert_eq!(
+        capped.enqueue_many(five).await.expect("at the cap").len(),
+        5
+    );
+    assert_eq!(
+        capped
+            .enqueue_many(std::iter::empty())
+            .await
+            .expect("nothing")
+            .len(),
+        0
+    );
+}
