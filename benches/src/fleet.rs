@@ -63,6 +63,10 @@ pub(crate) struct Probe {
     arrivals: Mutex<HashMap<String, Instant>>,
     arrived: Notify,
     detailed: bool,
+    /// The relays' claims (their "claimed" events), and those that found
+    /// nothing.
+    claims: AtomicU64,
+    empty_claims: AtomicU64,
 }
 
 impl Probe {
@@ -147,10 +151,13 @@ struct ProbeLayer(Arc<Probe>);
 /// the event.
 const EMULATOR: &str = "flowflex_emulator";
 const SQLX: &str = "sqlx::query";
+const OUTBOX: &str = "flowflex_outbox";
 
 impl<S: Subscriber> Layer<S> for ProbeLayer {
     fn register_callsite(&self, m: &'static Metadata<'static>) -> Interest {
-        if m.target() == SQLX || (m.target().starts_with(EMULATOR) && m.is_event()) {
+        if m.target() == SQLX
+            || (m.is_event() && (m.target().starts_with(EMULATOR) || m.target() == OUTBOX))
+        {
             Interest::sometimes()
         } else {
             Interest::never()
@@ -161,7 +168,7 @@ impl<S: Subscriber> Layer<S> for ProbeLayer {
         if m.target() == SQLX {
             self.0.counting.load(Ordering::Relaxed)
         } else {
-            m.target().starts_with(EMULATOR)
+            m.target().starts_with(EMULATOR) || m.target() == OUTBOX
         }
     }
 
@@ -206,6 +213,13 @@ impl<S: Subscriber> Layer<S> for ProbeLayer {
                 entry.0 += 1;
                 entry.1 += written;
             }
+        } else if event.metadata().target() == OUTBOX {
+            if fields.message == "claimed" {
+                self.0.claims.fetch_add(1, Ordering::Relaxed);
+                if fields.claimed == 0 {
+                    self.0.empty_claims.fetch_add(1, Ordering::Relaxed);
+                }
+            }
         } else if fields.message == "event recorded" && fields.event.starts_with(LATENCY_EVENT) {
             self.0
                 .arrivals
@@ -225,12 +239,15 @@ struct Fields {
     /// the whole statement).
     statement: String,
     rows_affected: u64,
+    claimed: u64,
 }
 
 impl Visit for Fields {
     fn record_u64(&mut self, field: &Field, value: u64) {
-        if field.name() == "rows_affected" {
-            self.rows_affected = value;
+        match field.name() {
+            "rows_affected" => self.rows_affected = value,
+            "claimed" => self.claimed = value,
+            _ => {}
         }
     }
 
@@ -280,6 +297,16 @@ pub(crate) fn run(runtime: &Runtime, plan: &Plan, r: &mut Results) {
         r.fleet_enqueue_many = Outcome::of(runtime.block_on(enqueue_many_rate(plan, pg)));
     }
 
+    if let Ok(pg) = &pg {
+        let n = if plan.quick { 2_000 } else { 100_000 };
+        eprintln!(
+            "7. fleet: {FLEET} relays (a pool each) draining {n} events from one PostgreSQL outbox"
+        );
+        r.fleet_32 = Some(runtime.block_on(fleet(pg, n, &probe)).map_err(|e| {
+            eprintln!("  failed: {e}");
+            e.to_string()
+        }));
+    }
     eprintln!("7. fleet: database work per delivered event, without and with a file");
     for (files, sqlite, postgres) in [
         (false, &mut r.fleet_work_sqlite, &mut r.fleet_work_pg),
@@ -565,6 +592,112 @@ async fn timed_enqueues(outbox: &Outbox, duration: Duration) -> Result<f64, BoxE
     }
     #[allow(clippy::cast_precision_loss)]
     Ok(stored as f64 / elapsed)
+}
+
+// ------------------------------------------------------------------ fleet
+
+/// Relays in the fleet measurement.
+pub(crate) const FLEET: usize = 32;
+
+/// What the fleet measurement found.
+#[derive(Debug, Clone)]
+pub(crate) struct Fleet {
+    pub(crate) events: usize,
+    /// Events per second from the relays' start to the last delivery.
+    pub(crate) per_second: f64,
+    /// Claims made, and those that found nothing.
+    pub(crate) claims: u64,
+    pub(crate) empty_claims: u64,
+    /// Relays.
+    pub(crate) relays: usize,
+}
+
+/// [`FLEET`] relays, each on an outbox with a pool of its own (one
+/// connection, as replicas with small pools), drain `n` events stored by
+/// `enqueue_many`; each must reach the emulator exactly once.
+#[allow(clippy::cast_precision_loss)]
+async fn fleet(pg: &crate::outbox::PgServer, n: usize, probe: &Probe) -> Result<Fleet, BoxError> {
+    let emulator = Emulator::start().await?;
+    let client = crate::server::client(emulator.base_url().as_str())?;
+    let schema = pg.schema().await?;
+    let measured = async {
+        let service = Outbox::connect_postgres(&schema.url).await?;
+        let payload = crate::encode::order_json();
+        for chunk in 0..n.div_ceil(BATCH) {
+            let size = BATCH.min(n - chunk * BATCH);
+            service
+                .enqueue_many((0..size).map(|_| service.enqueue("bench.fleet", &payload)))
+                .await?;
+        }
+        let mut replicas = Vec::with_capacity(FLEET);
+        for _ in 0..FLEET {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect(&schema.url)
+                .await?;
+            replicas.push(Outbox::from_pg_pool(pool).await?);
+        }
+        let (claims, empty) = (
+            probe.claims.load(Ordering::Relaxed),
+            probe.empty_claims.load(Ordering::Relaxed),
+        );
+        let start = Instant::now();
+        let relays: Vec<_> = replicas
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                o.relay(client.clone())
+                    .name(format!("fleet-{i:02}"))
+                    .spawn()
+            })
+            .collect();
+        let deadline = start + Duration::from_secs(600);
+        while emulator.events().len() < n && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let elapsed = start.elapsed().as_secs_f64();
+        let flushed = relays[0].flush(Duration::from_secs(60)).await;
+        for relay in relays {
+            relay.shutdown().await;
+        }
+        flushed?;
+        let (claims, empty) = (
+            probe.claims.load(Ordering::Relaxed) - claims,
+            probe.empty_claims.load(Ordering::Relaxed) - empty,
+        );
+        let mut posts: HashMap<String, usize> = HashMap::with_capacity(n);
+        for r in emulator.requests() {
+            if let Some(key) = r.header("x-idempotency-key") {
+                *posts.entry(key.to_owned()).or_insert(0) += 1;
+            }
+        }
+        let stats = service.stats().await?;
+        if posts.len() != n || posts.values().any(|&c| c != 1) || stats.delivered != n as u64 {
+            return Err(format!(
+                "{} keys posted (some more than once: {}), {} delivered, of {n}",
+                posts.len(),
+                posts.values().filter(|&&c| c > 1).count(),
+                stats.delivered
+            )
+            .into());
+        }
+        let relays = replicas.len();
+        for o in replicas {
+            crate::outbox::close(o).await;
+        }
+        crate::outbox::close(service).await;
+        Ok::<_, BoxError>(Fleet {
+            events: n,
+            per_second: n as f64 / elapsed,
+            claims,
+            empty_claims: empty,
+            relays,
+        })
+    }
+    .await;
+    schema.drop_schema(pg).await?;
+    emulator.shutdown().await;
+    measured
 }
 
 // ------------------------------------------------------------------- work

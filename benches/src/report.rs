@@ -389,6 +389,17 @@ impl Report {
                     "work_sqlite_file": work_json(r.fleet_work_sqlite_file.as_ref()),
                     "work_postgres_file": work_json(r.fleet_work_pg_file.as_ref()),
                     "postgres_unavailable": r.fleet_pg_unavailable,
+                    "fleet_32": match &r.fleet_32 {
+                        None => Value::Null,
+                        Some(Err(e)) => json!({"error": e}),
+                        Some(Ok(f)) => json!({
+                            "events": f.events,
+                            "per_second": f.per_second,
+                            "claims": f.claims,
+                            "empty_claims": f.empty_claims,
+                            "relays": f.relays,
+                        }),
+                    },
                 },
                 "encode_ns": {
                     "rust_runtime": outcome(&r.encode_runtime),
@@ -694,6 +705,30 @@ fn fleet_rows(r: &Results) -> Vec<Row> {
             )
         },
     ];
+    let fleet = r.fleet_32.as_ref().and_then(|f| f.as_ref().ok());
+    rows.push(Row {
+        note: fleet.map(|f| {
+            format!(
+                "{} claims, {} empty ({:.3} per event), all {} once",
+                f.claims,
+                f.empty_claims,
+                f.empty_claims as f64 / f.events as f64,
+                f.events
+            )
+        }),
+        ..row(
+            "fleet_32_relays",
+            format!(
+                "   {} relays (a pool each) draining {} events, PostgreSQL",
+                crate::fleet::FLEET,
+                fleet.map_or(0, |f| f.events)
+            ),
+            "events/s",
+            0,
+            Better::Higher,
+            fleet.map(|f| f.per_second),
+        )
+    });
     for (key, which, work) in [
         ("fleet_work_sqlite", "SQLite", &r.fleet_work_sqlite),
         (

@@ -117,6 +117,8 @@ pub(crate) struct Results {
     pub(crate) fleet_work_pg_file: Option<Result<crate::fleet::Work, String>>,
     /// Why PostgreSQL was not measured (no server).
     pub(crate) fleet_pg_unavailable: Option<String>,
+    /// 32 relays draining one PostgreSQL outbox.
+    pub(crate) fleet_32: Option<Result<crate::fleet::Fleet, String>>,
 }
 
 impl Results {
@@ -175,6 +177,10 @@ impl Results {
                 Some(Err(e)) => Some(format!("{name}: {e}")),
                 _ => None,
             }))
+            .chain(match &self.fleet_32 {
+                Some(Err(e)) => Some(format!("fleet of 32 relays: {e}")),
+                _ => None,
+            })
             .collect()
     }
 }
