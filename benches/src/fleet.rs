@@ -347,6 +347,59 @@ pub(crate) struct Work {
     pub(crate) tuples: Option<f64>,
     pub(crate) commits: Option<f64>,
     pub(crate) wal_bytes: Option<f64>,
+    /// PostgreSQL only: CPU the server's processes spent per delivered
+    /// event (µs), and per enqueued event with its tuples and WAL bytes
+    /// (the enqueues from 16 tasks before).
+    pub(crate) pg_cpu_us: Option<f64>,
+    pub(crate) enqueue: Option<Phase>,
+}
+
+/// PostgreSQL's work per enqueued event.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Phase {
+    pub(crate) tuples: f64,
+    pub(crate) wal_bytes: f64,
+    pub(crate) pg_cpu_us: f64,
+}
+
+/// CPU seconds so far of every PostgreSQL process on this machine, by pid
+/// (`/proc/PID/stat`, in the kernel's 100 Hz ticks).
+fn postgres_cpu() -> HashMap<u32, f64> {
+    let mut cpu = HashMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return cpu;
+    };
+    for entry in dir.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some((name, rest)) = stat.split_once(") ") else {
+            continue;
+        };
+        if !name.ends_with("(postgres") {
+            continue;
+        }
+        // After the name: state is field 3; utime and stime are 14 and 15.
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i - 3).and_then(|f| f.parse::<f64>().ok());
+        if let (Some(user), Some(system)) = (ticks(14), ticks(15)) {
+            cpu.insert(pid, (user + system) / 100.0);
+        }
+    }
+    cpu
+}
+
+/// CPU seconds PostgreSQL spent between two [`postgres_cpu`] readings
+/// (processes started since count whole; ones that ended are lost).
+fn cpu_since(before: &HashMap<u32, f64>) -> f64 {
+    postgres_cpu()
+        .iter()
+        .map(|(pid, now)| now - before.get(pid).copied().unwrap_or(0.0))
+        .filter(|d| *d > 0.0)
+        .sum()
 }
 
 /// The latency measurement: `LATENCY_EVENTS` events enqueued through
@@ -792,24 +845,36 @@ async fn work_pg(
     let n = work_events(plan);
     let schema = pg.schema().await?;
     let measured = async {
+        let per = |a: i64, b: i64| (a - b) as f64 / n as f64;
         let outbox = Outbox::connect_postgres(&schema.url).await?;
+        let empty = pg.activity(&schema.name).await?;
+        let cpu = postgres_cpu();
         store_events(&outbox, n, files).await?;
+        let enqueue_cpu = cpu_since(&cpu);
         crate::outbox::close(outbox).await;
         let before = pg.activity(&schema.name).await?;
+        let enqueue = Phase {
+            tuples: per(before.tuples, empty.tuples),
+            wal_bytes: per(before.wal, empty.wal),
+            pg_cpu_us: (enqueue_cpu * 1e6 / n as f64).max(0.0),
+        };
         let outbox = Outbox::connect_postgres(&schema.url).await?;
         probe.count();
+        let cpu = postgres_cpu();
         let delivered = deliver_all(&outbox, &emulator, &client, n).await;
+        let deliver_cpu = cpu_since(&cpu);
         let (statements, rows) = probe.counted();
         crate::outbox::close(outbox).await;
         delivered?;
         let after = pg.activity(&schema.name).await?;
-        let per = |a: i64, b: i64| (a - b) as f64 / n as f64;
         Ok::<_, BoxError>(Work {
             statements: statements as f64 / n as f64,
             rows: rows as f64 / n as f64,
             tuples: Some(per(after.tuples, before.tuples)),
             commits: Some(per(after.commits, before.commits)),
             wal_bytes: Some(per(after.wal, before.wal)),
+            pg_cpu_us: Some(deliver_cpu * 1e6 / n as f64),
+            enqueue: Some(enqueue),
         })
     }
     .await;

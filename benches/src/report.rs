@@ -751,6 +751,12 @@ fn fleet_rows(r: &Results) -> Vec<Row> {
                     "; {t:.2} tuples incl. triggers, {c:.3} commits, {b:.0} WAL bytes"
                 ));
             }
+            if let (Some(cpu), Some(e)) = (w.pg_cpu_us, w.enqueue) {
+                note.push_str(&format!(
+                    "; server CPU {cpu:.0} µs; its enqueue: {:.2} tuples, {:.0} WAL bytes, {:.0} µs",
+                    e.tuples, e.wal_bytes, e.pg_cpu_us
+                ));
+            }
             note
         });
         rows.push(Row {
@@ -778,6 +784,12 @@ fn work_json(work: Option<&Result<crate::fleet::Work, String>>) -> Value {
             "tuples_incl_triggers": w.tuples,
             "commits": w.commits,
             "wal_bytes": w.wal_bytes,
+            "postgres_cpu_us": w.pg_cpu_us,
+            "enqueue": w.enqueue.map(|e| json!({
+                "tuples_incl_triggers": e.tuples,
+                "wal_bytes": e.wal_bytes,
+                "postgres_cpu_us": e.pg_cpu_us,
+            })),
         }),
     }
 }
