@@ -13,7 +13,11 @@
 //!   `cargo deny check K` of a section of `deny.toml`. `NAME=value` words
 //!   before `cargo` are allowed;
 //! - `export ...`: only the variables `flowflex` reads, with the values the
-//!   same page's `flowflex emulator` command serves.
+//!   same page's `flowflex emulator` command serves;
+//! - `curl ...` of the emulator's control API or inspector
+//!   (`http://127.0.0.1:8080/...`, the address the docs' `flowflex emulator
+//!   --port 8080` serves): run against the test's emulator, in page order,
+//!   and must succeed (`--fail-with-body`: an error answer fails).
 //!
 //! Anything else fails the test: a new kind of command needs a rule here.
 //! Relative links between these pages must lead to files that exist.
@@ -178,6 +182,7 @@ fn every_documented_command_is_run_or_checked() {
                     check_cargo(doc, &ci);
                 }
                 "export" => check_export(doc, served.as_ref()),
+                "curl" => run_curl(&local, doc),
                 other => panic!(
                     "{}: `{other}` is neither run nor checked by crates/flowflex-cli/tests/docs.rs: add a rule there, or leave the command out",
                     doc.at
@@ -340,6 +345,37 @@ fn check_cargo(doc: &Doc, ci: &str) {
             doc.at, doc.line
         ),
     }
+}
+
+/// Runs a documented `curl` of the emulator at 127.0.0.1:8080 against the
+/// test's own emulator.
+fn run_curl(local: &Local, doc: &Doc) {
+    const DOCUMENTED: &str = "http://127.0.0.1:8080";
+    assert!(
+        doc.words
+            .iter()
+            .any(|w| w.starts_with(&format!("{DOCUMENTED}/"))),
+        "{}: a documented curl calls the emulator at {DOCUMENTED}/...",
+        doc.at
+    );
+    let words: Vec<String> = doc.words[1..]
+        .iter()
+        .map(|w| w.replace(DOCUMENTED, &local.emulator.base_url()))
+        .collect();
+    let out = std::process::Command::new("curl")
+        .args(["--fail-with-body", "--max-time", "30"])
+        .args(&words)
+        .stdin(Stdio::null())
+        .output()
+        .expect("curl runs (it is installed by .ci/run)");
+    assert!(
+        out.status.success(),
+        "{}: `{}` failed: {}{}",
+        doc.at,
+        doc.line,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The directory of a workspace member, by package name.

@@ -1,7 +1,9 @@
 //! The published Python SDK and this one, against the same `flowflex
 //! emulator`: the Python README's examples (tests/interop/python_readme.py)
-//! and the same payloads sent from Rust must leave the same records, field
-//! for field, with the same files behind their asset ids.
+//! and the same payloads sent from Rust must leave the same events, field
+//! for field, with the same files behind their asset ids, as the emulator's
+//! control API reports them (as a test in any language would read them).
+//! Then docs/emulator.md's Python test runs as written.
 //!
 //! Needs python3 and PyPI (it installs `flowflex==0.1.0` into a virtualenv
 //! under target/), so it is ignored by `cargo test --workspace`; `.ci/run`
@@ -10,13 +12,11 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead as _, BufReader};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
-use common::{SECRET, asset, flowflex, target_dir};
+use common::{SECRET, Served, asset, curl, target_dir, workspace_root};
 use flowflex::blocking::Client;
 use flowflex::{Attachment, Mime};
 use serde_json::{Map, Value, json};
@@ -34,13 +34,23 @@ fn python_readme_examples_record_what_rust_records() {
     let python = venv_with_python_sdk();
     let files = tempfile::tempdir().expect("tempdir");
     write_fixtures(files.path());
-    let record = files.path().join("events.jsonl");
-    let emulator = Served::start(&record);
+    let emulator = Served::start(
+        &[
+            "--port",
+            "0",
+            "-q",
+            "--api-key",
+            "cik_interop",
+            "--integration-code",
+            "ic_interop",
+        ],
+        true,
+    );
 
     let out = Command::new(&python)
         .arg(script())
         .current_dir(files.path())
-        .envs(emulator.env())
+        .envs(env(&emulator))
         .stderr(Stdio::inherit())
         .output()
         .expect("python runs");
@@ -49,24 +59,33 @@ fn python_readme_examples_record_what_rust_records() {
 
     let rs = send_from_rust(&emulator, files.path());
 
-    let records = wait_for_records(&record, 2 * EVENTS);
+    let events = arrived(&emulator, 2 * EVENTS);
+    let stored = stored_files(&emulator);
     for n in 1..=EVENTS {
-        let from_py = &records[&format!("py-{n}")];
-        let from_rs = &records[&format!("rs-{n}")];
+        let from_py = &events[&format!("py-{n}")];
+        let from_rs = &events[&format!("rs-{n}")];
         assert_eq!(
-            normalize(from_py),
-            normalize(from_rs),
-            "example {n}: the emulator recorded different events\npython: {from_py:#}\nrust: {from_rs:#}"
+            normalize(from_py, &stored),
+            normalize(from_rs, &stored),
+            "example {n}: the emulator received different events\npython: {from_py:#}\nrust: {from_rs:#}"
         );
-        let py_paths: BTreeSet<&String> = py[n.to_string()]["uploaded_assets"]
-            .as_object()
-            .expect("uploaded_assets")
-            .keys()
+        // Each SDK's uploaded_assets is the emulator's path-to-id map.
+        assert_eq!(
+            py[n.to_string()]["uploaded_assets"],
+            from_py["assets"],
+            "example {n}: Python's uploaded_assets"
+        );
+        let rs_assets: Map<String, Value> = rs[n - 1]
+            .iter()
+            .map(|(path, id)| (path.clone(), json!(id.as_str())))
             .collect();
-        let rs_paths: BTreeSet<&String> = rs[n - 1].keys().collect();
-        assert_eq!(py_paths, rs_paths, "example {n}: uploaded_assets paths");
+        assert_eq!(
+            Value::Object(rs_assets),
+            from_rs["assets"],
+            "example {n}: Rust's uploaded_assets"
+        );
         let py_response = py[n.to_string()]["response"].as_object().expect("response");
-        assert_eq!(py_response["eventId"], from_py["event_id"]);
+        assert_eq!(py_response["eventId"], from_py["id"]);
     }
     assert_eq!(
         py["helpers"]["create_upload_url"],
@@ -78,7 +97,93 @@ fn python_readme_examples_record_what_rust_records() {
             .is_some_and(|id| id.starts_with("asset_"))
     );
     assert_eq!(py["errors"]["type"], "FlowFlexUploadError", "{py}");
-    assert_eq!(records.len(), 2 * EVENTS, "an oversized file sent an event");
+    assert_eq!(events.len(), 2 * EVENTS, "an oversized file sent an event");
+
+    // docs/emulator.md's Python test, as written, against the same server.
+    let example = files.path().join("test_orders.py");
+    std::fs::write(&example, docs_python_example()).expect("write the example");
+    let out = Command::new(&python)
+        .arg(&example)
+        .current_dir(files.path())
+        .envs(env(&emulator))
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success() && out.stdout == b"ok\n",
+        "docs/emulator.md's Python test failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = curl(&[&emulator.url("/_emulator/events")]).json();
+    assert_eq!(
+        after["events"].as_array().map(Vec::len),
+        Some(1),
+        "it reset, then sent one"
+    );
+}
+
+/// The first ```python block of docs/emulator.md.
+fn docs_python_example() -> String {
+    let page = std::fs::read_to_string(workspace_root().join("docs/emulator.md")).expect("read");
+    let start = page.find("```python\n").expect("a python block") + "```python\n".len();
+    let end = start + page[start..].find("```").expect("its end");
+    page[start..end].to_owned()
+}
+
+/// The settings the Python SDK reads, for this emulator.
+fn env(emulator: &Served) -> [(&str, &str); 4] {
+    [
+        ("FLOWFLEX_BASE_URL", emulator.base_url.as_str()),
+        ("FLOWFLEX_API_KEY", emulator.api_key.as_str()),
+        ("FLOWFLEX_API_SECRET", SECRET),
+        (
+            "FLOWFLEX_INTEGRATION_CODE",
+            emulator.integration_code.as_str(),
+        ),
+    ]
+}
+
+/// The events by idempotency key, once `count` have arrived: one call that
+/// waits on the emulator, not a loop that sleeps.
+fn arrived(emulator: &Served, count: usize) -> BTreeMap<String, Value> {
+    let listed = curl(&[&emulator.url(&format!("/_emulator/events?count={count}&wait_ms=30000"))]);
+    assert_eq!(listed.status, 200);
+    let events = listed.json()["events"].as_array().expect("events").clone();
+    assert_eq!(
+        events.len(),
+        count,
+        "only {} of {count} events arrived",
+        events.len()
+    );
+    events
+        .into_iter()
+        .map(|e| {
+            (
+                e["idempotency_key"].as_str().unwrap_or_default().to_owned(),
+                e,
+            )
+        })
+        .collect()
+}
+
+/// Each stored file by asset id: what the control API says of it.
+fn stored_files(emulator: &Served) -> BTreeMap<String, Value> {
+    let listed = curl(&[&emulator.url("/_emulator/assets")]).json();
+    listed["assets"]
+        .as_array()
+        .expect("assets")
+        .iter()
+        .map(|a| {
+            let file = json!({
+                "filename": a["filename"],
+                "mime": a["mime"],
+                "size": a["size"],
+                "sha256": a["sha256"],
+                "uploaded": a["uploaded"],
+            });
+            (a["asset_id"].as_str().expect("id").to_owned(), file)
+        })
+        .collect()
 }
 
 /// The same payloads, from Rust, as `rs-<n>`; returns each send's paths.
@@ -163,10 +268,10 @@ fn send_from_rust(emulator: &Served, dir: &Path) -> Vec<BTreeMap<String, flowfle
     sent
 }
 
-/// A record with each asset id replaced by the file stored under it and
+/// An event with each asset id replaced by the file stored under it and
 /// the order in which the id first appears (so one file used twice shows).
-fn normalize(record: &Value) -> Value {
-    fn walk(v: &Value, assets: &Map<String, Value>, seen: &mut Vec<String>) -> Value {
+fn normalize(event: &Value, stored: &BTreeMap<String, Value>) -> Value {
+    fn walk(v: &Value, assets: &BTreeMap<String, Value>, seen: &mut Vec<String>) -> Value {
         match v {
             Value::String(id) if assets.contains_key(id) => {
                 let index = seen.iter().position(|s| s == id).unwrap_or_else(|| {
@@ -184,12 +289,24 @@ fn normalize(record: &Value) -> Value {
             other => other.clone(),
         }
     }
-    let assets = record["assets"].as_object().expect("assets");
+    // The files this event names, by id: every id in its `assets` map.
+    let named: BTreeMap<String, Value> = event["assets"]
+        .as_object()
+        .expect("assets")
+        .values()
+        .filter_map(|id| id.as_str())
+        .map(|id| {
+            (
+                id.to_owned(),
+                stored.get(id).cloned().expect("a stored file"),
+            )
+        })
+        .collect();
     json!({
-        "event": record["event"],
-        "integration_code": record["integration_code"],
-        "payload": walk(&record["payload"], assets, &mut Vec::new()),
-        "files": assets.len(),
+        "event": event["event"],
+        "integration_code": event["integration_code"],
+        "payload": walk(&event["payload"], &named, &mut Vec::new()),
+        "files": named.len(),
     })
 }
 
@@ -258,91 +375,4 @@ fn venv_with_python_sdk() -> PathBuf {
         "{PYTHON_SDK} is not importable after installing it"
     );
     python
-}
-
-/// `flowflex emulator --record`, stopped with SIGTERM when dropped.
-struct Served {
-    child: Child,
-    base_url: String,
-    api_key: String,
-    integration_code: String,
-}
-
-impl Served {
-    fn start(record: &Path) -> Served {
-        let mut child = flowflex()
-            .args(["emulator", "--port", "0"])
-            .args([
-                "--api-key",
-                "cik_interop",
-                "--integration-code",
-                "ic_interop",
-            ])
-            .arg("--record")
-            .arg(record)
-            .env("FLOWFLEX_API_SECRET", SECRET)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("flowflex emulator starts");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let mut setting = BTreeMap::new();
-        for _ in 0..4 {
-            let line = lines.next().expect("announced").expect("utf-8");
-            if let Some((k, v)) = line.split_once('=') {
-                setting.insert(k.to_owned(), v.to_owned());
-            }
-        }
-        Served {
-            child,
-            base_url: setting["FLOWFLEX_BASE_URL"].clone(),
-            api_key: setting["FLOWFLEX_API_KEY"].clone(),
-            integration_code: setting["FLOWFLEX_INTEGRATION_CODE"].clone(),
-        }
-    }
-
-    fn env(&self) -> [(&str, &str); 4] {
-        [
-            ("FLOWFLEX_BASE_URL", &self.base_url),
-            ("FLOWFLEX_API_KEY", &self.api_key),
-            ("FLOWFLEX_API_SECRET", SECRET),
-            ("FLOWFLEX_INTEGRATION_CODE", &self.integration_code),
-        ]
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-/// The records by idempotency key, once `count` have arrived.
-fn wait_for_records(path: &Path, count: usize) -> BTreeMap<String, Value> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        let records: BTreeMap<String, Value> = text
-            .lines()
-            .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line"))
-            .map(|r| {
-                (
-                    r["idempotency_key"].as_str().unwrap_or_default().to_owned(),
-                    r,
-                )
-            })
-            .collect();
-        if records.len() >= count {
-            return records;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "only {} of {count} events were recorded",
-            records.len()
-        );
-        std::thread::sleep(Duration::from_millis(25));
-    }
 }
