@@ -15,9 +15,8 @@ mod common;
 mod browser;
 
 use browser::Browser;
-use common::{SECRET, Served, asset, target_dir};
+use common::{Served, asset, target_dir};
 use flowflex::Attachment;
-use flowflex::blocking::Client;
 use serde_json::Value;
 
 #[test]
@@ -34,13 +33,7 @@ fn events_appear_live_with_flow_names_and_previews_and_markup_stays_text() {
     };
     let served = Served::start(&["--port", "0", "-q"], true);
     let inspector = served.inspector.clone().expect("the inspector URL");
-    let client = Client::builder()
-        .api_key(&served.api_key)
-        .api_secret(SECRET)
-        .integration_code(&served.integration_code)
-        .base_url(&served.base_url)
-        .build()
-        .expect("client");
+    let client = served.client();
 
     let log = target_dir().join("inspector-chromium.log");
     let mut browser = Browser::start(&chromium, &log);

@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use common::{SECRET, Served, asset, curl, target_dir, workspace_root};
-use flowflex::blocking::Client;
 use flowflex::{Attachment, Mime};
 use serde_json::{Map, Value, json};
 
@@ -188,13 +187,7 @@ fn stored_files(emulator: &Served) -> BTreeMap<String, Value> {
 
 /// The same payloads, from Rust, as `rs-<n>`; returns each send's paths.
 fn send_from_rust(emulator: &Served, dir: &Path) -> Vec<BTreeMap<String, flowflex::AssetId>> {
-    let client = Client::builder()
-        .api_key(&emulator.api_key)
-        .api_secret(SECRET)
-        .integration_code(&emulator.integration_code)
-        .base_url(&emulator.base_url)
-        .build()
-        .expect("client");
+    let client = emulator.client();
     let file = |name: &str| Attachment::from_path(dir.join(name));
     let pdf_bytes = std::fs::read(dir.join("invoice.pdf")).expect("read");
     let banner = file("banner.png");

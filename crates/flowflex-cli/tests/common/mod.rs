@@ -199,6 +199,17 @@ impl Served {
         format!("{base}{path}")
     }
 
+    /// The SDK's blocking client, configured for this emulator.
+    pub fn client(&self) -> flowflex::blocking::Client {
+        flowflex::blocking::Client::builder()
+            .api_key(&self.api_key)
+            .api_secret(SECRET)
+            .integration_code(&self.integration_code)
+            .base_url(self.url(""))
+            .build()
+            .expect("a client for the emulator")
+    }
+
     /// `flowflex` configured for this emulator through the environment.
     pub fn flowflex(&self) -> Command {
         let mut cmd = flowflex();

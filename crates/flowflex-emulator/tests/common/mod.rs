@@ -155,9 +155,14 @@ pub fn install_tls_provider() {
 }
 
 impl Ctx {
+    /// `GET` a path.
+    pub async fn get(&self, path: &str) -> Response {
+        self.http.get(self.url(path)).send().await.expect("answers")
+    }
+
     /// `GET` a control API path; the answer must be JSON.
     pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
-        let response = self.http.get(self.url(path)).send().await.expect("answers");
+        let response = self.get(path).await;
         let status = response.status();
         (status, response.json().await.expect("a JSON answer"))
     }

@@ -70,12 +70,7 @@ async fn assets_show_each_field_before_and_after_upload() {
         .collect();
     assert_eq!(ids, [&json!(issued.asset_id), &json!(second)]);
 
-    let missing = ctx
-        .http
-        .get(ctx.url("/_emulator/assets/asset_nope"))
-        .send()
-        .await
-        .expect("answer");
+    let missing = ctx.get("/_emulator/assets/asset_nope").await;
     assert_error(missing, 404, "ASSET_NOT_FOUND").await;
 }
 
@@ -83,12 +78,7 @@ async fn assets_show_each_field_before_and_after_upload() {
 async fn content_is_the_bytes_with_their_type_never_sniffed() {
     let ctx = Ctx::start().await;
     let png = ctx.upload("label.png", "image/png", PNG).await;
-    let response = ctx
-        .http
-        .get(ctx.url(&format!("/_emulator/assets/{png}/content")))
-        .send()
-        .await
-        .expect("answer");
+    let response = ctx.get(&format!("/_emulator/assets/{png}/content")).await;
     assert_eq!(response.status(), StatusCode::OK);
     let header = |name: &str| {
         response
@@ -110,12 +100,7 @@ async fn content_is_the_bytes_with_their_type_never_sniffed() {
     // Text that looks like a page is still text, shown in a sandbox.
     let page = b"<html><script>alert(1)</script></html>";
     let text = ctx.upload("notes \"1\".txt", "text/plain", page).await;
-    let response = ctx
-        .http
-        .get(ctx.url(&format!("/_emulator/assets/{text}/content")))
-        .send()
-        .await
-        .expect("answer");
+    let response = ctx.get(&format!("/_emulator/assets/{text}/content")).await;
     let headers = response.headers().clone();
     assert_eq!(headers["content-type"], "text/plain");
     assert_eq!(headers["x-content-type-options"], "nosniff");
@@ -144,7 +129,7 @@ async fn content_is_the_bytes_with_their_type_never_sniffed() {
         format!("/_emulator/assets/{doc}/content"),
         format!("/_emulator/assets/{png}/content?download=1"),
     ] {
-        let response = ctx.http.get(ctx.url(&path)).send().await.expect("answer");
+        let response = ctx.get(&path).await;
         let disposition = response.headers()["content-disposition"]
             .to_str()
             .expect("ascii")
@@ -162,18 +147,10 @@ async fn content_that_is_not_there_says_why() {
     let ctx = Ctx::start().await;
     let issued = ctx.issue("later.pdf", "application/pdf", None).await;
     let response = ctx
-        .http
-        .get(ctx.url(&format!("/_emulator/assets/{}/content", issued.asset_id)))
-        .send()
-        .await
-        .expect("answer");
+        .get(&format!("/_emulator/assets/{}/content", issued.asset_id))
+        .await;
     assert_error(response, 409, "ASSET_NOT_UPLOADED").await;
-    let response = ctx
-        .http
-        .get(ctx.url("/_emulator/assets/asset_nope/content"))
-        .send()
-        .await
-        .expect("answer");
+    let response = ctx.get("/_emulator/assets/asset_nope/content").await;
     assert_error(response, 404, "ASSET_NOT_FOUND").await;
     let response = ctx
         .http
@@ -195,11 +172,6 @@ async fn content_that_is_not_there_says_why() {
     )
     .await;
     let id = lean.upload("a.pdf", "application/pdf", PDF).await;
-    let response = lean
-        .http
-        .get(lean.url(&format!("/_emulator/assets/{id}/content")))
-        .send()
-        .await
-        .expect("answer");
+    let response = lean.get(&format!("/_emulator/assets/{id}/content")).await;
     assert_error(response, 410, "ASSET_BYTES_NOT_KEPT").await;
 }

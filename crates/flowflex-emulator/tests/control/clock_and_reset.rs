@@ -125,12 +125,7 @@ async fn reset_forgets_events_assets_replays_and_faults() {
 #[tokio::test]
 async fn unknown_paths_and_methods_are_json_errors() {
     let ctx = Ctx::start().await;
-    let response = ctx
-        .http
-        .get(ctx.url("/_emulator/nothing"))
-        .send()
-        .await
-        .expect("answer");
+    let response = ctx.get("/_emulator/nothing").await;
     assert_error(response, 404, "NOT_FOUND").await;
     let response = ctx
         .http
@@ -139,11 +134,6 @@ async fn unknown_paths_and_methods_are_json_errors() {
         .await
         .expect("answer");
     assert_error(response, 405, "METHOD_NOT_ALLOWED").await;
-    let response = ctx
-        .http
-        .get(ctx.url("/_emulator/reset"))
-        .send()
-        .await
-        .expect("answer");
+    let response = ctx.get("/_emulator/reset").await;
     assert_error(response, 405, "METHOD_NOT_ALLOWED").await;
 }

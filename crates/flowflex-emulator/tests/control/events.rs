@@ -75,12 +75,7 @@ async fn events_show_each_field_and_the_asset_at_each_path() {
     let (status, one) = ctx.get_json(&format!("/_emulator/events/{id}")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(&one, event);
-    let missing = ctx
-        .http
-        .get(ctx.url("/_emulator/events/evt_nope"))
-        .send()
-        .await
-        .expect("answer");
+    let missing = ctx.get("/_emulator/events/evt_nope").await;
     assert_error(missing, 404, "EVENT_NOT_FOUND").await;
 }
 
@@ -188,12 +183,7 @@ async fn bad_queries_say_what_is_wrong() {
         ("count=1&wait_ms=60001", "over the longest wait, 60000 ms"),
         ("cout=1", "unknown field `cout`"),
     ] {
-        let response = ctx
-            .http
-            .get(ctx.url(&format!("/_emulator/events?{query}")))
-            .send()
-            .await
-            .expect("answer");
+        let response = ctx.get(&format!("/_emulator/events?{query}")).await;
         let body = assert_error(response, 400, "INVALID_REQUEST").await;
         let error = body["error"].as_str().expect("error");
         assert!(error.contains(says), "{query}: {error}");

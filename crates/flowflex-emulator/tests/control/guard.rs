@@ -60,7 +60,7 @@ async fn off_loopback_the_inspector_answers_only_when_asked() {
         url.starts_with("http://0.0.0.0:") && url.ends_with('/'),
         "{url}"
     );
-    let page = ctx.http.get(ctx.url("/")).send().await.expect("answer");
+    let page = ctx.get("/").await;
     assert_eq!(page.status(), StatusCode::OK);
     let (status, _) = ctx.get_json("/_emulator/events").await;
     assert_eq!(status, StatusCode::OK);
@@ -152,17 +152,12 @@ async fn looking_is_neither_recorded_nor_faulted() {
     ctx.emu
         .inject(Fault::on(Endpoint::Other).status(500).every(1));
     for path in ["/", "/_emulator/events", "/_emulator/assets"] {
-        let response = ctx.http.get(ctx.url(path)).send().await.expect("answer");
+        let response = ctx.get(path).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
     }
     assert!(ctx.emu.requests().is_empty(), "{:?}", ctx.emu.requests());
     // An API path still is.
-    let response = ctx
-        .http
-        .get(ctx.url("/v1/nothing"))
-        .send()
-        .await
-        .expect("answer");
+    let response = ctx.get("/v1/nothing").await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(ctx.emu.requests().len(), 1);
 }

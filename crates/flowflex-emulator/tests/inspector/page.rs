@@ -4,7 +4,7 @@ use serde_json::json;
 use crate::{Ctx, PDF, PNG, hostile};
 
 async fn page(ctx: &Ctx) -> (reqwest::header::HeaderMap, String) {
-    let response = ctx.http.get(ctx.url("/")).send().await.expect("answer");
+    let response = ctx.get("/").await;
     assert_eq!(response.status(), StatusCode::OK);
     let headers = response.headers().clone();
     (headers, response.text().await.expect("text"))
@@ -42,7 +42,7 @@ async fn the_page_is_html_under_a_strict_policy() {
         ),
         ("/_emulator/inspector/app.css", "text/css; charset=utf-8"),
     ] {
-        let response = ctx.http.get(ctx.url(path)).send().await.expect("answer");
+        let response = ctx.get(path).await;
         assert_eq!(response.headers()["content-type"], content_type, "{path}");
         assert!(!response.text().await.expect("text").is_empty());
     }
