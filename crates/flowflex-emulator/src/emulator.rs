@@ -173,12 +173,11 @@ impl Emulator {
     /// # Ok(()) }
     /// ```
     pub async fn wait_for_events(&self, count: usize, within: Duration) -> Vec<RecordedEvent> {
-        self.inner
-            .shared
-            .wait_until(within, |state| {
-                (state.events.len() >= count, state.events.clone())
-            })
-            .await
+        let shared = &self.inner.shared;
+        shared
+            .wait_until(within, |state| (state.events.len() >= count, ()))
+            .await;
+        shared.events()
     }
 
     /// Forgets every event, asset, idempotency answer and fault, as
