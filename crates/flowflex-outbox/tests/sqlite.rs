@@ -719,3 +719,38 @@ async fn enqueue_many_stores_all_or_nothing() {
         .unwrap();
     common::enqueue_many_stores_all_or_nothing(&outbox, &capped).await;
 }
+
+/// An enqueue that lands while the relay's turn is running (its claim may
+/// have started before the enqueue committed) still wakes it: with a poll
+/// of an hour, every event must arrive by wake-ups alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enqueues_during_a_turn_are_not_missed_by_an_idle_relay() {
+    let s = setup(fast()).await;
+    let relay = s
+        .outbox
+        .relay(client(&s.emulator))
+        .poll_interval(Duration::from_secs(3600))
+        .spawn();
+    let mut tasks = tokio::task::JoinSet::new();
+    for t in 0..4 {
+        let outbox = s.outbox.clone();
+        tasks.spawn(async move {
+            for i in 0..50 {
+                outbox
+                    .enqueue("wake.test", flowflex::json!({"t": t, "i": i}))
+                    .await
+                    .expect("enqueued");
+                tokio::task::yield_now().await;
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.expect("enqueue task");
+    }
+    let emulator = &s.emulator;
+    eventually("200 events by wake-ups alone", 30, || {
+        emulator.events().len() == 200
+    })
+    .await;
+    relay.shutdown().await;
+}

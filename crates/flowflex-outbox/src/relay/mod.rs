@@ -216,6 +216,10 @@ async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>) {
     // Whether to claim: not after a claim found fewer events than it asked
     // for, until a delivery ends, a wake-up comes or a poll is due.
     let mut claim_more = true;
+    // Whether something woke the relay while a turn was running: that
+    // turn's claim may have started before the cause (an enqueue's commit,
+    // a freed slot), so its finding too few is no reason to stop claiming.
+    let mut nudged = false;
     // When to look again without a wake-up: the poll, or sooner the
     // earliest retry known to be due (outbox clock, ms).
     let mut next_due: Option<i64> = None;
@@ -272,6 +276,7 @@ async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>) {
                     claim,
                 };
                 let outbox = relay.outbox.clone();
+                nudged = false;
                 turns.spawn(async move { (outbox.inner.store.turn(turn).await, want, leased_at) });
             } else if stopping && tasks.is_empty() {
                 break;
@@ -295,7 +300,7 @@ async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>) {
                         failed_turns = 0;
                         // Outcomes are recorded: a `flush` waiting looks again.
                         inner.turned.notify_waiters();
-                        claim_more = want > 0 && turned.claimed.len() == want;
+                        claim_more = nudged || (want > 0 && turned.claimed.len() == want);
                         if want > 0 {
                             next_due = turned.next_due;
                         }
@@ -314,11 +319,11 @@ async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>) {
             }
             Some(done) = tasks.join_next_with_id() => {
                 ended(done, &mut delivering, &mut ledger, &mut next_due);
-                claim_more = true;
+                (claim_more, nudged) = (true, true);
             }
-            () = sleep, if !stopping => claim_more = true,
-            () = wake.notified(), if !stopping => claim_more = true,
-            Ok(()) = enqueued.changed(), if !stopping => claim_more = true,
+            () = sleep, if !stopping => (claim_more, nudged) = (true, true),
+            () = wake.notified(), if !stopping => (claim_more, nudged) = (true, true),
+            Ok(()) = enqueued.changed(), if !stopping => (claim_more, nudged) = (true, true),
             _ = stop.changed(), if !stopping => {}
             // Not reached (stopping with nothing in flight breaks above);
             // here so that select! cannot panic.

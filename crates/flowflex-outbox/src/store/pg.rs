@@ -70,7 +70,7 @@ pub(crate) async fn open(pool: PgPool) -> Result<PgStore> {
         Writer {
             pool: pool.clone(),
             channel: channel.clone(),
-            counted: None,
+            counted: std::sync::Mutex::new(None),
         }
         .run(jobs),
     );
@@ -546,54 +546,77 @@ impl<'a> AttachmentColumns<'a> {
 }
 
 /// Gathers the enqueues made outside a caller's transaction into one
-/// statement per batch.
+/// statement per batch, with up to [`WRITERS`] batches in flight at once
+/// (each on a connection of the pool): while one commits, the next fills.
 struct Writer {
     pool: PgPool,
     channel: String,
-    /// The pending count last read, plus what this writer stored since,
-    /// and when it was read.
-    counted: Option<(PendingRow, std::time::Instant)>,
+    /// The pending count last read, plus what was stored since, and when
+    /// it was read.
+    counted: std::sync::Mutex<Option<(PendingRow, std::time::Instant)>>,
 }
 
 /// How long a pending count read by the writer stands in for a fresh one,
 /// while the queue is below half its caps.
 const COUNT_FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// Batches written at once.
+const WRITERS: usize = 4;
+
 impl Writer {
-    async fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
+    async fn run(self, mut jobs: mpsc::Receiver<Job>) {
+        let writer = std::sync::Arc::new(self);
+        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(WRITERS));
         while let Some(batch) = super::writer::next_batch(&mut jobs, MAX_BATCH).await {
-            // A broken connection (a terminated backend, a restart) fails
-            // the batch with nothing written, or with its commit unknown:
-            // once more on a fresh connection is safe either way, as the
-            // idempotency keys make a second insert of a stored event a
-            // lookup.
-            let mut outcome = self.write(&batch).await;
-            if let Err(e) = &outcome {
-                if matches!(e, Error::Database { .. }) {
-                    tracing::warn!(target: "flowflex_outbox", error = %e, "an enqueue batch failed; trying once more");
-                    self.counted = None;
-                    outcome = self.write(&batch).await;
+            let Ok(slot) = std::sync::Arc::clone(&slots).acquire_owned().await else {
+                return;
+            };
+            let writer = std::sync::Arc::clone(&writer);
+            tokio::spawn(async move {
+                writer.write_and_answer(batch).await;
+                drop(slot);
+            });
+        }
+    }
+
+    async fn write_and_answer(&self, batch: Vec<Job>) {
+        // A broken connection (a terminated backend, a restart) fails the
+        // batch with nothing written, or with its commit unknown: once more
+        // on a fresh connection is safe either way, as the idempotency keys
+        // make a second insert of a stored event a lookup.
+        let mut outcome = self.write(&batch).await;
+        if let Err(e) = &outcome {
+            if matches!(e, Error::Database { .. }) {
+                tracing::warn!(target: "flowflex_outbox", error = %e, "an enqueue batch failed; trying once more");
+                self.forget_count();
+                outcome = self.write(&batch).await;
+            }
+        }
+        match outcome {
+            Ok(answers) => {
+                for (job, answer) in batch.into_iter().zip(answers) {
+                    let _ = job.reply.send(answer);
                 }
             }
-            match outcome {
-                Ok(answers) => {
-                    for (job, answer) in batch.into_iter().zip(answers) {
-                        let _ = job.reply.send(answer);
-                    }
-                }
-                Err(e) => {
-                    self.counted = None;
-                    for job in batch {
-                        let _ = job.reply.send(Err(e.again()));
-                    }
+            Err(e) => {
+                self.forget_count();
+                for job in batch {
+                    let _ = job.reply.send(Err(e.again()));
                 }
             }
         }
     }
 
+    fn forget_count(&self) {
+        *self
+            .counted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
     /// The pending count to check `batch` against: the one last read while
     /// it is fresh and the queue far from its caps, else read now.
-    async fn pending(&mut self, conn: &mut PgConnection, batch: &[Job]) -> Result<PendingRow> {
+    async fn pending(&self, conn: &mut PgConnection, batch: &[Job]) -> Result<PendingRow> {
         let (n, bytes) = batch.iter().fold((0i64, 0i64), |(n, b), job| {
             let (jn, jb) = super::weight(job.events.iter().map(|s| &s.event));
             (
@@ -609,19 +632,28 @@ impl Writer {
                         <= caps.bytes / 2
             })
         };
-        if let Some((row, at)) = &self.counted {
-            if at.elapsed() < COUNT_FRESH_FOR && far(row) {
-                return Ok(PendingRow {
-                    n: row.n,
-                    bytes: row.bytes,
-                });
+        {
+            let counted = self
+                .counted
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some((row, at)) = &*counted {
+                if at.elapsed() < COUNT_FRESH_FOR && far(row) {
+                    return Ok(PendingRow {
+                        n: row.n,
+                        bytes: row.bytes,
+                    });
+                }
             }
         }
         let row: PendingRow = sqlx::query_as(sql::PENDING)
             .fetch_one(&mut *conn)
             .await
             .map_err(Error::db("counting pending events"))?;
-        self.counted = Some((
+        *self
+            .counted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((
             PendingRow {
                 n: row.n,
                 bytes: row.bytes,
@@ -631,9 +663,13 @@ impl Writer {
         Ok(row)
     }
 
-    async fn write(&mut self, batch: &[Job]) -> Result<Vec<Result<Vec<i64>>>> {
+    async fn write(&self, batch: &[Job]) -> Result<Vec<Result<Vec<i64>>>> {
         let mut conn = self.pool.acquire().await.map_err(Error::db("enqueueing"))?;
-        let mut counted = self.pending(&mut conn, batch).await?;
+        let start = self.pending(&mut conn, batch).await?;
+        let mut counted = PendingRow {
+            n: start.n,
+            bytes: start.bytes,
+        };
         let mut accepted: Vec<&Stored> = Vec::new();
         let mut answers: Vec<Option<Result<Vec<i64>>>> = Vec::with_capacity(batch.len());
         for job in batch {
@@ -653,10 +689,17 @@ impl Writer {
         } else {
             insert(&mut conn, &accepted, &self.channel).await?
         };
-        if let Some((row, _)) = &mut self.counted {
+        let added = counted.n - start.n;
+        let added_bytes = counted.bytes - start.bytes;
+        if let Some((row, _)) = &mut *self
+            .counted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
             // Only what this writer stored: deliveries elsewhere lower the
             // count, so this errs high, never low.
-            *row = counted;
+            row.n += added;
+            row.bytes = row.bytes.saturating_add(added_bytes);
         }
         let mut ids = ids.into_iter().map(|(id, _)| id);
         Ok(batch
