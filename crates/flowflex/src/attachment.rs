@@ -13,6 +13,7 @@ use tokio::io::AsyncRead;
 
 use crate::error::{AttachmentErrorKind, Error, Result};
 use crate::mime::Mime;
+use crate::token;
 
 mod body;
 mod check;
@@ -49,9 +50,9 @@ pub struct Attachment {
 #[derive(Clone)]
 struct Inner {
     /// Identity: clones share it, edits of a shared attachment get a new
-    /// one. Random, so that no payload text can guess it (see `token`).
+    /// one. Random, so that no payload text can guess it (token.rs).
     key: u64,
-    /// What it serializes to: NUL and the key in 16 hex digits (payload.rs).
+    /// What it serializes to: its key as a token (token.rs).
     token: Box<str>,
     source: Source,
     filename: Option<String>,
@@ -64,23 +65,6 @@ pub(crate) enum Source {
     Path(PathBuf),
     Bytes(Bytes),
     Reader(Arc<ReaderSlot>),
-}
-
-/// A fresh identity, from the OS's random source: a payload's text cannot
-/// predict it.
-fn new_key() -> u64 {
-    uuid::Uuid::new_v4().as_u64_pair().1
-}
-
-/// NUL, then `key` in 16 lowercase hex digits.
-fn token_of(key: u64) -> Box<str> {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut token = String::with_capacity(17);
-    token.push('\0');
-    for i in 0..16 {
-        token.push(char::from(HEX[((key >> (60 - 4 * i)) & 0xf) as usize]));
-    }
-    token.into_boxed_str()
 }
 
 impl Attachment {
@@ -147,11 +131,11 @@ impl Attachment {
     }
 
     fn new(source: Source, filename: Option<String>) -> Self {
-        let key = new_key();
+        let key = token::new_key();
         Attachment {
             inner: Arc::new(Inner {
                 key,
-                token: token_of(key),
+                token: token::text(key),
                 source,
                 filename,
                 mime: None,
@@ -168,8 +152,8 @@ impl Attachment {
             self
         } else {
             let mut inner = (*self.inner).clone();
-            inner.key = new_key();
-            inner.token = token_of(inner.key);
+            inner.key = token::new_key();
+            inner.token = token::text(inner.key);
             f(&mut inner);
             Attachment {
                 inner: Arc::new(inner),
@@ -311,7 +295,7 @@ impl Attachment {
         self.inner.key
     }
 
-    /// The text it serializes to: its key as a token (see payload.rs).
+    /// The text it serializes to: its key as a token (token.rs).
     pub(crate) fn token(&self) -> &str {
         &self.inner.token
     }

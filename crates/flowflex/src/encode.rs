@@ -1,13 +1,8 @@
 //! The wire body of an event, written once: the payload is serialized
-//! straight to compact JSON, each attachment as its token (a string of an
-//! escaped NUL and 16 hex digits, see `payload.rs`), by the writer in
-//! `template.rs`, which notes where each token stands as it writes it;
-//! after the uploads the asset ids are spliced in there.
-//!
-//! A stored body (the outbox) is scanned for its tokens instead: `serde_json`
-//! writes a NUL inside a string as `\u0000`, so a string that begins with
-//! one starts `"\u0000`. The scan looks only at backslashes (rare in JSON)
-//! and checks the rest of the token around each.
+//! straight to compact JSON, each attachment as its token (token.rs), by
+//! the writer in `template.rs`, which notes where each token stands as it
+//! writes it; after the uploads the asset ids are spliced in there. A
+//! stored body (the outbox) is scanned for its tokens instead.
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -18,11 +13,9 @@ use crate::attachment::Attachment;
 use crate::error::{Error, Result};
 use crate::payload::{KeyIndex, Payload, unknown_token};
 use crate::slots::Slots;
-use crate::template::{Template, hex_key};
+use crate::template::Template;
+use crate::token::{self, WRITTEN_LEN as TOKEN_LEN};
 use crate::visit::{Visit, Visitor};
-
-/// A token as serde_json writes it: `"\u0000`, 16 hex digits, `"`.
-const TOKEN_LEN: usize = 24;
 
 /// Where each token starts (its opening quote) and the index of its
 /// attachment, in order; a typical event's fit inline.
@@ -124,10 +117,8 @@ impl Encoded {
         slots: Slots,
     ) -> Result<Encoded> {
         let n = attachments.len();
-        let found = scan(&template, n, |_, hex| {
-            hex_key(hex)
-                .and_then(|key| usize::try_from(key).ok())
-                .filter(|i| *i < n)
+        let found = scan(&template, n, |_, key| {
+            usize::try_from(key).ok().filter(|i| *i < n)
         })?;
         if !found.unknown.is_empty() {
             return Err(Error::payload("a stored body names no such attachment"));
@@ -148,7 +139,7 @@ impl Encoded {
         let mut at = 0;
         for &(start, index) in &self.marks {
             out.extend_from_slice(&self.template[at..start]);
-            out.extend_from_slice(format!("\"\\u0000{index:016x}\"").as_bytes());
+            out.extend_from_slice(&token::written(index as u64));
             at = start + TOKEN_LEN;
         }
         out.extend_from_slice(&self.template[at..]);
@@ -351,59 +342,41 @@ fn resolve_expecting(
     slots: &Slots,
 ) -> Result<Found> {
     let mut index: Option<KeyIndex> = None;
-    resolve(json, tokens, attachments.len(), |n, address, hex| {
+    resolve(json, tokens, attachments.len(), |n, address, key| {
         let expected = slots.index_of(n).filter(|&i| {
-            attachments.get(i).is_some_and(|a| {
-                let token = a.token();
-                token.as_ptr() as usize == address || token.as_bytes().get(1..) == Some(hex)
-            })
+            attachments
+                .get(i)
+                .is_some_and(|a| a.token().as_ptr() as usize == address || a.key() == key)
         });
         if expected.is_some() {
             return expected;
         }
-        let key = hex_key(hex)?;
         index
             .get_or_insert_with(|| KeyIndex::new(attachments))
             .get(key)
     })
 }
 
-/// Finds every token in a stored `json`; `name(n, digits)` gives the
+/// Finds every token in a stored `json`; `name(n, key)` gives the
 /// attachment index of the `n`th, or `None` for a key it does not know.
 fn scan(
     json: &[u8],
     known: usize,
-    mut name: impl FnMut(usize, &[u8]) -> Option<usize>,
+    mut name: impl FnMut(usize, u64) -> Option<usize>,
 ) -> Result<Found> {
-    let mut starts: SmallVec<[(usize, usize); 8]> = SmallVec::new();
-    for slash in memchr::memchr_iter(b'\\', json) {
-        // `"\u0000` opening a string: the quote right before the backslash
-        // opens it unless it is itself escaped.
-        let Some(start) = slash.checked_sub(1) else {
-            continue;
-        };
-        if json[start] != b'"'
-            || json.get(slash..slash + 6) != Some(&b"\\u0000"[..])
-            || json.get(start + TOKEN_LEN - 1) != Some(&b'"')
-            || escaped(json, start)
-            || hex_key(&json[slash + 6..slash + 22]).is_none()
-        {
-            continue;
-        }
-        starts.push((start, 0));
-    }
-    resolve(json, &starts, known, |n, _, hex| name(n, hex))
+    let starts: SmallVec<[(usize, usize); 8]> = token::find(json).map(|(at, _)| (at, 0)).collect();
+    resolve(json, &starts, known, |n, _, key| name(n, key))
 }
 
 /// Names each token of `json` at `tokens` (its opening quote, and the
 /// address of the text it was written from, or 0): `name(n, address,
-/// digits)` gives the attachment index of the `n`th, or `None` for a key it
+/// key)` gives the attachment index of the `n`th, or `None` for a key it
 /// does not know.
 fn resolve(
     json: &[u8],
     tokens: &[(usize, usize)],
     known: usize,
-    mut name: impl FnMut(usize, usize, &[u8]) -> Option<usize>,
+    mut name: impl FnMut(usize, usize, u64) -> Option<usize>,
 ) -> Result<Found> {
     let mut found = Found {
         places: Marks::new(),
@@ -411,21 +384,17 @@ fn resolve(
         unknown: Vec::new(),
     };
     for &(start, address) in tokens {
-        let hex = json
-            .get(start + 7..start + 7 + 16)
-            .ok_or_else(|| Error::payload("a token stands past the end of the body"))?;
-        let index = match name(found.places.len(), address, hex) {
+        let key = token::written_at(json, start)
+            .ok_or_else(|| Error::payload("a noted token is not where it was noted"))?;
+        let index = match name(found.places.len(), address, key) {
             Some(i) => i,
-            None => {
-                let Some(key) = hex_key(hex) else { continue };
-                match found.unknown.iter().position(|k| *k == key) {
-                    Some(i) => known + i,
-                    None => {
-                        found.unknown.push(key);
-                        known + found.unknown.len() - 1
-                    }
+            None => match found.unknown.iter().position(|k| *k == key) {
+                Some(i) => known + i,
+                None => {
+                    found.unknown.push(key);
+                    known + found.unknown.len() - 1
                 }
-            }
+            },
         };
         if json.get(start + TOKEN_LEN) == Some(&b':') {
             return Err(Error::payload(crate::template::MAP_KEY));
@@ -434,11 +403,6 @@ fn resolve(
         found.places.push((start, index));
     }
     Ok(found)
-}
-
-/// Whether the quote at `at` is escaped: an odd run of backslashes before it.
-fn escaped(json: &[u8], at: usize) -> bool {
-    json[..at].iter().rev().take_while(|b| **b == b'\\').count() % 2 == 1
 }
 
 #[cfg(test)]
@@ -517,11 +481,12 @@ mod tests {
     fn stored_bodies_name_attachments_by_index() {
         let a = Attachment::from_bytes(&b"x"[..], "a.txt");
         let b = Attachment::from_bytes(&b"y"[..], "b.txt");
-        let encoded = Encoded::from_payload(crate::json!({"b": b, "a": [a.clone(), a]})).unwrap();
+        let encoded = Encoded::from_payload(crate::json!({"b": b, "c": [a.clone(), a]})).unwrap();
         let stored = encoded.indexed();
         let text = std::str::from_utf8(&stored).unwrap();
         assert!(text.contains("0000000000000001"), "{text}");
-        // Rebuilt in another process: new attachments, new keys, same order.
+        // Rebuilt in another process: new attachments, new keys, same order
+        // (the order the JSON first names them).
         let rebuilt = vec![
             Attachment::from_bytes(&b"y"[..], "b.txt"),
             Attachment::from_bytes(&b"x"[..], "a.txt"),
@@ -533,7 +498,7 @@ mod tests {
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"b": "asset_b", "a": ["asset_a", "asset_a"]})
+            serde_json::json!({"b": "asset_b", "c": ["asset_a", "asset_a"]})
         );
         // A stored body naming a missing attachment is refused.
         let err = Encoded::from_parts(encoded.indexed().to_vec(), Vec::new(), Slots::default())

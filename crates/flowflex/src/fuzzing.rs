@@ -131,7 +131,7 @@ fn pointers_of(v: &Value, pointer: &mut String, out: &mut Vec<String>, depth: us
         return;
     }
     match v {
-        Value::String(s) if crate::payload::token_key(s).is_some() => out.push(pointer.clone()),
+        Value::String(s) if crate::token::key_of(s).is_some() => out.push(pointer.clone()),
         Value::Object(map) => {
             for (key, child) in map {
                 let mark = pointer.len();

@@ -138,6 +138,7 @@ mod slots;
 mod sniff;
 mod template;
 mod tls;
+mod token;
 mod transport;
 mod visit;
 

@@ -1,8 +1,8 @@
 //! Payloads: a JSON value and the attachments it holds, owned together.
 //!
-//! An [`Attachment`] serializes to a *token*: a string of a NUL character and
-//! the 16 hex digits of the attachment's random key. The token names a file
-//! only to the payload that holds the attachment itself; text that reads like
+//! An [`Attachment`] serializes to a *token* (token.rs), a string naming the
+//! attachment's random key. The token names a file only to the payload that
+//! holds the attachment itself; text that reads like
 //! a token but whose key the payload does not hold is refused, so JSON from
 //! outside can never name a local file or memory to upload.
 //!
@@ -24,7 +24,7 @@ use crate::attachment::Attachment;
 use crate::error::{Error, Result};
 use crate::mime::Mime;
 use crate::slots::Slots;
-use crate::template::hex_key;
+use crate::token;
 
 /// The key of a preview placeholder.
 const PLACEHOLDER: &str = "$attachment";
@@ -32,11 +32,6 @@ const PLACEHOLDER: &str = "$attachment";
 pub(crate) const MAX_DEPTH: usize = 256;
 
 // ------------------------------------------------------------------ tokens
-
-/// The key a token names, if `s` is one.
-pub(crate) fn token_key(s: &str) -> Option<u64> {
-    s.strip_prefix('\0').and_then(|hex| hex_key(hex.as_bytes()))
-}
 
 thread_local! {
     static COLLECTING: RefCell<Option<Vec<Attachment>>> = const { RefCell::new(None) };
@@ -93,16 +88,18 @@ impl Serialize for Attachment {
     }
 }
 
-/// The attachments of `found`, each file once, in order of first appearance.
-pub(crate) fn distinct(found: Vec<Attachment>) -> Vec<Attachment> {
-    let mut seen = HashMap::with_capacity(found.len());
-    let mut out = Vec::with_capacity(found.len());
-    for a in found {
-        if seen.insert(a.key(), ()).is_none() {
-            out.push(a);
-        }
+/// The attachments of `found` that `value` names, each file once, in the
+/// order `value` first names them: a file serialized and then overwritten
+/// (`{"a": file, "a": null}`) is not held.
+fn referenced(value: &Value, found: Vec<Attachment>) -> Vec<Attachment> {
+    if found.is_empty() {
+        return found;
     }
-    out
+    let mut found: HashMap<u64, Attachment> = found.into_iter().map(|a| (a.key(), a)).collect();
+    keys_in(value)
+        .into_iter()
+        .filter_map(|key| found.remove(&key))
+        .collect()
 }
 
 // ----------------------------------------------------------------- payload
@@ -138,7 +135,7 @@ pub(crate) fn distinct(found: Vec<Attachment>) -> Vec<Attachment> {
 #[derive(Clone)]
 pub struct Payload {
     value: Value,
-    /// Each file once, in order of first appearance.
+    /// Each file `value` names, once, in the order it first names them.
     attachments: Vec<Attachment>,
 }
 
@@ -186,8 +183,8 @@ impl Payload {
             ))
         })?;
         Ok(Payload {
+            attachments: referenced(&value, found),
             value,
-            attachments: distinct(found),
         })
     }
 
@@ -197,8 +194,8 @@ impl Payload {
     pub fn __from_json(build: impl FnOnce() -> Value) -> Payload {
         let (value, found) = collecting(build);
         Payload {
+            attachments: referenced(&value, found),
             value,
-            attachments: distinct(found),
         }
     }
 
@@ -233,20 +230,20 @@ impl Payload {
         }
         self.attachments.extend(part.attachments);
         // A replaced key may have held the only use of a file.
-        let used = keys_in(&self.value);
-        self.attachments = distinct(std::mem::take(&mut self.attachments))
-            .into_iter()
-            .filter(|a| used.contains_key(&a.key()))
-            .collect();
+        self.attachments = referenced(&self.value, std::mem::take(&mut self.attachments));
         Ok(self)
     }
 
-    /// The attachments, each file once, in order of first appearance.
+    /// The attachments: each file the JSON names, once, in the order the
+    /// JSON first names them. A file serialized and then overwritten is not
+    /// held, however the payload was built.
     ///
     /// ```
     /// let invoice = flowflex::Attachment::from_bytes(&b"%PDF-1.7"[..], "invoice.pdf");
-    /// let payload = flowflex::json!({"a": invoice.clone(), "b": invoice});
+    /// let payload = flowflex::json!({"a": invoice.clone(), "b": invoice.clone()});
     /// assert_eq!(payload.attachments().len(), 1); // one file, used twice
+    /// let replaced = flowflex::json!({"a": invoice, "a": null});
+    /// assert!(replaced.attachments().is_empty());
     /// ```
     #[must_use]
     pub fn attachments(&self) -> &[Attachment] {
@@ -414,7 +411,7 @@ impl KeyIndex {
 fn slots_of(value: &Value, attachments: &[Attachment]) -> Result<Slots> {
     match value {
         Value::Object(_) => {}
-        Value::String(s) if token_key(s).is_some() => {
+        Value::String(s) if token::key_of(s).is_some() => {
             return Err(Error::payload(
                 "the payload itself is an attachment: put it under a key, e.g. flowflex::json!({\"file\": attachment})",
             ));
@@ -450,7 +447,7 @@ impl Walker {
         }
         match v {
             Value::String(s) => {
-                if let Some(key) = token_key(s) {
+                if let Some(key) = token::key_of(s) {
                     let index = self
                         .index
                         .get(key)
@@ -460,7 +457,7 @@ impl Walker {
             }
             Value::Object(map) => {
                 for (key, child) in map {
-                    if token_key(key).is_some() {
+                    if token::key_of(key).is_some() {
                         return Err(Error::payload(format!(
                             "an attachment is used as a map key under `{}`: attachments can only be values, never map keys",
                             crate::redact::printable(self.slots.walking_path(), 200)
@@ -505,25 +502,18 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
-/// Every token key in `v`, with how often it stands there.
-fn keys_in(v: &Value) -> HashMap<u64, usize> {
-    fn go(v: &Value, out: &mut HashMap<u64, usize>, depth: usize) {
-        if depth > MAX_DEPTH {
-            return;
-        }
+/// Every token key in `v`, in document order (repeats included).
+fn keys_in(v: &Value) -> Vec<u64> {
+    fn go(v: &Value, out: &mut Vec<u64>) {
         match v {
-            Value::String(s) => {
-                if let Some(key) = token_key(s) {
-                    *out.entry(key).or_default() += 1;
-                }
-            }
-            Value::Object(map) => map.values().for_each(|c| go(c, out, depth + 1)),
-            Value::Array(items) => items.iter().for_each(|c| go(c, out, depth + 1)),
+            Value::String(s) => out.extend(token::key_of(s)),
+            Value::Object(map) => map.values().for_each(|c| go(c, out)),
+            Value::Array(items) => items.iter().for_each(|c| go(c, out)),
             _ => {}
         }
     }
-    let mut out = HashMap::new();
-    go(v, &mut out, 0);
+    let mut out = Vec::new();
+    go(v, &mut out);
     out
 }
 
@@ -535,7 +525,7 @@ fn replace_tokens(v: &mut Value, shown: &dyn Fn(u64) -> Option<Value>) {
         }
         match v {
             Value::String(s) => {
-                if let Some(replacement) = token_key(s).and_then(shown) {
+                if let Some(replacement) = token::key_of(s).and_then(shown) {
                     *v = replacement;
                 }
             }
@@ -593,25 +583,49 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_round_trip_and_reject_lookalikes() {
-        for _ in 0..100 {
-            let a = Attachment::from_bytes(&b"x"[..], "a.txt");
-            assert_eq!(token_key(a.token()), Some(a.key()));
-            assert_eq!(a.token().len(), 17);
+    fn a_payload_holds_the_files_its_json_names_however_built() {
+        let a = Attachment::from_bytes(&b"x"[..], "a.txt");
+        let b = Attachment::from_bytes(&b"y"[..], "b.txt");
+        let keys = |p: &Payload| {
+            p.attachments()
+                .iter()
+                .map(Attachment::key)
+                .collect::<Vec<_>>()
+        };
+        // Replaced while building, by the macro or by a value's Serialize.
+        let json =
+            crate::json!({"": a.clone(), "": null, "z": b.clone(), "y": [b.clone(), a.clone()]});
+        assert_eq!(
+            keys(&json),
+            [b.key(), a.key()],
+            "in the order the JSON names them"
+        );
+        struct Twice<'a>(&'a Attachment);
+        impl Serialize for Twice<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                use serde::ser::SerializeMap as _;
+                let mut map = s.serialize_map(None)?;
+                map.serialize_entry("k", self.0)?;
+                map.serialize_entry("k", &())?;
+                map.end()
+            }
         }
-        assert_eq!(hex_key(b"00000000deadbeef"), Some(0xdead_beef));
-        assert_eq!(hex_key(b"ffffffffffffffff"), Some(u64::MAX));
-        for bad in [
-            "",
-            "\0",
-            "0123456789abcdef",
-            "\u{0}0123456789abcde",
-            "\u{0}0123456789ABCDEF",
-            "\u{0}0123456789abcdef0",
-            "\0+123456789abcdef",
-        ] {
-            assert_eq!(token_key(bad), None, "{bad:?}");
-        }
+        assert!(
+            Payload::from_serialize(&Twice(&a))
+                .unwrap()
+                .attachments()
+                .is_empty()
+        );
+        let mut inserted = Payload::new();
+        inserted.insert("k", &a).unwrap().insert("k", 1).unwrap();
+        assert!(inserted.attachments().is_empty());
+        // A payload inside a payload brings only what it names.
+        let outer = crate::json!({"inner": json, "other": null});
+        assert_eq!(keys(&outer), [b.key(), a.key()]);
+        assert_eq!(
+            outer.attachment_paths().unwrap(),
+            ["inner.y[0]", "inner.y[1]", "inner.z"]
+        );
     }
 
     #[test]

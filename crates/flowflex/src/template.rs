@@ -39,26 +39,12 @@ const RAW_VALUE: &str = "$serde_json::private::RawValue";
 pub(crate) const MAP_KEY: &str =
     "an attachment is used as a map key: attachments can only be values, never map keys";
 
-/// A token's 16 hex digits as its key.
-pub(crate) fn hex_key(hex: &[u8]) -> Option<u64> {
-    if hex.len() != 16 {
-        return None;
-    }
-    let mut key = 0u64;
-    for &b in hex {
-        let digit = match b {
-            b'0'..=b'9' => b - b'0',
-            b'a'..=b'f' => b - b'a' + 10,
-            _ => return None,
-        };
-        key = key << 4 | u64::from(digit);
-    }
-    Some(key)
-}
-
-/// Whether `s` is a token: NUL and 16 lowercase hex digits.
+/// Whether `s` is a token.
 fn is_token(s: &[u8]) -> bool {
-    s.len() == 17 && s[0] == 0 && hex_key(&s[1..]).is_some()
+    std::str::from_utf8(s)
+        .ok()
+        .and_then(crate::token::key_of)
+        .is_some()
 }
 
 /// A value written as JSON, with where its tokens stand.
@@ -426,14 +412,13 @@ impl<'a> ser::Serializer for &'a mut Template {
         let start = self.json.len();
         fmt::Write::write_fmt(&mut Escaping(&mut self.json), format_args!("{value}"))
             .map_err(|_| Error::custom("a Display implementation returned an error"))?;
-        if self.json[start..].starts_with(b"\\u0000") && self.json.len() - start == 22 {
-            // Written whole, the text would have been token-shaped.
-            let text = &self.json[start + 6..];
-            if hex_key(text).is_some() {
-                self.tokens.push((start - 1, 0));
-            }
-        }
         self.json.push(b'"');
+        if self.json.len() - start + 1 == crate::token::WRITTEN_LEN
+            && crate::token::written_at(&self.json, start - 1).is_some()
+        {
+            // Written whole, the text would have been token-shaped.
+            self.tokens.push((start - 1, 0));
+        }
         Ok(())
     }
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 /// Lowest first; a module may use any module of a lower rank.
 const LAYERS: &[&[&str]] = &[
-    &["redact", "retry", "sniff"],
+    &["redact", "retry", "sniff", "token"],
     &["error"],
     &["mime"],
     &["transport", "tls"],
