@@ -72,6 +72,7 @@ pub struct Enqueue<'t> {
     event: String,
     template: flowflex::Result<Template>,
     key: Option<String>,
+    ordering: Option<String>,
     tx: Option<TxConn<'t>>,
 }
 
@@ -80,6 +81,7 @@ impl std::fmt::Debug for Enqueue<'_> {
         f.debug_struct("Enqueue")
             .field("event", &self.event)
             .field("idempotency_key", &self.key)
+            .field("ordering_key", &self.ordering)
             .field("in_transaction", &self.tx.is_some())
             .finish_non_exhaustive()
     }
@@ -92,6 +94,7 @@ impl<'t> Enqueue<'t> {
             event,
             template,
             key: None,
+            ordering: None,
             tx: None,
         }
     }
@@ -101,6 +104,25 @@ impl<'t> Enqueue<'t> {
     /// new and returns the stored event's id.
     pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
         self.key = Some(key.into());
+        self
+    }
+
+    /// The event's ordering key: events with one key are delivered one at a
+    /// time, in enqueue order (an enqueue that starts after another
+    /// returned comes after it), across relays and restarts; events without
+    /// a key, or with other keys, go side by side. A dead letter holds back
+    /// the later events of its key until it is
+    /// [requeued](Outbox::requeue) or [discarded](Outbox::discard).
+    ///
+    /// ```no_run
+    /// # async fn demo(outbox: flowflex_outbox::Outbox) -> flowflex_outbox::Result<()> {
+    /// outbox.enqueue("order.placed", flowflex::json!({"order": 42})).ordering_key("order-42").await?;
+    /// outbox.enqueue("order.shipped", flowflex::json!({"order": 42})).ordering_key("order-42").await?;
+    /// // "placed" reaches FlowFlex before "shipped", whichever relay takes them.
+    /// # Ok(()) }
+    /// ```
+    pub fn ordering_key(mut self, key: impl Into<String>) -> Self {
+        self.ordering = Some(key.into());
         self
     }
 
@@ -125,6 +147,7 @@ impl<'t> Enqueue<'t> {
             event: self.event,
             template: self.template,
             key: self.key,
+            ordering: self.ordering,
             tx: Some(tx.__connection()),
         }
     }
@@ -135,9 +158,10 @@ impl<'t> Enqueue<'t> {
             event,
             template,
             key,
+            ordering,
             tx,
         } = self;
-        let new = prepare(&outbox, event, template, key).await?;
+        let new = prepare(&outbox, event, template, key, ordering).await?;
         let ids = store(&outbox, vec![new], tx).await?;
         ids.first()
             .copied()
@@ -219,7 +243,7 @@ impl EnqueueMany<'_> {
                     "an event given to enqueue_many has its own transaction: call in_transaction on enqueue_many instead".into(),
                 ));
             }
-            prepared.push(prepare(&outbox, e.event, e.template, e.key).await?);
+            prepared.push(prepare(&outbox, e.event, e.template, e.key, e.ordering).await?);
         }
         store(&outbox, prepared, tx).await
     }
@@ -265,6 +289,7 @@ async fn prepare(
     event: String,
     template: flowflex::Result<Template>,
     key: Option<String>,
+    ordering_key: Option<String>,
 ) -> Result<NewEvent> {
     let config = &outbox.inner.config;
     flowflex::__outbox::check_event_name(&event)?;
@@ -276,6 +301,9 @@ async fn prepare(
         }
         None => uuid::Uuid::new_v4().to_string(),
     };
+    if let Some(ordering) = &ordering_key {
+        check_key(ordering)?;
+    }
     let infos = template.check(config.max_file_bytes).await?;
     let body = template.marked_body().to_vec();
     let slots = template.slots();
@@ -322,6 +350,7 @@ async fn prepare(
         bytes,
         files,
         now: millis(config.clock.now()),
+        ordering_key,
     })
 }
 

@@ -69,7 +69,7 @@ pub use config::{
 };
 pub use enqueue::{Enqueue, EnqueueMany, OutboxTransaction, TxConn};
 pub use error::{Error, Result};
-pub use relay::{Relay, RelayHandle};
+pub use relay::{FlushReport, Relay, RelayHandle};
 
 use config::Config;
 use store::Store;
@@ -309,6 +309,18 @@ impl Outbox {
         Ok(())
     }
 
+    /// Deletes a dead letter for good (its files with it). Later events of
+    /// its ordering key, held back by it, go on.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`], [`Error::NotDead`] or [`Error::Database`].
+    pub async fn discard(&self, id: OutboxId) -> Result<()> {
+        self.inner.store.discard(id).await?;
+        self.inner.wake.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(())
+    }
+
     /// The SQLite pool, to run your own statements in the outbox's database
     /// and enqueue in the same transaction.
     #[must_use]
@@ -393,6 +405,9 @@ pub struct Stats {
     /// Relays alive now: seen within their lease (and, on PostgreSQL, with
     /// their listening connection open).
     pub relays: u64,
+    /// Pending events held back by a dead letter of their ordering key:
+    /// they wait until it is requeued or discarded.
+    pub held_back: u64,
 }
 
 /// A running relay, as it records itself in the outbox ([`Outbox::relays`]).
@@ -433,4 +448,7 @@ pub struct DeadLetter {
     pub died_at: SystemTime,
     /// The error that killed it.
     pub error: String,
+    /// Its ordering key: later events of this key wait until it is
+    /// requeued or discarded.
+    pub ordering_key: Option<String>,
 }

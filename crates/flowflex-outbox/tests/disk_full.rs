@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{client, pdf};
+use common::{client, pdf, until};
 use flowflex::Attachment;
 use flowflex_emulator::{Emulator, Endpoint};
 use flowflex_outbox::{Error, Outbox};
@@ -75,21 +75,6 @@ fn fill(path: &Path) {
                 }
             }
         }
-    }
-}
-
-async fn until<F, Fut>(what: &str, secs: u64, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-    while !condition().await {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -14,7 +14,7 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::{Captured, PgSchema, client, client_for};
+use common::{Captured, PgSchema, client, client_for, until};
 use flowflex_emulator::{Emulator, Endpoint, Fault};
 use flowflex_outbox::Outbox;
 use sqlx::postgres::{PgListener, PgPoolOptions};
@@ -70,22 +70,6 @@ fn spawn_child(url: &str, emulator: &Emulator) -> Child {
         .kill_on_drop(true)
         .spawn()
         .expect("child starts")
-}
-
-/// Waits up to `secs` for an async condition, checking every 10 ms.
-async fn until<F, Fut>(what: &str, secs: u64, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-    while !condition().await {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// The event POSTs the emulator received, by idempotency key.

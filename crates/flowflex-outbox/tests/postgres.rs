@@ -255,3 +255,78 @@ async fn enqueue_many_stores_all_or_nothing() {
     schema.drop_schema().await;
     capped_schema.drop_schema().await;
 }
+
+/// Four relays, each on a pool of its own, with FlowFlex refusing and
+/// losing answers: the events of each ordering key reach it one at a time,
+/// in enqueue order, while events without a key go side by side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_relays_under_faults_keep_each_ordering_key_in_order() {
+    use flowflex_emulator::{Endpoint, Fault};
+    let Some(schema) = PgSchema::create().await else {
+        return;
+    };
+    let emulator = Emulator::start().await.unwrap();
+    emulator.inject(Fault::on(Endpoint::Events).status(503).rate(0.2).seed(21));
+    emulator.inject(
+        Fault::on(Endpoint::Events)
+            .drop_after_processing()
+            .rate(0.1)
+            .seed(22),
+    );
+    let url = schema.schema_url();
+    let service = Outbox::builder()
+        .initial_backoff(Duration::from_millis(10))
+        .max_backoff(Duration::from_millis(40))
+        .connect_postgres(&url)
+        .await
+        .expect("outbox");
+    let mut chains: Vec<Vec<String>> = vec![Vec::new(); 10];
+    for seq in 0..8 {
+        let batch: Vec<_> = (0..10)
+            .map(|k| {
+                let key = format!("k{k}-{seq}");
+                chains[k].push(key.clone());
+                service
+                    .enqueue("order.test", flowflex::json!({"k": k, "seq": seq}))
+                    .idempotency_key(key)
+                    .ordering_key(format!("order-{k}"))
+            })
+            .chain((0..5).map(|i| {
+                service
+                    .enqueue("free.test", flowflex::json!({"i": i}))
+                    .idempotency_key(format!("free-{seq}-{i}"))
+            }))
+            .collect();
+        service.enqueue_many(batch).await.expect("enqueued");
+    }
+    let mut relays = Vec::new();
+    for i in 0..4 {
+        let replica = Outbox::builder()
+            .initial_backoff(Duration::from_millis(10))
+            .max_backoff(Duration::from_millis(40))
+            .connect_postgres(&url)
+            .await
+            .expect("outbox");
+        relays.push(
+            replica
+                .relay(client(&emulator))
+                .concurrency(4)
+                .poll_interval(Duration::from_millis(20))
+                .name(format!("ordered-{i}"))
+                .spawn(),
+        );
+    }
+    let report = relays[0]
+        .flush(Duration::from_secs(120))
+        .await
+        .expect("drained");
+    assert!(report.dead.is_empty(), "{:?}", report.dead);
+    for relay in relays {
+        relay.shutdown().await;
+    }
+    let stats = service.stats().await.expect("stats");
+    assert_eq!((stats.delivered, stats.pending), (120, 0));
+    common::assert_in_order_one_at_a_time(&emulator, &chains);
+    drop(service);
+    schema.drop_schema().await;
+}

@@ -754,3 +754,72 @@ async fn enqueues_during_a_turn_are_not_missed_by_an_idle_relay() {
     .await;
     relay.shutdown().await;
 }
+
+/// Events of one ordering key reach FlowFlex one at a time, in enqueue
+/// order; a dead letter holds back the rest of its key (and only its key)
+/// until it is discarded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ordering_key_keeps_order_and_a_dead_letter_holds_back_its_key() {
+    let s = setup(fast()).await;
+    let mut chains = [Vec::new(), Vec::new()];
+    for i in 0..5 {
+        for (k, name) in ["a", "b"].iter().enumerate() {
+            let key = format!("{name}{i}");
+            s.outbox
+                .enqueue("order.test", flowflex::json!({"key": key.clone()}))
+                .idempotency_key(key.clone())
+                .ordering_key(format!("key-{name}"))
+                .await
+                .expect("enqueued");
+            chains[k].push(key);
+        }
+        s.outbox
+            .enqueue("order.test", flowflex::json!({"free": i}))
+            .idempotency_key(format!("free{i}"))
+            .await
+            .expect("enqueued");
+    }
+    // The first POST is refused for good: one slot, so it is a0's (the
+    // lowest id).
+    s.emulator
+        .inject(Fault::on(Endpoint::Events).status(400).times(1));
+    let relay = s
+        .outbox
+        .relay(client(&s.emulator))
+        .concurrency(1)
+        .poll_interval(Duration::from_millis(10))
+        .spawn();
+    let outbox = &s.outbox;
+    let emulator = &s.emulator;
+    common::until("all but a's", 30, || async {
+        emulator.events().len() == 10 && outbox.stats().await.expect("stats").dead == 1
+    })
+    .await;
+    let stats = outbox.stats().await.expect("stats");
+    assert_eq!((stats.pending, stats.held_back), (4, 4), "{stats:?}");
+    let dead = outbox.dead_letters().await.expect("dead letters");
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].idempotency_key, "a0");
+    assert_eq!(dead[0].ordering_key.as_deref(), Some("key-a"));
+    assert!(
+        emulator.events().iter().all(|e| !e
+            .idempotency_key
+            .as_deref()
+            .unwrap_or("")
+            .starts_with('a')),
+        "nothing of key a went past its dead letter"
+    );
+    common::assert_in_order_one_at_a_time(emulator, &chains[1..]);
+
+    // Discarded: the rest of key a goes, in order.
+    outbox.discard(dead[0].id).await.expect("discarded");
+    assert!(matches!(
+        outbox.discard(dead[0].id).await,
+        Err(flowflex_outbox::Error::NotFound(_))
+    ));
+    relay.flush(Duration::from_secs(30)).await.expect("drained");
+    relay.shutdown().await;
+    let stats = outbox.stats().await.expect("stats");
+    assert_eq!((stats.pending, stats.dead, stats.held_back), (0, 0, 0));
+    common::assert_in_order_one_at_a_time(emulator, &[chains[0][1..].to_vec(), chains[1].clone()]);
+}

@@ -9,11 +9,11 @@ use bytes::Bytes;
 use flowflex::Attachment;
 use tracing::Instrument as _;
 
-use super::Relay;
+use super::{Relay, paths};
 use crate::OutboxId;
 use crate::clock::{millis, ms, wall_ms};
 use crate::error::Error;
-use crate::store::{AttachmentRow, Claimed, ClaimedRow, Settled};
+use crate::store::{AttachmentRow, BodyFormat, Claimed, ClaimedRow, Settled};
 
 /// Why an attempt failed, and what follows from it.
 struct Failure {
@@ -280,13 +280,37 @@ async fn with_assets(
             }
         }
     }
-    let placeholders = attachments
-        .iter()
-        .map(|a| Attachment::from_bytes(Vec::new(), a.filename.clone()))
-        .collect();
-    let template = flowflex::__outbox::Template::from_parts(Bytes::from(body), placeholders, slots)
-        .map_err(|e| corrupt(row.id, e))?;
-    template.body(&ids).map_err(|e| corrupt(row.id, e))
+    match BodyFormat::of(row.body_format) {
+        Some(BodyFormat::Template) => {
+            let placeholders = attachments
+                .iter()
+                .map(|a| Attachment::from_bytes(Vec::new(), a.filename.clone()))
+                .collect();
+            let template =
+                flowflex::__outbox::Template::from_parts(Bytes::from(body), placeholders, slots)
+                    .map_err(|e| corrupt(row.id, e))?;
+            template.body(&ids).map_err(|e| corrupt(row.id, e))
+        }
+        Some(BodyFormat::Json) => {
+            // Enqueued through SQL: each asset id goes at its file's path.
+            let mut json: serde_json::Value =
+                serde_json::from_slice(&body).map_err(|e| corrupt(row.id, e))?;
+            for (path, index) in &slots {
+                let Some(Some(id)) = ids.get(*index) else {
+                    return Err(corrupt(row.id, format!("no upload for `{path}`")));
+                };
+                paths::set(&mut json, path, serde_json::Value::from(id.as_str()))
+                    .map_err(|e| permanent(format!("the payload has no place for a file: {e}")))?;
+            }
+            serde_json::to_vec(&json)
+                .map(Bytes::from)
+                .map_err(|e| corrupt(row.id, e))
+        }
+        None => Err(corrupt(
+            row.id,
+            format!("unknown body format {}", row.body_format),
+        )),
+    }
 }
 
 /// Uploads one stored attachment. Its errors name it as the payload did
@@ -318,6 +342,16 @@ fn in_user_terms(e: &mut flowflex::Error, at: &str, filename: &str) {
     {
         *path = (!at.is_empty()).then(|| at.to_owned());
         filename.clone_into(file);
+    }
+}
+
+/// A failure no retry can mend: straight to the dead letters.
+fn permanent(message: String) -> Failure {
+    Failure {
+        message,
+        retry_after: None,
+        permanent: true,
+        soon: false,
     }
 }
 

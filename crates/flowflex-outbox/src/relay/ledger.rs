@@ -172,6 +172,7 @@ mod tests {
                 attempts: 1,
                 created_at: 0,
                 attachments: 0,
+                body_format: 0,
             },
             attachments: Vec::new(),
         }

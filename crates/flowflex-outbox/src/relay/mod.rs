@@ -21,20 +21,22 @@
 
 mod deliver;
 mod ledger;
+mod paths;
 mod presence;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use flowflex::Client;
 use tokio::sync::{Notify, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::Outbox;
 use crate::clock::{millis, ms, wall_ms};
 use crate::error::{Error, Result};
 use crate::store::{Claim, Settled, Turn, Turned};
+use crate::{DeadLetter, Outbox};
 
 use ledger::Ledger;
 
@@ -136,9 +138,15 @@ impl Relay {
         self.holder = format!("{}#{:016x}", self.name, fastrand::u64(..)).into();
         let (stop, stopped) = watch::channel(false);
         let outbox = self.outbox.clone();
+        let delivered = Arc::new(AtomicU64::new(0));
         let state = Arc::new(self);
-        let task = tokio::spawn(run(state, stopped));
-        RelayHandle { outbox, stop, task }
+        let task = tokio::spawn(run(state, stopped, Arc::clone(&delivered)));
+        RelayHandle {
+            outbox,
+            stop,
+            task,
+            delivered,
+        }
     }
 }
 
@@ -149,38 +157,81 @@ pub struct RelayHandle {
     outbox: Outbox,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+    /// Events this relay has recorded as delivered.
+    delivered: Arc<AtomicU64>,
+}
+
+/// What happened while [`RelayHandle::flush`] waited: what this relay
+/// delivered, the events that became dead letters (by any relay), and what
+/// is still pending (only events held back by a dead letter of their
+/// ordering key, when `flush` returns `Ok`).
+///
+/// ```no_run
+/// # async fn demo(relay: flowflex_outbox::RelayHandle) -> flowflex_outbox::Result<()> {
+/// use std::time::Duration;
+///
+/// let report = relay.flush(Duration::from_secs(30)).await?;
+/// for dead in &report.dead {
+///     eprintln!("{} ({}) will not be delivered: {}", dead.event, dead.id, dead.error);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FlushReport {
+    /// Events this relay delivered while `flush` waited.
+    pub delivered: u64,
+    /// Events that became dead letters while `flush` waited, oldest first.
+    pub dead: Vec<DeadLetter>,
+    /// Events still pending: held back by a dead letter of their ordering
+    /// key (see [`Stats::held_back`](crate::Stats::held_back)).
+    pub pending: u64,
 }
 
 impl RelayHandle {
-    /// Waits until no event is pending (dead letters do not count), up to
-    /// `timeout`. Wakes the relay first, so due events go now.
+    /// Waits until no event is pending but those held back by a dead letter
+    /// of their ordering key, up to `timeout`, and says what happened
+    /// meanwhile: delivered, died, still pending. Wakes the relay first, so
+    /// due events go now. A dead letter is not an error here: `?` still
+    /// works, and the report lists it.
     ///
     /// # Errors
     ///
     /// [`Error::FlushTimeout`] with the number still pending; or a database
     /// error.
-    pub async fn flush(&self, timeout: Duration) -> Result<()> {
+    pub async fn flush(&self, timeout: Duration) -> Result<FlushReport> {
         let deadline = tokio::time::Instant::now() + timeout;
+        let inner = &self.outbox.inner;
+        let since = inner.config.clock.now();
+        let delivered = self.delivered.load(Ordering::SeqCst);
         loop {
-            self.outbox
-                .inner
-                .wake
-                .send_modify(|n| *n = n.wrapping_add(1));
-            let pending = self.outbox.inner.store.pending().await?;
-            if pending.n == 0 {
-                return Ok(());
+            inner.wake.send_modify(|n| *n = n.wrapping_add(1));
+            let pending = u64::try_from(inner.store.pending().await?.n).unwrap_or(0);
+            let held = if pending > 0 {
+                inner.store.held_back().await?
+            } else {
+                0
+            };
+            if pending == held {
+                let mut dead = inner.store.dead_letters().await?;
+                dead.retain(|d| d.died_at >= since);
+                return Ok(FlushReport {
+                    delivered: self.delivered.load(Ordering::SeqCst) - delivered,
+                    dead,
+                    pending,
+                });
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(Error::FlushTimeout {
                     after: timeout,
-                    pending: u64::try_from(pending.n).unwrap_or(0),
+                    pending,
                 });
             }
             // Looks again when a relay of this outbox records outcomes, or
             // after 20 ms (relays elsewhere, or none).
             let _ = tokio::time::timeout_at(
                 deadline.min(tokio::time::Instant::now() + Duration::from_millis(20)),
-                self.outbox.inner.turned.notified(),
+                inner.turned.notified(),
             )
             .await;
         }
@@ -195,7 +246,7 @@ impl RelayHandle {
     }
 }
 
-async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>) {
+async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>, delivered: Arc<AtomicU64>) {
     let inner = &relay.outbox.inner;
     let n = relay.concurrency;
     let wake = Arc::new(Notify::new());
@@ -220,6 +271,8 @@ async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>) {
     // turn's claim may have started before the cause (an enqueue's commit,
     // a freed slot), so its finding too few is no reason to stop claiming.
     let mut nudged = false;
+    // Delivered outcomes in the turn now running (counted once it commits).
+    let mut recording_delivered = 0u64;
     // When to look again without a wake-up: the poll, or sooner the
     // earliest retry known to be due (outbox clock, ms).
     let mut next_due: Option<i64> = None;
@@ -271,10 +324,12 @@ async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>) {
                     lease_until: wall_ms() + ms(relay.lease),
                     relay: Arc::clone(&relay.holder),
                 });
-                let turn = Turn {
-                    settled: ledger.record(),
-                    claim,
-                };
+                let settled = ledger.record();
+                recording_delivered = settled
+                    .iter()
+                    .filter(|s| matches!(s, Settled::Delivered { .. }))
+                    .count() as u64;
+                let turn = Turn { settled, claim };
                 let outbox = relay.outbox.clone();
                 nudged = false;
                 turns.spawn(async move { (outbox.inner.store.turn(turn).await, want, leased_at) });
@@ -297,6 +352,7 @@ async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>) {
                             );
                         }
                         ledger.recorded();
+                        delivered.fetch_add(recording_delivered, Ordering::SeqCst);
                         failed_turns = 0;
                         // Outcomes are recorded: a `flush` waiting looks again.
                         inner.turned.notify_waiters();

@@ -116,6 +116,8 @@ pub(crate) struct NewEvent {
     pub(crate) files: Vec<NewFile>,
     /// When it was enqueued, on the outbox's clock.
     pub(crate) now: i64,
+    /// Events with one ordering key are delivered one at a time, in order.
+    pub(crate) ordering_key: Option<String>,
 }
 
 /// One attachment of an event at enqueue.
@@ -151,6 +153,28 @@ pub(crate) struct ClaimedRow {
     pub(crate) created_at: i64,
     /// How many attachment rows it has: none to read when 0.
     pub(crate) attachments: i32,
+    /// [`BodyFormat`] as stored.
+    pub(crate) body_format: i16,
+}
+
+/// How a stored body holds its attachments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyFormat {
+    /// As the SDK encoded it: a token where each attachment stands.
+    Template,
+    /// Plain JSON from `flowflex_outbox_enqueue`: each attachment's asset
+    /// id goes at its payload path (in `slots`).
+    Json,
+}
+
+impl BodyFormat {
+    pub(crate) fn of(stored: i16) -> Option<BodyFormat> {
+        match stored {
+            0 => Some(BodyFormat::Template),
+            1 => Some(BodyFormat::Json),
+            _ => None,
+        }
+    }
 }
 
 /// A claimed event with its attachment rows, read in the claim's turn.
@@ -351,6 +375,7 @@ struct DeadRow {
     created_at: i64,
     finished_at: Option<i64>,
     last_error: Option<String>,
+    ordering_key: Option<String>,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -535,6 +560,9 @@ impl Store {
             }
         }
         stats.relays = self.relays(wall).await?.len() as u64;
+        if stats.dead > 0 && stats.pending > 0 {
+            stats.held_back = self.held_back().await?;
+        }
         Ok(stats)
     }
 
@@ -554,6 +582,7 @@ impl Store {
                 enqueued_at: from_millis(r.created_at),
                 died_at: from_millis(r.finished_at.unwrap_or(r.created_at)),
                 error: r.last_error.unwrap_or_default(),
+                ordering_key: r.ordering_key,
             })
             .collect())
     }
@@ -579,6 +608,40 @@ impl Store {
             .fetch_optional(pool)
             .await
             .map_err(Error::db("requeueing")))?;
+        match status {
+            None => Err(Error::NotFound(id)),
+            Some((status,)) => Err(Error::NotDead { id, status }),
+        }
+    }
+
+    /// Pending events held back by a dead letter of their ordering key.
+    pub(crate) async fn held_back(&self) -> Result<u64> {
+        let (held,): (i64,) = both!(self, |pool| sqlx::query_as(sql::HELD_BACK)
+            .bind(Status::Pending.as_str())
+            .bind(Status::Dead.as_str())
+            .fetch_one(pool)
+            .await
+            .map_err(Error::db("counting held-back events")))?;
+        Ok(u64::try_from(held).unwrap_or(0))
+    }
+
+    /// Deletes a dead letter.
+    pub(crate) async fn discard(&self, id: OutboxId) -> Result<()> {
+        let deleted = both!(self, |pool| sqlx::query(sql::DISCARD)
+            .bind(id.0)
+            .bind(Status::Dead.as_str())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(Error::db("discarding a dead letter")))?;
+        if deleted == 1 {
+            return Ok(());
+        }
+        let status: Option<(String,)> = both!(self, |pool| sqlx::query_as(sql::STATUS_OF)
+            .bind(id.0)
+            .fetch_optional(pool)
+            .await
+            .map_err(Error::db("discarding a dead letter")))?;
         match status {
             None => Err(Error::NotFound(id)),
             Some((status,)) => Err(Error::NotDead { id, status }),

@@ -296,6 +296,7 @@ async fn claim(conn: &mut PgConnection, claim: &super::Claim) -> Result<Turned> 
         .bind(crate::clock::wall_ms())
         .bind(i64::try_from(claim.n).unwrap_or(i64::MAX))
         .bind(Status::Pending.as_str())
+        .bind(Status::Dead.as_str())
         .fetch_all(&mut *conn)
         .await
         .map_err(Error::db("claiming due events"))?;
@@ -450,6 +451,7 @@ async fn insert(
         .bind(&files.used)
         .bind(&files.blob)
         .bind(channel)
+        .bind(&columns.ordering)
         .fetch_all(&mut *conn)
         .await
         .map_err(Error::db("storing events"))?;
@@ -505,6 +507,7 @@ struct EventColumns<'a> {
     slots: Vec<&'a str>,
     bytes: Vec<i64>,
     attachments: Vec<i32>,
+    ordering: Vec<Option<&'a str>>,
 }
 
 impl<'a> EventColumns<'a> {
@@ -516,6 +519,7 @@ impl<'a> EventColumns<'a> {
         self.bytes.push(e.bytes);
         self.attachments
             .push(i32::try_from(e.files.len()).unwrap_or(i32::MAX));
+        self.ordering.push(e.ordering_key.as_deref());
     }
 }
 

@@ -29,6 +29,8 @@ statements! {
     HEARTBEAT = "heartbeat.sql";
     UNREGISTER = "unregister.sql";
     FORGET_RELAYS = "forget_relays.sql";
+    HELD_BACK = "held_back.sql";
+    DISCARD = "discard.sql";
 
     SQLITE_CLAIM = "sqlite/claim.sql";
     SQLITE_DELIVERED = "sqlite/delivered.sql";

@@ -346,6 +346,7 @@ async fn insert(conn: &mut SqliteConnection, s: &Spooled) -> Result<(i64, bool)>
         .bind(i32::try_from(event.files.len()).unwrap_or(i32::MAX))
         .bind(event.now)
         .bind(Status::Pending.as_str())
+        .bind(event.ordering_key.as_deref())
         .fetch_optional(&mut *conn)
         .await
         .map_err(Error::db("storing an event"))?;
@@ -459,6 +460,7 @@ async fn claim(conn: &mut SqliteConnection, claim: &Claim) -> Result<Turned> {
         .bind(crate::clock::wall_ms())
         .bind(i64::try_from(claim.n).unwrap_or(i64::MAX))
         .bind(Status::Pending.as_str())
+        .bind(Status::Dead.as_str())
         .fetch_all(&mut *conn)
         .await
         .map_err(Error::db("claiming due events"))?;

@@ -58,13 +58,16 @@ mod tests {
             include_str!("../../migrations/postgres/20250601000001_flowflex_outbox_counts.sql"),
             include_str!("../../migrations/postgres/20251201000001_flowflex_outbox_fleet.sql"),
             include_str!("../../migrations/sqlite/20250601000001_flowflex_outbox_counts.sql"),
+            include_str!(
+                "../../migrations/postgres/20251202000001_flowflex_outbox_order_and_sql.sql"
+            ),
         ];
         for text in migrations {
             for quoted in text.split('\'').skip(1).step_by(2) {
                 let looks_like_status = quoted.chars().all(|c| c.is_ascii_lowercase());
                 if looks_like_status && !quoted.is_empty() {
                     assert!(
-                        Status::parse(quoted).is_some() || ["e"].contains(&quoted),
+                        Status::parse(quoted).is_some() || ["e", "object"].contains(&quoted),
                         "a migration names status {quoted:?}, which Status does not know"
                     );
                 }

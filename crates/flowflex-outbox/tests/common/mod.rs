@@ -488,3 +488,64 @@ pub async fn enqueue_many_stores_all_or_nothing(
         0
     );
 }
+
+/// The event POSTs the emulator received, in order: (idempotency key,
+/// payload field `field`, answered status).
+pub fn posts_in_order(emulator: &Emulator) -> Vec<(String, Option<u16>)> {
+    emulator
+        .requests()
+        .into_iter()
+        .filter(|r| r.endpoint == flowflex_emulator::Endpoint::Events)
+        .filter_map(|r| {
+            r.header("x-idempotency-key")
+                .map(|k| (k.to_owned(), r.status))
+        })
+        .collect()
+}
+
+/// Events of one ordering key reach FlowFlex one at a time, in order:
+/// `keys[k]` lists key k's idempotency keys in enqueue order; each must be
+/// recorded once, in that order, and every POST of one must come before
+/// the first POST of the next.
+pub fn assert_in_order_one_at_a_time(emulator: &Emulator, keys: &[Vec<String>]) {
+    let recorded: Vec<String> = emulator
+        .events()
+        .into_iter()
+        .filter_map(|e| e.idempotency_key)
+        .collect();
+    let posts = posts_in_order(emulator);
+    for chain in keys {
+        let seen: Vec<&String> = recorded.iter().filter(|k| chain.contains(k)).collect();
+        assert_eq!(
+            seen,
+            chain.iter().collect::<Vec<_>>(),
+            "recorded once each, in enqueue order"
+        );
+        for pair in chain.windows(2) {
+            let last_of_earlier = posts.iter().rposition(|(k, _)| *k == pair[0]);
+            let first_of_later = posts.iter().position(|(k, _)| *k == pair[1]);
+            assert!(
+                last_of_earlier < first_of_later,
+                "{} was posted before {} was done",
+                pair[1],
+                pair[0]
+            );
+        }
+    }
+}
+
+/// Waits up to `secs` seconds for an async condition, checking every 10 ms.
+pub async fn until<F, Fut>(what: &str, secs: u64, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while !condition().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
