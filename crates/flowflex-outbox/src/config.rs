@@ -32,6 +32,8 @@ pub(crate) struct Config {
     pub(crate) asset_margin: Duration,
     pub(crate) jitter_seed: Option<u64>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// PostgreSQL: the schema that holds the outbox's tables.
+    pub(crate) schema: Option<String>,
 }
 
 impl Default for Config {
@@ -48,6 +50,7 @@ impl Default for Config {
             asset_margin: Duration::from_secs(3600),
             jitter_seed: None,
             clock: Arc::new(SystemClock),
+            schema: None,
         }
     }
 }
@@ -168,6 +171,27 @@ impl OutboxBuilder {
         self
     }
 
+    /// PostgreSQL: keeps the outbox's tables in their own schema, created
+    /// if missing (default: the connection's `search_path`, usually
+    /// `public`). Every statement names the tables with the schema, so the
+    /// outbox is found from any connection, yours included (an enqueue in
+    /// your transaction needs no `search_path`); its migrations, and their
+    /// `_sqlx_migrations` table, go in it too. Call the SQL function as
+    /// `"name".flowflex_outbox_enqueue(..)`.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> flowflex_outbox::Result<()> {
+    /// let outbox = flowflex_outbox::Outbox::builder()
+    ///     .schema("flowflex")
+    ///     .connect_postgres("postgres://app@db/orders")
+    ///     .await?;
+    /// # let _ = outbox; Ok(()) }
+    /// ```
+    pub fn schema(mut self, name: impl Into<String>) -> Self {
+        self.config.schema = Some(name.into());
+        self
+    }
+
     fn checked(self) -> Result<Config> {
         let c = self.config;
         if c.max_pending_events == 0 || c.max_pending_bytes == 0 || c.max_file_bytes == 0 {
@@ -179,6 +203,13 @@ impl OutboxBuilder {
             return Err(Error::Config(
                 "initial_backoff must be above 0 and at most max_backoff".into(),
             ));
+        }
+        if let Some(schema) = &c.schema {
+            if schema.is_empty() || schema.len() > 63 || schema.contains('\0') {
+                return Err(Error::Config(format!(
+                    "schema({schema:?}): a PostgreSQL schema name is 1 to 63 bytes, without NUL"
+                )));
+            }
         }
         if c.asset_margin >= c.asset_lifetime {
             return Err(Error::Config(
@@ -213,7 +244,7 @@ impl OutboxBuilder {
             .connect(url)
             .await
             .map_err(Error::db("connecting to PostgreSQL"))?;
-        let store = crate::store::pg::open(pool).await?;
+        let store = crate::store::pg::open(pool, config.schema.as_deref()).await?;
         Outbox::new(crate::store::Store::Postgres(Arc::new(store)), config)
     }
 
@@ -224,7 +255,7 @@ impl OutboxBuilder {
     /// [`Error::Database`] or [`Error::Migrate`].
     pub async fn from_pg_pool(self, pool: sqlx::PgPool) -> Result<Outbox> {
         let config = self.checked()?;
-        let store = crate::store::pg::open(pool).await?;
+        let store = crate::store::pg::open(pool, config.schema.as_deref()).await?;
         Outbox::new(crate::store::Store::Postgres(Arc::new(store)), config)
     }
 }

@@ -330,3 +330,90 @@ async fn four_relays_under_faults_keep_each_ordering_key_in_order() {
     drop(service);
     schema.drop_schema().await;
 }
+
+/// `OutboxBuilder::schema`: the tables go in that schema (created), and
+/// the outbox is found from any connection: an enqueue in a transaction
+/// whose search path does not name the schema, the SQL function called by
+/// its qualified name, a relay on a URL with no search path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schema_option_keeps_the_outbox_in_its_own_schema() {
+    let Some(schema) = PgSchema::create().await else {
+        return;
+    };
+    let emulator = Emulator::start().await.unwrap();
+    // Its own schema, named here (not the test's, which is the search
+    // path only of the URL below, and which the outbox does not use).
+    let own = format!("{}_own", schema.name);
+    let plain = common::pg_url();
+    let outbox = Outbox::builder()
+        .schema(own.clone())
+        .connect_postgres(&plain)
+        .await
+        .expect("outbox");
+    let pool = outbox.pg_pool().expect("pool").clone();
+    let tables: Vec<(String,)> = sqlx::query_as(
+        "SELECT table_name::TEXT FROM information_schema.tables \
+         WHERE table_schema = $1 ORDER BY 1",
+    )
+    .bind(&own)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let tables: Vec<String> = tables.into_iter().map(|(t,)| t).collect();
+    for table in [
+        "flowflex_outbox_events",
+        "flowflex_outbox_relays",
+        "_sqlx_migrations",
+    ] {
+        assert!(
+            tables.iter().any(|t| t == table),
+            "{table} in {own}: {tables:?}"
+        );
+    }
+
+    // A transaction on a connection whose search path is the test's
+    // schema, where there is no outbox.
+    let elsewhere = schema.pool(2).await;
+    let mut tx = elsewhere.begin().await.unwrap();
+    outbox
+        .enqueue("schema.test", flowflex::json!({"from": "a transaction"}))
+        .idempotency_key("in-tx")
+        .in_transaction(&mut tx)
+        .await
+        .expect("enqueued in a transaction with another search path");
+    tx.commit().await.unwrap();
+    let (_,): (i64,) = sqlx::query_as(&format!(
+        "SELECT \"{own}\".flowflex_outbox_enqueue('schema.test', '{{}}', idempotency_key => 'by-sql')"
+    ))
+    .fetch_one(&elsewhere)
+    .await
+    .expect("the function by its qualified name");
+    let relay = outbox
+        .relay(client(&emulator))
+        .poll_interval(Duration::from_millis(20))
+        .spawn();
+    relay
+        .flush(Duration::from_secs(30))
+        .await
+        .expect("delivered");
+    relay.shutdown().await;
+    let mut keys: Vec<String> = emulator
+        .events()
+        .into_iter()
+        .filter_map(|e| e.idempotency_key)
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["by-sql", "in-tx"]);
+    let (outbox_in_test_schema,): (Option<String>,) =
+        sqlx::query_as("SELECT to_regclass('flowflex_outbox_events')::TEXT")
+            .fetch_one(&elsewhere)
+            .await
+            .unwrap();
+    assert_eq!(outbox_in_test_schema, None, "nothing outside its schema");
+    sqlx::query(&format!("DROP SCHEMA \"{own}\" CASCADE"))
+        .execute(&elsewhere)
+        .await
+        .unwrap();
+    drop(outbox);
+    schema.drop_schema().await;
+}

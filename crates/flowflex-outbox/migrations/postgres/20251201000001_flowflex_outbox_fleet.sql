@@ -33,8 +33,12 @@ CREATE INDEX IF NOT EXISTS flowflex_outbox_attachments_blob
 -- The count, per statement: what entered 'pending' minus what left it.
 -- (Transition tables rule out a column list, so every UPDATE fires it; a
 -- claim or a renewal changes no status and returns at the first test.)
+-- Its search path is the outbox's own (as it was when this ran): the
+-- statement that fires it may come from any connection, yours included.
 CREATE OR REPLACE FUNCTION flowflex_outbox_count_pending_rows() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
 DECLARE
     d_events BIGINT := 0;
     d_bytes BIGINT := 0;

@@ -70,17 +70,20 @@ pub(crate) enum Store {
 }
 
 /// Runs `$body` with `$pool` bound to whichever pool the store has and
-/// `$relays` to that database's statement listing live relays: one text,
+/// `$q` to its way of naming the tables in a statement (PostgreSQL
+/// qualifies them with the outbox's schema, when it has one): one text,
 /// type-checked once per database.
 macro_rules! both {
-    ($store:expr, |$pool:ident| $body:expr) => {
+    ($store:expr, |$pool:ident, $q:ident| $body:expr) => {
         match $store {
             Store::Sqlite(s) => {
                 let $pool = &s.pool;
+                let $q = |text: &'static str| std::borrow::Cow::Borrowed(text);
                 $body
             }
             Store::Postgres(s) => {
                 let $pool = &s.pool;
+                let $q = |text: &'static str| s.names.qualify(text);
                 $body
             }
         }
@@ -284,7 +287,7 @@ impl<'a> Outcomes<'a> {
 /// caller, and no future holds the connection across lifetimes the
 /// compiler cannot name.)
 macro_rules! record_failed {
-    ($conn:expr, $settled:expr) => {
+    ($conn:expr, $settled:expr, $q:expr) => {
         match $settled {
             crate::store::Settled::Retry {
                 id,
@@ -294,7 +297,7 @@ macro_rules! record_failed {
                 uploads,
             } => {
                 for (idx, asset, at) in uploads {
-                    sqlx::query(crate::store::sql::SET_ASSET)
+                    sqlx::query(&($q)(crate::store::sql::SET_ASSET))
                         .bind(asset.as_str())
                         .bind(*at)
                         .bind(*id)
@@ -303,7 +306,7 @@ macro_rules! record_failed {
                         .await
                         .map_err(crate::Error::db("recording an upload"))?;
                 }
-                sqlx::query(crate::store::sql::RETRY)
+                sqlx::query(&($q)(crate::store::sql::RETRY))
                     .bind(*next_at)
                     .bind(error.as_str())
                     .bind(*id)
@@ -319,7 +322,7 @@ macro_rules! record_failed {
                 at,
                 error,
             } => {
-                sqlx::query(crate::store::sql::DEAD)
+                sqlx::query(&($q)(crate::store::sql::DEAD))
                     .bind(*at)
                     .bind(error.as_str())
                     .bind(*id)
@@ -485,7 +488,7 @@ impl Store {
     /// Extends `holder`'s claim, or takes a lapsed one up again if no other
     /// relay has claimed the event since; `false` if another has.
     pub(crate) async fn renew(&self, id: i64, holder: &str, lease_until: i64) -> Result<bool> {
-        let done = both!(self, |pool| sqlx::query(sql::RENEW)
+        let done = both!(self, |pool, q| sqlx::query(&q(sql::RENEW))
             .bind(lease_until)
             .bind(id)
             .bind(holder)
@@ -499,7 +502,7 @@ impl Store {
 
     /// Gives claims back (at shutdown), so another relay need not wait.
     pub(crate) async fn release(&self, relay: &str) -> Result<()> {
-        both!(self, |pool| sqlx::query(sql::RELEASE)
+        both!(self, |pool, q| sqlx::query(&q(sql::RELEASE))
             .bind(relay)
             .bind(Status::Pending.as_str())
             .execute(pool)
@@ -510,7 +513,7 @@ impl Store {
 
     /// Forgets an event's uploads (the service said one is gone).
     pub(crate) async fn clear_assets(&self, id: i64) -> Result<()> {
-        both!(self, |pool| sqlx::query(sql::CLEAR_ASSETS)
+        both!(self, |pool, q| sqlx::query(&q(sql::CLEAR_ASSETS))
             .bind(id)
             .execute(pool)
             .await
@@ -519,16 +522,18 @@ impl Store {
     }
 
     pub(crate) async fn pending(&self) -> Result<PendingRow> {
-        both!(self, |pool| sqlx::query_as::<_, PendingRow>(sql::PENDING)
-            .fetch_one(pool)
-            .await
-            .map_err(Error::db("counting pending events")))
+        both!(self, |pool, q| sqlx::query_as::<_, PendingRow>(&q(
+            sql::PENDING
+        ))
+        .fetch_one(pool)
+        .await
+        .map_err(Error::db("counting pending events")))
     }
 
     /// Deletes up to `limit` delivered events that finished before
     /// `cutoff`, oldest first; how many it deleted.
     pub(crate) async fn prune_delivered(&self, cutoff: i64, limit: i64) -> Result<u64> {
-        both!(self, |pool| sqlx::query(sql::PRUNE_DELIVERED)
+        both!(self, |pool, q| sqlx::query(&q(sql::PRUNE_DELIVERED))
             .bind(cutoff)
             .bind(limit)
             .bind(Status::Delivered.as_str())
@@ -539,10 +544,12 @@ impl Store {
     }
 
     pub(crate) async fn stats(&self, now: i64, wall: i64) -> Result<Stats> {
-        let rows = both!(self, |pool| sqlx::query_as::<_, StatusRow>(sql::STATS)
-            .fetch_all(pool)
-            .await
-            .map_err(Error::db("reading stats")))?;
+        let rows = both!(self, |pool, q| sqlx::query_as::<_, StatusRow>(&q(
+            sql::STATS
+        ))
+        .fetch_all(pool)
+        .await
+        .map_err(Error::db("reading stats")))?;
         let mut stats = Stats::default();
         for row in rows {
             let n = u64::try_from(row.n).unwrap_or(0);
@@ -567,11 +574,13 @@ impl Store {
     }
 
     pub(crate) async fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
-        let rows = both!(self, |pool| sqlx::query_as::<_, DeadRow>(sql::DEAD_LETTERS)
-            .bind(Status::Dead.as_str())
-            .fetch_all(pool)
-            .await
-            .map_err(Error::db("listing dead letters")))?;
+        let rows = both!(self, |pool, q| sqlx::query_as::<_, DeadRow>(&q(
+            sql::DEAD_LETTERS
+        ))
+        .bind(Status::Dead.as_str())
+        .fetch_all(pool)
+        .await
+        .map_err(Error::db("listing dead letters")))?;
         Ok(rows
             .into_iter()
             .map(|r| DeadLetter {
@@ -591,7 +600,7 @@ impl Store {
     /// Writes first and reads only on a miss: SQLite never has to upgrade
     /// a read to a write.
     pub(crate) async fn requeue(&self, id: OutboxId, now: i64) -> Result<()> {
-        let updated = both!(self, |pool| sqlx::query(sql::REQUEUE)
+        let updated = both!(self, |pool, q| sqlx::query(&q(sql::REQUEUE))
             .bind(now)
             .bind(id.0)
             .bind(Status::Pending.as_str())
@@ -603,7 +612,7 @@ impl Store {
         if updated == 1 {
             return Ok(());
         }
-        let status: Option<(String,)> = both!(self, |pool| sqlx::query_as(sql::STATUS_OF)
+        let status: Option<(String,)> = both!(self, |pool, q| sqlx::query_as(&q(sql::STATUS_OF))
             .bind(id.0)
             .fetch_optional(pool)
             .await
@@ -616,7 +625,7 @@ impl Store {
 
     /// Pending events held back by a dead letter of their ordering key.
     pub(crate) async fn held_back(&self) -> Result<u64> {
-        let (held,): (i64,) = both!(self, |pool| sqlx::query_as(sql::HELD_BACK)
+        let (held,): (i64,) = both!(self, |pool, q| sqlx::query_as(&q(sql::HELD_BACK))
             .bind(Status::Pending.as_str())
             .bind(Status::Dead.as_str())
             .fetch_one(pool)
@@ -627,7 +636,7 @@ impl Store {
 
     /// Deletes a dead letter.
     pub(crate) async fn discard(&self, id: OutboxId) -> Result<()> {
-        let deleted = both!(self, |pool| sqlx::query(sql::DISCARD)
+        let deleted = both!(self, |pool, q| sqlx::query(&q(sql::DISCARD))
             .bind(id.0)
             .bind(Status::Dead.as_str())
             .execute(pool)
@@ -637,7 +646,7 @@ impl Store {
         if deleted == 1 {
             return Ok(());
         }
-        let status: Option<(String,)> = both!(self, |pool| sqlx::query_as(sql::STATUS_OF)
+        let status: Option<(String,)> = both!(self, |pool, q| sqlx::query_as(&q(sql::STATUS_OF))
             .bind(id.0)
             .fetch_optional(pool)
             .await
@@ -650,7 +659,7 @@ impl Store {
 
     /// Says that relay `holder` is alive (at start, then with its leases).
     pub(crate) async fn heartbeat(&self, relay: &RelayInfo, lease_ms: i64) -> Result<()> {
-        both!(self, |pool| sqlx::query(sql::HEARTBEAT)
+        both!(self, |pool, q| sqlx::query(&q(sql::HEARTBEAT))
             .bind(&relay.holder)
             .bind(&relay.name)
             .bind(&relay.host)
@@ -668,7 +677,7 @@ impl Store {
 
     /// A relay that shuts down removes itself.
     pub(crate) async fn unregister(&self, holder: &str) -> Result<()> {
-        both!(self, |pool| sqlx::query(sql::UNREGISTER)
+        both!(self, |pool, q| sqlx::query(&q(sql::UNREGISTER))
             .bind(holder)
             .execute(pool)
             .await
@@ -678,7 +687,7 @@ impl Store {
 
     /// Forgets relays not seen since `before` (killed without shutdown).
     pub(crate) async fn forget_relays(&self, before: i64) -> Result<()> {
-        both!(self, |pool| sqlx::query(sql::FORGET_RELAYS)
+        both!(self, |pool, q| sqlx::query(&q(sql::FORGET_RELAYS))
             .bind(before)
             .execute(pool)
             .await
@@ -696,7 +705,7 @@ impl Store {
                     .await
             }
             Store::Postgres(s) => {
-                sqlx::query_as(sql::PG_RELAYS)
+                sqlx::query_as(&s.names.qualify(sql::PG_RELAYS))
                     .bind(wall)
                     .fetch_all(&s.pool)
                     .await

@@ -35,9 +35,92 @@ const MAX_BATCH: usize = 256;
 #[derive(Debug)]
 pub(crate) struct PgStore {
     pub(crate) pool: PgPool,
+    /// How the statements name the outbox's tables.
+    pub(crate) names: Names,
     /// The channel enqueues notify and relays listen on (one per schema).
     pub(crate) channel: String,
     writer: mpsc::Sender<Job>,
+}
+
+/// How the outbox's statements name its tables: as they are (the
+/// connection's `search_path` finds them), or qualified with the schema
+/// `OutboxBuilder::schema` gave, so that they are found from any
+/// connection, the caller's transaction included.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Names {
+    schema: Option<std::sync::Arc<str>>,
+}
+
+/// The outbox's tables, as the statements name them.
+const TABLES: [&str; 5] = [
+    "flowflex_outbox_events",
+    "flowflex_outbox_attachments",
+    "flowflex_outbox_chunks",
+    "flowflex_outbox_pending",
+    "flowflex_outbox_relays",
+];
+
+impl Names {
+    pub(crate) fn in_schema(schema: Option<&str>) -> Names {
+        Names {
+            schema: schema.map(std::sync::Arc::from),
+        }
+    }
+
+    /// `text` with each table name qualified by the schema, if any.
+    pub(crate) fn qualify(&self, text: &'static str) -> std::borrow::Cow<'static, str> {
+        let Some(schema) = &self.schema else {
+            return std::borrow::Cow::Borrowed(text);
+        };
+        let quoted = format!("\"{}\".", schema.replace('"', "\"\""));
+        let mut out = String::with_capacity(text.len() + 64);
+        let mut rest = text;
+        while let Some(at) = rest.find("flowflex_outbox_") {
+            let (before, from) = rest.split_at(at);
+            out.push_str(before);
+            let table = TABLES.iter().find(|t| {
+                from.starts_with(*t)
+                    && !from[t.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+            });
+            // Already qualified, or a name in a comment: as it is.
+            let qualified = before.ends_with('.') || before.ends_with('\'');
+            match table {
+                Some(t) if !qualified => {
+                    out.push_str(&quoted);
+                    out.push_str(t);
+                    rest = &from[t.len()..];
+                }
+                _ => {
+                    out.push_str("flowflex_outbox_");
+                    rest = &from["flowflex_outbox_".len()..];
+                }
+            }
+        }
+        out.push_str(rest);
+        std::borrow::Cow::Owned(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Names;
+
+    #[test]
+    fn tables_are_qualified_and_nothing_else() {
+        let names = Names::in_schema(Some("my \"odd\" schema"));
+        let sql = "-- flowflex_outbox_events, said in a comment\n\
+                   SELECT 'flowflex_outbox_' || x FROM flowflex_outbox_events e \
+                   JOIN flowflex_outbox_attachments a ON true, flowflex_outbox_eventsx, \
+                   \"s\".flowflex_outbox_relays";
+        assert_eq!(
+            names.qualify(sql),
+            "-- \"my \"\"odd\"\" schema\".flowflex_outbox_events, said in a comment\n\
+             SELECT 'flowflex_outbox_' || x FROM \"my \"\"odd\"\" schema\".flowflex_outbox_events e \
+             JOIN \"my \"\"odd\"\" schema\".flowflex_outbox_attachments a ON true, flowflex_outbox_eventsx, \
+             \"s\".flowflex_outbox_relays"
+        );
+        assert_eq!(Names::in_schema(None).qualify(sql), sql);
+    }
 }
 
 /// Events whose content is stored, waiting for the writer's next batch.
@@ -55,13 +138,13 @@ struct Stored {
     blobs: Vec<Option<String>>,
 }
 
-/// Migrates the outbox's tables in `pool`'s schema and starts its writer.
-pub(crate) async fn open(pool: PgPool) -> Result<PgStore> {
-    let mut migrator = sqlx::migrate!("./migrations/postgres");
-    // The service's own sqlx migrations may share the schema.
-    migrator.set_ignore_missing(true);
-    migrator.run(&pool).await.map_err(Error::Migrate)?;
+/// Migrates the outbox's tables (in `schema`, created if missing, or in
+/// the pool's search path) and starts its writer.
+pub(crate) async fn open(pool: PgPool, schema: Option<&str>) -> Result<PgStore> {
+    let names = Names::in_schema(schema);
+    migrate(&pool, schema).await?;
     let (channel,): (String,) = sqlx::query_as(sql::PG_CHANNEL)
+        .bind(schema)
         .fetch_one(&pool)
         .await
         .map_err(Error::db("naming the notification channel"))?;
@@ -69,6 +152,7 @@ pub(crate) async fn open(pool: PgPool) -> Result<PgStore> {
     tokio::spawn(
         Writer {
             pool: pool.clone(),
+            names: names.clone(),
             channel: channel.clone(),
             counted: std::sync::Mutex::new(None),
         }
@@ -76,9 +160,38 @@ pub(crate) async fn open(pool: PgPool) -> Result<PgStore> {
     );
     Ok(PgStore {
         pool,
+        names,
         channel,
         writer,
     })
+}
+
+/// Runs the outbox's migrations: in the pool's search path, or in
+/// `schema` (created if missing) on a connection of their own whose search
+/// path is set to it, then closed, so that no connection of the pool keeps
+/// that setting.
+async fn migrate(pool: &PgPool, schema: Option<&str>) -> Result<()> {
+    let mut migrator = sqlx::migrate!("./migrations/postgres");
+    // The service's own sqlx migrations may share the schema.
+    migrator.set_ignore_missing(true);
+    let Some(schema) = schema else {
+        return migrator.run(pool).await.map_err(Error::Migrate);
+    };
+    let quoted = format!("\"{}\"", schema.replace('"', "\"\""));
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(Error::db("connecting to PostgreSQL"))?
+        .detach();
+    sqlx::Executor::execute(&mut conn, &*format!("CREATE SCHEMA IF NOT EXISTS {quoted}"))
+        .await
+        .map_err(Error::db("creating the outbox's schema"))?;
+    sqlx::Executor::execute(&mut conn, &*format!("SET search_path TO {quoted}"))
+        .await
+        .map_err(Error::db("creating the outbox's schema"))?;
+    let migrated = migrator.run(&mut conn).await.map_err(Error::Migrate);
+    let _ = sqlx::Connection::close(conn).await;
+    migrated
 }
 
 impl PgStore {
@@ -132,7 +245,7 @@ impl PgStore {
             .begin()
             .await
             .map_err(Error::db("storing attachment content"))?;
-        let stored = copy_in_all(&mut tx, events).await?;
+        let stored = copy_in_all(&mut tx, &self.names, events).await?;
         tx.commit()
             .await
             .map_err(Error::db("storing attachment content"))?;
@@ -176,10 +289,10 @@ impl Backend for PgStore {
         // flight elsewhere are not in it, so concurrent ones may overshoot
         // a cap by their number.
         let (n, bytes) = super::weight(events.iter());
-        check_caps(conn, n, bytes, caps).await?;
-        let stored = copy_in_all(conn, events).await?;
+        check_caps(conn, &self.names, n, bytes, caps).await?;
+        let stored = copy_in_all(conn, &self.names, events).await?;
         let refs: Vec<&Stored> = stored.iter().collect();
-        let ids = insert(conn, &refs, &self.channel).await?;
+        let ids = insert(conn, &self.names, &refs, &self.channel).await?;
         Ok(ids.into_iter().map(|(id, _)| id).collect())
     }
 
@@ -194,7 +307,7 @@ impl Backend for PgStore {
                 .acquire()
                 .await
                 .map_err(Error::db("claiming due events"))?;
-            return claim(&mut conn, ask).await;
+            return claim(&mut conn, &self.names, ask).await;
         }
         let mut tx = self
             .pool
@@ -203,11 +316,11 @@ impl Backend for PgStore {
             .map_err(Error::db("recording deliveries"))?;
         let outcomes = Outcomes::sort(&turn.settled);
         for failed in outcomes.failed {
-            super::record_failed!(tx, failed);
+            super::record_failed!(tx, failed, |t| self.names.qualify(t));
         }
         if !outcomes.delivered.is_empty() {
             let (ids, at): (Vec<i64>, Vec<i64>) = outcomes.delivered.into_iter().unzip();
-            sqlx::query(sql::PG_DELIVERED)
+            sqlx::query(&self.names.qualify(sql::PG_DELIVERED))
                 .bind(&ids)
                 .bind(&at)
                 .bind(Status::Delivered.as_str())
@@ -216,14 +329,14 @@ impl Backend for PgStore {
                 .map_err(Error::db("marking delivered"))?;
         }
         if !outcomes.with_files.is_empty() {
-            sqlx::query(sql::PG_FREE_ATTACHMENTS)
+            sqlx::query(&self.names.qualify(sql::PG_FREE_ATTACHMENTS))
                 .bind(&outcomes.with_files)
                 .execute(&mut *tx)
                 .await
                 .map_err(Error::db("freeing attachments"))?;
         }
         let turned = match &turn.claim {
-            Some(ask) => claim(&mut tx, ask).await?,
+            Some(ask) => claim(&mut tx, &self.names, ask).await?,
             None => Turned::default(),
         };
         tx.commit()
@@ -251,7 +364,8 @@ impl Backend for PgStore {
             .await
             .map_err(Error::io_at(&doing, &dir))?;
         let mut written = 0i64;
-        let mut chunks = sqlx::query_as::<_, (Vec<u8>,)>(sql::PG_READ_CHUNKS)
+        let read = self.names.qualify(sql::PG_READ_CHUNKS);
+        let mut chunks = sqlx::query_as::<_, (Vec<u8>,)>(&read)
             .bind(blob)
             .fetch(&self.pool);
         while let Some(chunk) = chunks.next().await {
@@ -276,7 +390,7 @@ impl Backend for PgStore {
 
     async fn collect_orphans(&self, before: i64) -> Result<u64> {
         let cutoff = before - crate::clock::ms(std::time::Duration::from_secs(3600));
-        sqlx::query(sql::PG_ORPHAN_CHUNKS)
+        sqlx::query(&self.names.qualify(sql::PG_ORPHAN_CHUNKS))
             .bind(cutoff)
             .execute(&self.pool)
             .await
@@ -288,8 +402,8 @@ impl Backend for PgStore {
 /// Claims due events on `conn`, reads the attachment rows of those that
 /// have any, and, when it finds none, when the next event not yet due will
 /// be.
-async fn claim(conn: &mut PgConnection, claim: &super::Claim) -> Result<Turned> {
-    let rows: Vec<ClaimedRow> = sqlx::query_as(sql::PG_CLAIM)
+async fn claim(conn: &mut PgConnection, names: &Names, claim: &super::Claim) -> Result<Turned> {
+    let rows: Vec<ClaimedRow> = sqlx::query_as(&names.qualify(sql::PG_CLAIM))
         .bind(claim.lease_until)
         .bind(&*claim.relay)
         .bind(claim.now)
@@ -302,7 +416,7 @@ async fn claim(conn: &mut PgConnection, claim: &super::Claim) -> Result<Turned> 
         .map_err(Error::db("claiming due events"))?;
     let mut turned = Turned::default();
     if rows.is_empty() {
-        let (due,): (Option<i64>,) = sqlx::query_as(sql::NEXT_DUE)
+        let (due,): (Option<i64>,) = sqlx::query_as(&names.qualify(sql::NEXT_DUE))
             .bind(Status::Pending.as_str())
             .bind(claim.now)
             .fetch_one(&mut *conn)
@@ -319,7 +433,7 @@ async fn claim(conn: &mut PgConnection, claim: &super::Claim) -> Result<Turned> 
     let attachments: Vec<AttachmentRow> = if with_files.is_empty() {
         Vec::new()
     } else {
-        sqlx::query_as(sql::PG_ATTACHMENTS)
+        sqlx::query_as(&names.qualify(sql::PG_ATTACHMENTS))
             .bind(&with_files)
             .fetch_all(&mut *conn)
             .await
@@ -329,8 +443,14 @@ async fn claim(conn: &mut PgConnection, claim: &super::Claim) -> Result<Turned> 
     Ok(turned)
 }
 
-async fn check_caps(conn: &mut PgConnection, n: u64, bytes: i64, caps: Caps) -> Result<()> {
-    let pending: PendingRow = sqlx::query_as(sql::PENDING)
+async fn check_caps(
+    conn: &mut PgConnection,
+    names: &Names,
+    n: u64,
+    bytes: i64,
+    caps: Caps,
+) -> Result<()> {
+    let pending: PendingRow = sqlx::query_as(&names.qualify(sql::PENDING))
         .fetch_one(&mut *conn)
         .await
         .map_err(Error::db("counting pending events"))?;
@@ -339,7 +459,11 @@ async fn check_caps(conn: &mut PgConnection, n: u64, bytes: i64, caps: Caps) -> 
 
 /// Stores the used attachments of `events` in chunk rows on `conn`, each
 /// under a fresh blob id: at most two chunks in memory.
-async fn copy_in_all(conn: &mut PgConnection, events: Vec<NewEvent>) -> Result<Vec<Stored>> {
+async fn copy_in_all(
+    conn: &mut PgConnection,
+    names: &Names,
+    events: Vec<NewEvent>,
+) -> Result<Vec<Stored>> {
     let now = crate::clock::wall_ms();
     let mut stored = Vec::with_capacity(events.len());
     for event in events {
@@ -350,7 +474,7 @@ async fn copy_in_all(conn: &mut PgConnection, events: Vec<NewEvent>) -> Result<V
                 continue;
             };
             let blob = uuid::Uuid::new_v4().simple().to_string();
-            copy_in(conn, &blob, source, file, now).await?;
+            copy_in(conn, names, &blob, source, file, now).await?;
             blobs.push(Some(blob));
         }
         stored.push(Stored { event, blobs });
@@ -360,6 +484,7 @@ async fn copy_in_all(conn: &mut PgConnection, events: Vec<NewEvent>) -> Result<V
 
 async fn copy_in(
     conn: &mut PgConnection,
+    names: &Names,
     blob: &str,
     source: &flowflex::Attachment,
     file: &super::NewFile,
@@ -390,7 +515,7 @@ async fn copy_in(
             } else {
                 Vec::new()
             };
-            sqlx::query(sql::PG_INSERT_CHUNK)
+            sqlx::query(&names.qualify(sql::PG_INSERT_CHUNK))
                 .bind(blob)
                 .bind(seq)
                 .bind(&buf)
@@ -415,6 +540,7 @@ async fn copy_in(
 /// deleted.
 async fn insert(
     conn: &mut PgConnection,
+    names: &Names,
     events: &[&Stored],
     channel: &str,
 ) -> Result<Vec<(i64, bool)>> {
@@ -434,7 +560,7 @@ async fn insert(
         files.push(s);
     }
     let now = fresh.first().map_or(0, |s| s.event.now);
-    let inserted: Vec<(i64, String, i64)> = sqlx::query_as(sql::PG_INSERT_EVENTS)
+    let inserted: Vec<(i64, String, i64)> = sqlx::query_as(&names.qualify(sql::PG_INSERT_EVENTS))
         .bind(&columns.event)
         .bind(&columns.key)
         .bind(&columns.body)
@@ -465,7 +591,7 @@ async fn insert(
         .filter(|k| !ids.contains_key(*k))
         .collect();
     if !missing.is_empty() {
-        let found: Vec<(i64, String)> = sqlx::query_as(sql::PG_EXISTING_KEYS)
+        let found: Vec<(i64, String)> = sqlx::query_as(&names.qualify(sql::PG_EXISTING_KEYS))
             .bind(&missing)
             .fetch_all(&mut *conn)
             .await
@@ -489,7 +615,7 @@ async fn insert(
         out.push((id, stored_here));
     }
     if !unused.is_empty() {
-        sqlx::query(sql::PG_DELETE_BLOBS)
+        sqlx::query(&names.qualify(sql::PG_DELETE_BLOBS))
             .bind(&unused)
             .execute(&mut *conn)
             .await
@@ -554,6 +680,7 @@ impl<'a> AttachmentColumns<'a> {
 /// (each on a connection of the pool): while one commits, the next fills.
 struct Writer {
     pool: PgPool,
+    names: Names,
     channel: String,
     /// The pending count last read, plus what was stored since, and when
     /// it was read.
@@ -650,7 +777,7 @@ impl Writer {
                 }
             }
         }
-        let row: PendingRow = sqlx::query_as(sql::PENDING)
+        let row: PendingRow = sqlx::query_as(&self.names.qualify(sql::PENDING))
             .fetch_one(&mut *conn)
             .await
             .map_err(Error::db("counting pending events"))?;
@@ -691,7 +818,7 @@ impl Writer {
         let ids = if accepted.is_empty() {
             Vec::new()
         } else {
-            insert(&mut conn, &accepted, &self.channel).await?
+            insert(&mut conn, &self.names, &accepted, &self.channel).await?
         };
         let added = counted.n - start.n;
         let added_bytes = counted.bytes - start.bytes;

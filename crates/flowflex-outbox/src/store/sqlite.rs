@@ -425,7 +425,7 @@ async fn insert_checked(
 async fn settle(conn: &mut SqliteConnection, settled: &[&Settled]) -> Result<Vec<String>> {
     let outcomes = Outcomes::sort(settled.iter().copied());
     for failed in outcomes.failed {
-        super::record_failed!(conn, failed);
+        super::record_failed!(conn, failed, std::borrow::Cow::Borrowed);
     }
     if outcomes.delivered.is_empty() {
         return Ok(Vec::new());
