@@ -17,6 +17,7 @@
 #[path = "../../../examples/report.rs"]
 mod report;
 
+use flowflex_outbox::sqlx;
 use std::process::ExitCode;
 use std::time::Duration;
 

@@ -16,8 +16,16 @@ use crate::{Outbox, OutboxId};
 /// The longest idempotency key accepted.
 const MAX_KEY_LEN: usize = 255;
 
-/// A caller's open transaction an event can be enqueued in:
-/// `sqlx::Transaction` on PostgreSQL or SQLite. Sealed.
+/// Where the caller's own writes are, for an enqueue to join them:
+/// a `sqlx::Transaction` (PostgreSQL or SQLite), or a plain `PgConnection`
+/// or `SqliteConnection` (a pooled one as `&mut *conn`), of the sqlx this
+/// crate re-exports ([`crate::sqlx`]: 0.8 by default, 0.9 with the
+/// `sqlx-0_9` feature). On a plain connection the event joins whatever
+/// transaction is open on it (one you began with `BEGIN`, as diesel or a
+/// hand-written `BEGIN` would); with none open, it is stored when the call
+/// returns. Other clients (diesel, tokio-postgres, another language) call
+/// the SQL function `flowflex_outbox_enqueue` instead (docs/outbox.md).
+/// Sealed.
 pub trait OutboxTransaction: sealed::Sealed + Send {
     #[doc(hidden)]
     fn __connection(&mut self) -> TxConn<'_>;
@@ -27,6 +35,8 @@ mod sealed {
     pub trait Sealed {}
     impl Sealed for sqlx::Transaction<'_, sqlx::Postgres> {}
     impl Sealed for sqlx::Transaction<'_, sqlx::Sqlite> {}
+    impl Sealed for sqlx::PgConnection {}
+    impl Sealed for sqlx::SqliteConnection {}
 }
 
 /// A borrowed connection inside the caller's transaction. Not public API.
@@ -46,6 +56,18 @@ impl OutboxTransaction for sqlx::Transaction<'_, sqlx::Postgres> {
 }
 
 impl OutboxTransaction for sqlx::Transaction<'_, sqlx::Sqlite> {
+    fn __connection(&mut self) -> TxConn<'_> {
+        TxConn::Sqlite(self)
+    }
+}
+
+impl OutboxTransaction for sqlx::PgConnection {
+    fn __connection(&mut self) -> TxConn<'_> {
+        TxConn::Postgres(self)
+    }
+}
+
+impl OutboxTransaction for sqlx::SqliteConnection {
     fn __connection(&mut self) -> TxConn<'_> {
         TxConn::Sqlite(self)
     }
@@ -131,6 +153,7 @@ impl<'t> Enqueue<'t> {
     /// on the outbox's database (see [`Outbox::sqlite_pool`]).
     ///
     /// ```no_run
+    /// # use flowflex_outbox::sqlx;
     /// # async fn demo(outbox: flowflex_outbox::Outbox, pool: sqlx::PgPool) -> Result<(), Box<dyn std::error::Error>> {
     /// let mut tx = pool.begin().await?;
     /// sqlx::query("UPDATE orders SET status = 'shipped' WHERE id = $1").bind(42).execute(&mut *tx).await?;

@@ -47,6 +47,24 @@
 //! PostgreSQL when replicas share a queue.
 #![deny(missing_docs)]
 
+#[cfg(all(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
+compile_error!(
+    "flowflex-outbox: the features sqlx-0_8 (a default) and sqlx-0_9 exclude each other; \
+     with sqlx 0.9 depend on it with `default-features = false, features = [\"sqlx-0_9\"]`"
+);
+#[cfg(not(any(feature = "sqlx-0_8", feature = "sqlx-0_9")))]
+compile_error!(
+    "flowflex-outbox needs one of its features sqlx-0_8 (the default) or sqlx-0_9: \
+     the sqlx it is built on"
+);
+#[cfg(not(feature = "sqlx-0_9"))]
+pub extern crate sqlx;
+/// The sqlx this outbox is built on (0.8 by default, 0.9 with the
+/// `sqlx-0_9` feature): its `Transaction` and `PgConnection` are the ones
+/// [`Enqueue::in_transaction`] takes.
+#[cfg(feature = "sqlx-0_9")]
+pub extern crate sqlx09 as sqlx;
+
 mod clock;
 mod config;
 mod enqueue;

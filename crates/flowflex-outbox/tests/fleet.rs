@@ -11,13 +11,14 @@
 
 mod common;
 
+use flowflex_outbox::sqlx;
 use std::collections::HashMap;
 use std::time::Duration;
 
 use common::{Captured, PgSchema, client, client_for, until};
 use flowflex_emulator::{Emulator, Endpoint, Fault};
 use flowflex_outbox::Outbox;
-use sqlx::postgres::{PgListener, PgPoolOptions};
+use flowflex_outbox::sqlx::postgres::{PgListener, PgPoolOptions};
 use tokio::process::{Child, Command};
 
 const CHILD: &str = "FLOWFLEX_OUTBOX_FLEET_CHILD";

@@ -3,6 +3,7 @@
 
 mod common;
 
+use flowflex_outbox::sqlx;
 use std::time::Duration;
 
 use common::{PgSchema, client, pdf, sha256};
@@ -382,9 +383,9 @@ async fn the_schema_option_keeps_the_outbox_in_its_own_schema() {
         .await
         .expect("enqueued in a transaction with another search path");
     tx.commit().await.unwrap();
-    let (_,): (i64,) = sqlx::query_as(&format!(
+    let (_,): (i64,) = sqlx::query_as(common::dynamic!(format!(
         "SELECT \"{own}\".flowflex_outbox_enqueue('schema.test', '{{}}', idempotency_key => 'by-sql')"
-    ))
+    )))
     .fetch_one(&elsewhere)
     .await
     .expect("the function by its qualified name");
@@ -410,10 +411,62 @@ async fn the_schema_option_keeps_the_outbox_in_its_own_schema() {
             .await
             .unwrap();
     assert_eq!(outbox_in_test_schema, None, "nothing outside its schema");
-    sqlx::query(&format!("DROP SCHEMA \"{own}\" CASCADE"))
+    sqlx::query(common::dynamic!(format!("DROP SCHEMA \"{own}\" CASCADE")))
         .execute(&elsewhere)
         .await
         .unwrap();
+    drop(outbox);
+    schema.drop_schema().await;
+}
+
+/// A plain `&mut PgConnection` (as code that runs its own `BEGIN` has, or
+/// a pooled connection as `&mut *conn`): the event joins the transaction
+/// open on it, or, with none open, is stored at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enqueue_on_a_plain_connection_joins_its_open_transaction() {
+    use sqlx::Connection as _;
+    let Some(schema) = PgSchema::create().await else {
+        return;
+    };
+    let outbox = Outbox::connect_postgres(&schema.schema_url())
+        .await
+        .expect("outbox");
+    let mut conn = sqlx::PgConnection::connect(&schema.schema_url())
+        .await
+        .expect("a connection of the service's own");
+    let enqueue = |key: &'static str| {
+        outbox
+            .enqueue("conn.test", flowflex::json!({"key": key}))
+            .idempotency_key(key)
+    };
+    sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+    enqueue("rolled-back")
+        .in_transaction(&mut conn)
+        .await
+        .expect("enqueued");
+    sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap();
+    assert_eq!(outbox.stats().await.unwrap().pending, 0);
+    sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+    enqueue("committed")
+        .in_transaction(&mut conn)
+        .await
+        .expect("enqueued");
+    assert_eq!(
+        outbox.stats().await.unwrap().pending,
+        0,
+        "not visible before the commit"
+    );
+    sqlx::query("COMMIT").execute(&mut conn).await.unwrap();
+    assert_eq!(outbox.stats().await.unwrap().pending, 1);
+    // No transaction open: stored at once.
+    let mut pooled = outbox.pg_pool().expect("pool").acquire().await.unwrap();
+    enqueue("at-once")
+        .in_transaction(&mut *pooled)
+        .await
+        .expect("enqueued");
+    assert_eq!(outbox.stats().await.unwrap().pending, 2);
+    drop(pooled);
+    conn.close().await.unwrap();
     drop(outbox);
     schema.drop_schema().await;
 }

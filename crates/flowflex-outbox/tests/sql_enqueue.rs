@@ -11,6 +11,7 @@
 
 mod common;
 
+use flowflex_outbox::sqlx;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;

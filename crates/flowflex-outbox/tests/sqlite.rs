@@ -3,6 +3,7 @@
 
 mod common;
 
+use flowflex_outbox::sqlx;
 use std::time::Duration;
 
 use common::{client, drain, eventually, pdf, sha256};

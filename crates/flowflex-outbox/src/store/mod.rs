@@ -297,16 +297,18 @@ macro_rules! record_failed {
                 uploads,
             } => {
                 for (idx, asset, at) in uploads {
-                    sqlx::query(&($q)(crate::store::sql::SET_ASSET))
-                        .bind(asset.as_str())
-                        .bind(*at)
-                        .bind(*id)
-                        .bind(*idx)
-                        .execute(&mut *$conn)
-                        .await
-                        .map_err(crate::Error::db("recording an upload"))?;
+                    sqlx::query(crate::store::sql::dynamic!(($q)(
+                        crate::store::sql::SET_ASSET
+                    )))
+                    .bind(asset.as_str())
+                    .bind(*at)
+                    .bind(*id)
+                    .bind(*idx)
+                    .execute(&mut *$conn)
+                    .await
+                    .map_err(crate::Error::db("recording an upload"))?;
                 }
-                sqlx::query(&($q)(crate::store::sql::RETRY))
+                sqlx::query(crate::store::sql::dynamic!(($q)(crate::store::sql::RETRY)))
                     .bind(*next_at)
                     .bind(error.as_str())
                     .bind(*id)
@@ -322,7 +324,7 @@ macro_rules! record_failed {
                 at,
                 error,
             } => {
-                sqlx::query(&($q)(crate::store::sql::DEAD))
+                sqlx::query(crate::store::sql::dynamic!(($q)(crate::store::sql::DEAD)))
                     .bind(*at)
                     .bind(error.as_str())
                     .bind(*id)
@@ -488,43 +490,49 @@ impl Store {
     /// Extends `holder`'s claim, or takes a lapsed one up again if no other
     /// relay has claimed the event since; `false` if another has.
     pub(crate) async fn renew(&self, id: i64, holder: &str, lease_until: i64) -> Result<bool> {
-        let done = both!(self, |pool, q| sqlx::query(&q(sql::RENEW))
-            .bind(lease_until)
-            .bind(id)
-            .bind(holder)
-            .bind(Status::Pending.as_str())
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-            .map_err(Error::db("renewing a claim")))?;
+        let done = both!(self, |pool, q| sqlx::query(crate::store::sql::dynamic!(q(
+            sql::RENEW
+        )))
+        .bind(lease_until)
+        .bind(id)
+        .bind(holder)
+        .bind(Status::Pending.as_str())
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(Error::db("renewing a claim")))?;
         Ok(done == 1)
     }
 
     /// Gives claims back (at shutdown), so another relay need not wait.
     pub(crate) async fn release(&self, relay: &str) -> Result<()> {
-        both!(self, |pool, q| sqlx::query(&q(sql::RELEASE))
-            .bind(relay)
-            .bind(Status::Pending.as_str())
-            .execute(pool)
-            .await
-            .map(drop)
-            .map_err(Error::db("releasing claims")))
+        both!(self, |pool, q| sqlx::query(crate::store::sql::dynamic!(q(
+            sql::RELEASE
+        )))
+        .bind(relay)
+        .bind(Status::Pending.as_str())
+        .execute(pool)
+        .await
+        .map(drop)
+        .map_err(Error::db("releasing claims")))
     }
 
     /// Forgets an event's uploads (the service said one is gone).
     pub(crate) async fn clear_assets(&self, id: i64) -> Result<()> {
-        both!(self, |pool, q| sqlx::query(&q(sql::CLEAR_ASSETS))
-            .bind(id)
-            .execute(pool)
-            .await
-            .map(drop)
-            .map_err(Error::db("forgetting uploads")))
+        both!(self, |pool, q| sqlx::query(crate::store::sql::dynamic!(q(
+            sql::CLEAR_ASSETS
+        )))
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(drop)
+        .map_err(Error::db("forgetting uploads")))
     }
 
     pub(crate) async fn pending(&self) -> Result<PendingRow> {
-        both!(self, |pool, q| sqlx::query_as::<_, PendingRow>(&q(
-            sql::PENDING
-        ))
+        both!(self, |pool, q| sqlx::query_as::<_, PendingRow>(
+            crate::store::sql::dynamic!(q(sql::PENDING))
+        )
         .fetch_one(pool)
         .await
         .map_err(Error::db("counting pending events")))
@@ -533,20 +541,22 @@ impl Store {
     /// Deletes up to `limit` delivered events that finished before
     /// `cutoff`, oldest first; how many it deleted.
     pub(crate) async fn prune_delivered(&self, cutoff: i64, limit: i64) -> Result<u64> {
-        both!(self, |pool, q| sqlx::query(&q(sql::PRUNE_DELIVERED))
-            .bind(cutoff)
-            .bind(limit)
-            .bind(Status::Delivered.as_str())
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-            .map_err(Error::db("deleting delivered events")))
+        both!(self, |pool, q| sqlx::query(crate::store::sql::dynamic!(q(
+            sql::PRUNE_DELIVERED
+        )))
+        .bind(cutoff)
+        .bind(limit)
+        .bind(Status::Delivered.as_str())
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(Error::db("deleting delivered events")))
     }
 
     pub(crate) async fn stats(&self, now: i64, wall: i64) -> Result<Stats> {
-        let rows = both!(self, |pool, q| sqlx::query_as::<_, StatusRow>(&q(
-            sql::STATS
-        ))
+        let rows = both!(self, |pool, q| sqlx::query_as::<_, StatusRow>(
+            crate::store::sql::dynamic!(q(sql::STATS))
+        )
         .fetch_all(pool)
         .await
         .map_err(Error::db("reading stats")))?;
@@ -574,9 +584,9 @@ impl Store {
     }
 
     pub(crate) async fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
-        let rows = both!(self, |pool, q| sqlx::query_as::<_, DeadRow>(&q(
-            sql::DEAD_LETTERS
-        ))
+        let rows = both!(self, |pool, q| sqlx::query_as::<_, DeadRow>(
+            crate::store::sql::dynamic!(q(sql::DEAD_LETTERS))
+        )
         .bind(Status::Dead.as_str())
         .fetch_all(pool)
         .await
@@ -600,23 +610,27 @@ impl Store {
     /// Writes first and reads only on a miss: SQLite never has to upgrade
     /// a read to a write.
     pub(crate) async fn requeue(&self, id: OutboxId, now: i64) -> Result<()> {
-        let updated = both!(self, |pool, q| sqlx::query(&q(sql::REQUEUE))
-            .bind(now)
-            .bind(id.0)
-            .bind(Status::Pending.as_str())
-            .bind(Status::Dead.as_str())
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-            .map_err(Error::db("requeueing")))?;
+        let updated = both!(self, |pool, q| sqlx::query(crate::store::sql::dynamic!(q(
+            sql::REQUEUE
+        )))
+        .bind(now)
+        .bind(id.0)
+        .bind(Status::Pending.as_str())
+        .bind(Status::Dead.as_str())
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(Error::db("requeueing")))?;
         if updated == 1 {
             return Ok(());
         }
-        let status: Option<(String,)> = both!(self, |pool, q| sqlx::query_as(&q(sql::STATUS_OF))
-            .bind(id.0)
-            .fetch_optional(pool)
-            .await
-            .map_err(Error::db("requeueing")))?;
+        let status: Option<(String,)> = both!(self, |pool, q| sqlx::query_as(
+            crate::store::sql::dynamic!(q(sql::STATUS_OF))
+        )
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await
+        .map_err(Error::db("requeueing")))?;
         match status {
             None => Err(Error::NotFound(id)),
             Some((status,)) => Err(Error::NotDead { id, status }),
@@ -625,32 +639,38 @@ impl Store {
 
     /// Pending events held back by a dead letter of their ordering key.
     pub(crate) async fn held_back(&self) -> Result<u64> {
-        let (held,): (i64,) = both!(self, |pool, q| sqlx::query_as(&q(sql::HELD_BACK))
-            .bind(Status::Pending.as_str())
-            .bind(Status::Dead.as_str())
-            .fetch_one(pool)
-            .await
-            .map_err(Error::db("counting held-back events")))?;
+        let (held,): (i64,) = both!(self, |pool, q| sqlx::query_as(crate::store::sql::dynamic!(
+            q(sql::HELD_BACK)
+        ))
+        .bind(Status::Pending.as_str())
+        .bind(Status::Dead.as_str())
+        .fetch_one(pool)
+        .await
+        .map_err(Error::db("counting held-back events")))?;
         Ok(u64::try_from(held).unwrap_or(0))
     }
 
     /// Deletes a dead letter.
     pub(crate) async fn discard(&self, id: OutboxId) -> Result<()> {
-        let deleted = both!(self, |pool, q| sqlx::query(&q(sql::DISCARD))
-            .bind(id.0)
-            .bind(Status::Dead.as_str())
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-            .map_err(Error::db("discarding a dead letter")))?;
+        let deleted = both!(self, |pool, q| sqlx::query(crate::store::sql::dynamic!(q(
+            sql::DISCARD
+        )))
+        .bind(id.0)
+        .bind(Status::Dead.as_str())
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(Error::db("discarding a dead letter")))?;
         if deleted == 1 {
             return Ok(());
         }
-        let status: Option<(String,)> = both!(self, |pool, q| sqlx::query_as(&q(sql::STATUS_OF))
-            .bind(id.0)
-            .fetch_optional(pool)
-            .await
-            .map_err(Error::db("discarding a dead letter")))?;
+        let status: Option<(String,)> = both!(self, |pool, q| sqlx::query_as(
+            crate::store::sql::dynamic!(q(sql::STATUS_OF))
+        )
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await
+        .map_err(Error::db("discarding a dead letter")))?;
         match status {
             None => Err(Error::NotFound(id)),
             Some((status,)) => Err(Error::NotDead { id, status }),
@@ -659,40 +679,46 @@ impl Store {
 
     /// Says that relay `holder` is alive (at start, then with its leases).
     pub(crate) async fn heartbeat(&self, relay: &RelayInfo, lease_ms: i64) -> Result<()> {
-        both!(self, |pool, q| sqlx::query(&q(sql::HEARTBEAT))
-            .bind(&relay.holder)
-            .bind(&relay.name)
-            .bind(&relay.host)
-            .bind(i64::from(relay.pid))
-            .bind(crate::clock::millis(relay.started_at))
-            .bind(lease_ms)
-            .bind(relay.listener.and_then(|p| i32::try_from(p).ok()))
-            .execute(pool)
-            .await
-            .map(drop)
-            .map_err(Error::db("recording a relay's heartbeat")))?;
+        both!(self, |pool, q| sqlx::query(crate::store::sql::dynamic!(q(
+            sql::HEARTBEAT
+        )))
+        .bind(&relay.holder)
+        .bind(&relay.name)
+        .bind(&relay.host)
+        .bind(i64::from(relay.pid))
+        .bind(crate::clock::millis(relay.started_at))
+        .bind(lease_ms)
+        .bind(relay.listener.and_then(|p| i32::try_from(p).ok()))
+        .execute(pool)
+        .await
+        .map(drop)
+        .map_err(Error::db("recording a relay's heartbeat")))?;
         // First seen: note the time on the row (heartbeat.sql keeps it).
         Ok(())
     }
 
     /// A relay that shuts down removes itself.
     pub(crate) async fn unregister(&self, holder: &str) -> Result<()> {
-        both!(self, |pool, q| sqlx::query(&q(sql::UNREGISTER))
-            .bind(holder)
-            .execute(pool)
-            .await
-            .map(drop)
-            .map_err(Error::db("removing a relay")))
+        both!(self, |pool, q| sqlx::query(crate::store::sql::dynamic!(q(
+            sql::UNREGISTER
+        )))
+        .bind(holder)
+        .execute(pool)
+        .await
+        .map(drop)
+        .map_err(Error::db("removing a relay")))
     }
 
     /// Forgets relays not seen since `before` (killed without shutdown).
     pub(crate) async fn forget_relays(&self, before: i64) -> Result<()> {
-        both!(self, |pool, q| sqlx::query(&q(sql::FORGET_RELAYS))
-            .bind(before)
-            .execute(pool)
-            .await
-            .map(drop)
-            .map_err(Error::db("forgetting old relays")))
+        both!(self, |pool, q| sqlx::query(crate::store::sql::dynamic!(q(
+            sql::FORGET_RELAYS
+        )))
+        .bind(before)
+        .execute(pool)
+        .await
+        .map(drop)
+        .map_err(Error::db("forgetting old relays")))
     }
 
     /// The relays alive at `wall` (ms), by holder.
@@ -705,7 +731,7 @@ impl Store {
                     .await
             }
             Store::Postgres(s) => {
-                sqlx::query_as(&s.names.qualify(sql::PG_RELAYS))
+                sqlx::query_as(crate::store::sql::dynamic!(s.names.qualify(sql::PG_RELAYS)))
                     .bind(wall)
                     .fetch_all(&s.pool)
                     .await

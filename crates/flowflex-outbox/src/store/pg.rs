@@ -183,10 +183,12 @@ async fn migrate(pool: &PgPool, schema: Option<&str>) -> Result<()> {
         .await
         .map_err(Error::db("connecting to PostgreSQL"))?
         .detach();
-    sqlx::Executor::execute(&mut conn, &*format!("CREATE SCHEMA IF NOT EXISTS {quoted}"))
+    let create = format!("CREATE SCHEMA IF NOT EXISTS {quoted}");
+    sqlx::Executor::execute(&mut conn, crate::store::sql::dynamic!(create))
         .await
         .map_err(Error::db("creating the outbox's schema"))?;
-    sqlx::Executor::execute(&mut conn, &*format!("SET search_path TO {quoted}"))
+    let search = format!("SET search_path TO {quoted}");
+    sqlx::Executor::execute(&mut conn, crate::store::sql::dynamic!(search))
         .await
         .map_err(Error::db("creating the outbox's schema"))?;
     let migrated = migrator.run(&mut conn).await.map_err(Error::Migrate);
@@ -320,20 +322,24 @@ impl Backend for PgStore {
         }
         if !outcomes.delivered.is_empty() {
             let (ids, at): (Vec<i64>, Vec<i64>) = outcomes.delivered.into_iter().unzip();
-            sqlx::query(&self.names.qualify(sql::PG_DELIVERED))
-                .bind(&ids)
-                .bind(&at)
-                .bind(Status::Delivered.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(Error::db("marking delivered"))?;
+            sqlx::query(crate::store::sql::dynamic!(
+                self.names.qualify(sql::PG_DELIVERED)
+            ))
+            .bind(&ids)
+            .bind(&at)
+            .bind(Status::Delivered.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::db("marking delivered"))?;
         }
         if !outcomes.with_files.is_empty() {
-            sqlx::query(&self.names.qualify(sql::PG_FREE_ATTACHMENTS))
-                .bind(&outcomes.with_files)
-                .execute(&mut *tx)
-                .await
-                .map_err(Error::db("freeing attachments"))?;
+            sqlx::query(crate::store::sql::dynamic!(
+                self.names.qualify(sql::PG_FREE_ATTACHMENTS)
+            ))
+            .bind(&outcomes.with_files)
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::db("freeing attachments"))?;
         }
         let turned = match &turn.claim {
             Some(ask) => claim(&mut tx, &self.names, ask).await?,
@@ -365,7 +371,7 @@ impl Backend for PgStore {
             .map_err(Error::io_at(&doing, &dir))?;
         let mut written = 0i64;
         let read = self.names.qualify(sql::PG_READ_CHUNKS);
-        let mut chunks = sqlx::query_as::<_, (Vec<u8>,)>(&read)
+        let mut chunks = sqlx::query_as::<_, (Vec<u8>,)>(crate::store::sql::dynamic!(read))
             .bind(blob)
             .fetch(&self.pool);
         while let Some(chunk) = chunks.next().await {
@@ -390,12 +396,14 @@ impl Backend for PgStore {
 
     async fn collect_orphans(&self, before: i64) -> Result<u64> {
         let cutoff = before - crate::clock::ms(std::time::Duration::from_secs(3600));
-        sqlx::query(&self.names.qualify(sql::PG_ORPHAN_CHUNKS))
-            .bind(cutoff)
-            .execute(&self.pool)
-            .await
-            .map(|r| r.rows_affected())
-            .map_err(Error::db("removing content no event names"))
+        sqlx::query(crate::store::sql::dynamic!(
+            self.names.qualify(sql::PG_ORPHAN_CHUNKS)
+        ))
+        .bind(cutoff)
+        .execute(&self.pool)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(Error::db("removing content no event names"))
     }
 }
 
@@ -403,25 +411,27 @@ impl Backend for PgStore {
 /// have any, and, when it finds none, when the next event not yet due will
 /// be.
 async fn claim(conn: &mut PgConnection, names: &Names, claim: &super::Claim) -> Result<Turned> {
-    let rows: Vec<ClaimedRow> = sqlx::query_as(&names.qualify(sql::PG_CLAIM))
-        .bind(claim.lease_until)
-        .bind(&*claim.relay)
-        .bind(claim.now)
-        .bind(crate::clock::wall_ms())
-        .bind(i64::try_from(claim.n).unwrap_or(i64::MAX))
-        .bind(Status::Pending.as_str())
-        .bind(Status::Dead.as_str())
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(Error::db("claiming due events"))?;
+    let rows: Vec<ClaimedRow> =
+        sqlx::query_as(crate::store::sql::dynamic!(names.qualify(sql::PG_CLAIM)))
+            .bind(claim.lease_until)
+            .bind(&*claim.relay)
+            .bind(claim.now)
+            .bind(crate::clock::wall_ms())
+            .bind(i64::try_from(claim.n).unwrap_or(i64::MAX))
+            .bind(Status::Pending.as_str())
+            .bind(Status::Dead.as_str())
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(Error::db("claiming due events"))?;
     let mut turned = Turned::default();
     if rows.is_empty() {
-        let (due,): (Option<i64>,) = sqlx::query_as(&names.qualify(sql::NEXT_DUE))
-            .bind(Status::Pending.as_str())
-            .bind(claim.now)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(Error::db("finding the next due event"))?;
+        let (due,): (Option<i64>,) =
+            sqlx::query_as(crate::store::sql::dynamic!(names.qualify(sql::NEXT_DUE)))
+                .bind(Status::Pending.as_str())
+                .bind(claim.now)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(Error::db("finding the next due event"))?;
         turned.next_due = due;
         return Ok(turned);
     }
@@ -433,11 +443,13 @@ async fn claim(conn: &mut PgConnection, names: &Names, claim: &super::Claim) -> 
     let attachments: Vec<AttachmentRow> = if with_files.is_empty() {
         Vec::new()
     } else {
-        sqlx::query_as(&names.qualify(sql::PG_ATTACHMENTS))
-            .bind(&with_files)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(Error::db("reading attachments"))?
+        sqlx::query_as(crate::store::sql::dynamic!(
+            names.qualify(sql::PG_ATTACHMENTS)
+        ))
+        .bind(&with_files)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(Error::db("reading attachments"))?
     };
     turned.claimed = super::attach(rows, attachments);
     Ok(turned)
@@ -450,10 +462,11 @@ async fn check_caps(
     bytes: i64,
     caps: Caps,
 ) -> Result<()> {
-    let pending: PendingRow = sqlx::query_as(&names.qualify(sql::PENDING))
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(Error::db("counting pending events"))?;
+    let pending: PendingRow =
+        sqlx::query_as(crate::store::sql::dynamic!(names.qualify(sql::PENDING)))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(Error::db("counting pending events"))?;
     super::check_caps(&pending, n, bytes, caps)
 }
 
@@ -515,14 +528,16 @@ async fn copy_in(
             } else {
                 Vec::new()
             };
-            sqlx::query(&names.qualify(sql::PG_INSERT_CHUNK))
-                .bind(blob)
-                .bind(seq)
-                .bind(&buf)
-                .bind(now)
-                .execute(&mut *conn)
-                .await
-                .map_err(Error::db("storing attachment content"))?;
+            sqlx::query(crate::store::sql::dynamic!(
+                names.qualify(sql::PG_INSERT_CHUNK)
+            ))
+            .bind(blob)
+            .bind(seq)
+            .bind(&buf)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .map_err(Error::db("storing attachment content"))?;
             seq += 1;
             buf = rest;
             buf.reserve(CHUNK.saturating_sub(buf.len()));
@@ -560,27 +575,29 @@ async fn insert(
         files.push(s);
     }
     let now = fresh.first().map_or(0, |s| s.event.now);
-    let inserted: Vec<(i64, String, i64)> = sqlx::query_as(&names.qualify(sql::PG_INSERT_EVENTS))
-        .bind(&columns.event)
-        .bind(&columns.key)
-        .bind(&columns.body)
-        .bind(&columns.slots)
-        .bind(&columns.bytes)
-        .bind(&columns.attachments)
-        .bind(now)
-        .bind(Status::Pending.as_str())
-        .bind(&files.key)
-        .bind(&files.idx)
-        .bind(&files.filename)
-        .bind(&files.mime)
-        .bind(&files.size)
-        .bind(&files.used)
-        .bind(&files.blob)
-        .bind(channel)
-        .bind(&columns.ordering)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(Error::db("storing events"))?;
+    let inserted: Vec<(i64, String, i64)> = sqlx::query_as(crate::store::sql::dynamic!(
+        names.qualify(sql::PG_INSERT_EVENTS)
+    ))
+    .bind(&columns.event)
+    .bind(&columns.key)
+    .bind(&columns.body)
+    .bind(&columns.slots)
+    .bind(&columns.bytes)
+    .bind(&columns.attachments)
+    .bind(now)
+    .bind(Status::Pending.as_str())
+    .bind(&files.key)
+    .bind(&files.idx)
+    .bind(&files.filename)
+    .bind(&files.mime)
+    .bind(&files.size)
+    .bind(&files.used)
+    .bind(&files.blob)
+    .bind(channel)
+    .bind(&columns.ordering)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(Error::db("storing events"))?;
     let mut ids: HashMap<String, (i64, bool)> = inserted
         .into_iter()
         .map(|(id, key, _)| (key, (id, true)))
@@ -591,11 +608,13 @@ async fn insert(
         .filter(|k| !ids.contains_key(*k))
         .collect();
     if !missing.is_empty() {
-        let found: Vec<(i64, String)> = sqlx::query_as(&names.qualify(sql::PG_EXISTING_KEYS))
-            .bind(&missing)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(Error::db("finding idempotency keys"))?;
+        let found: Vec<(i64, String)> = sqlx::query_as(crate::store::sql::dynamic!(
+            names.qualify(sql::PG_EXISTING_KEYS)
+        ))
+        .bind(&missing)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(Error::db("finding idempotency keys"))?;
         ids.extend(found.into_iter().map(|(id, key)| (key, (id, false))));
     }
     let mut unused: Vec<&str> = Vec::new();
@@ -615,11 +634,13 @@ async fn insert(
         out.push((id, stored_here));
     }
     if !unused.is_empty() {
-        sqlx::query(&names.qualify(sql::PG_DELETE_BLOBS))
-            .bind(&unused)
-            .execute(&mut *conn)
-            .await
-            .map_err(Error::db("deleting content not needed"))?;
+        sqlx::query(crate::store::sql::dynamic!(
+            names.qualify(sql::PG_DELETE_BLOBS)
+        ))
+        .bind(&unused)
+        .execute(&mut *conn)
+        .await
+        .map_err(Error::db("deleting content not needed"))?;
     }
     Ok(out)
 }
@@ -777,10 +798,12 @@ impl Writer {
                 }
             }
         }
-        let row: PendingRow = sqlx::query_as(&self.names.qualify(sql::PENDING))
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(Error::db("counting pending events"))?;
+        let row: PendingRow = sqlx::query_as(crate::store::sql::dynamic!(
+            self.names.qualify(sql::PENDING)
+        ))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(Error::db("counting pending events"))?;
         *self
             .counted
             .lock()

@@ -1,13 +1,30 @@
 //! Shared by the outbox tests: an emulator and a client for it, sample
 //! files, a fresh PostgreSQL schema per test.
-#![allow(dead_code, unreachable_pub, clippy::print_stdout)]
+#![allow(dead_code, unreachable_pub, unused_imports, clippy::print_stdout)]
 
+use flowflex_outbox::sqlx;
 use std::time::Duration;
 
 use flowflex::{Client, RetryConfig};
 use flowflex_emulator::Emulator;
+use flowflex_outbox::sqlx::postgres::PgPoolOptions;
 use sha2::Digest as _;
-use sqlx::postgres::PgPoolOptions;
+
+/// SQL built at run time, as the sqlx in use takes it (0.9 asks that it be
+/// marked as audited).
+#[cfg(not(feature = "sqlx-0_9"))]
+macro_rules! dynamic {
+    ($text:expr) => {
+        &*$text
+    };
+}
+#[cfg(feature = "sqlx-0_9")]
+macro_rules! dynamic {
+    ($text:expr) => {
+        flowflex_outbox::sqlx::AssertSqlSafe($text)
+    };
+}
+pub(crate) use dynamic;
 
 /// A client for `emulator` with quick, seeded retries.
 pub fn client(emulator: &Emulator) -> Client {
@@ -97,7 +114,7 @@ impl PgSchema {
             }
         };
         let name = format!("outbox_test_{}", uuid_like());
-        sqlx::query(&format!("CREATE SCHEMA {name}"))
+        sqlx::query(dynamic!(format!("CREATE SCHEMA {name}")))
             .execute(&admin)
             .await
             .expect("create schema");
@@ -120,7 +137,7 @@ impl PgSchema {
     }
 
     pub async fn drop_schema(self) {
-        sqlx::query(&format!("DROP SCHEMA {} CASCADE", self.name))
+        sqlx::query(dynamic!(format!("DROP SCHEMA {} CASCADE", self.name)))
             .execute(&self.admin)
             .await
             .expect("drop schema");
