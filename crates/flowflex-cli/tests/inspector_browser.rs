@@ -14,6 +14,8 @@ mod common;
 #[path = "common/browser.rs"]
 mod browser;
 
+use std::io::Write as _;
+
 use browser::Browser;
 use common::{Served, asset, target_dir};
 use flowflex::Attachment;
@@ -26,7 +28,10 @@ fn events_appear_live_with_flow_names_and_previews_and_markup_stays_text() {
             std::env::var_os("FLOWFLEX_REQUIRE_CHROMIUM").is_none_or(|v| v != "1"),
             "FLOWFLEX_REQUIRE_CHROMIUM=1 but no chromium on PATH (apt-get install chromium)"
         );
-        eprintln!(
+        // Straight to stderr, past the test harness's capture, so that the
+        // line shows in a passing run.
+        let _ = writeln!(
+            std::io::stderr(),
             "skipped: chromium is not installed (apt-get install chromium), so the inspector page was not tested in a browser"
         );
         return;
