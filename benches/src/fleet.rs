@@ -95,7 +95,7 @@ impl Probe {
         self.counting.store(true, Ordering::SeqCst);
     }
 
-    /// Stops counting; the statements and rows changed since [`count`].
+    /// Stops counting; the statements and rows changed since [`Probe::count`].
     fn counted(&self) -> (u64, u64) {
         self.counting.store(false, Ordering::SeqCst);
         let mut by: Vec<_> = std::mem::take(

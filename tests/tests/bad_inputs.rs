@@ -55,14 +55,23 @@ async fn payload_refused(h: &Harness, payload: impl serde::Serialize, fix: &str)
     assert!(h.emulator.requests().is_empty());
 }
 
-/// Expects a config error about the event name or key, with no request made.
+/// Expects an `Error::EventName` (a bad event name) or `Error::Config` (a
+/// bad key), with no request made.
 async fn header_refused(h: &Harness, event: &str, key: Option<&str>, fix: &str) {
     let mut send = h.client.send_event(event, flowflex::json!({"a": 1}));
     if let Some(key) = key {
         send = send.idempotency_key(key);
     }
     let err = send.await.expect_err("the send is refused");
-    assert!(matches!(err, Error::Config { .. }), "{err:?}");
+    if key.is_some() {
+        assert!(matches!(err, Error::Config { .. }), "{err:?}");
+    } else {
+        assert!(matches!(err, Error::EventName { .. }), "{err:?}");
+        assert!(
+            err.to_string().starts_with("invalid event name: "),
+            "never \"configuration\": {err}"
+        );
+    }
     assert!(err.to_string().contains(fix), "says {fix:?}: {err}");
     assert!(h.emulator.requests().is_empty());
 }

@@ -162,7 +162,7 @@ async fn header_injection_in_event_name_and_key_is_refused() {
             .send_event(event, flowflex::json!({}))
             .await
             .unwrap_err();
-        assert!(matches!(err, Error::Config { .. }), "{event:?}: {err}");
+        assert!(matches!(err, Error::EventName { .. }), "{event:?}: {err}");
         assert!(err.to_string().contains("event name"), "{err}");
     }
     for key in ["k\r\n", "k\u{7f}", ""] {

@@ -619,7 +619,10 @@ async fn every_failure_after_the_key_is_settled_carries_it() {
     ];
     for err in &no_key {
         assert!(
-            matches!(err, Error::Config { .. } | Error::Payload { .. }),
+            matches!(
+                err,
+                Error::Config { .. } | Error::EventName { .. } | Error::Payload { .. }
+            ),
             "{err:?}"
         );
         assert_eq!(err.idempotency_key(), None, "{err:?}");

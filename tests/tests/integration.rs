@@ -13,6 +13,7 @@ mod bad_inputs;
 mod blocking;
 mod derive_paths;
 mod derive_send;
+mod error_messages;
 mod exact_bytes;
 mod failures;
 mod faults;

@@ -65,7 +65,7 @@ async fn a_payload_is_sent_again_after_a_refused_or_dropped_send() {
         .send_event("bad\nname", &payload)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Config { .. }), "{err}");
+    assert!(matches!(err, Error::EventName { .. }), "{err}");
     // Built and dropped unawaited.
     drop(h.client.send_event("e", &payload));
     drop(h.client.send_event("e", payload.clone()));

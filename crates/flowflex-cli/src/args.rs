@@ -52,6 +52,7 @@ Examples:
   flowflex outbox status --sqlite outbox.db
   flowflex outbox dead --postgres postgres://app@db/app
   flowflex outbox requeue 42 --sqlite outbox.db
+  flowflex outbox discard 43 --sqlite outbox.db
   flowflex outbox drain --sqlite outbox.db   (reads FLOWFLEX_API_KEY, ...)")]
 pub struct OutboxArgs {
     /// What to do.
@@ -80,6 +81,11 @@ pub struct OutboxStore {
         value_name = "URL"
     )]
     pub postgres: Option<String>,
+
+    /// The PostgreSQL schema that holds the outbox, when the service gives
+    /// it one (`OutboxBuilder::schema`).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub schema: Option<String>,
 }
 
 /// The `flowflex outbox` subcommands.
@@ -91,6 +97,12 @@ pub enum OutboxCommand {
     Dead,
     /// Put a dead letter back in the queue.
     Requeue {
+        /// The dead letter's id, as `dead` prints it.
+        id: String,
+    },
+    /// Delete a dead letter for good (the later events of its ordering key
+    /// go on).
+    Discard {
         /// The dead letter's id, as `dead` prints it.
         id: String,
     },

@@ -44,7 +44,7 @@ Exit codes:
 pub(crate) fn of(err: &flowflex::Error) -> u8 {
     use flowflex::Error;
     match err {
-        Error::Config { .. } => CONFIG,
+        Error::Config { .. } | Error::EventName { .. } => CONFIG,
         Error::Attachment { .. } => ATTACHMENT,
         Error::Payload { .. } => USAGE,
         Error::Upload { source, .. } => of(source),

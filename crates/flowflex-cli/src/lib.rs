@@ -27,6 +27,7 @@ mod args;
 mod check;
 mod emulator;
 pub mod exit;
+#[cfg(feature = "outbox")]
 mod outbox;
 mod payload;
 mod progress;
@@ -70,7 +71,13 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitC
         Command::Send(args) => send::run(&args, cli.verbose),
         Command::Emulator(args) => emulator::run(&args),
         Command::Check(args) => check::run(&args),
+        #[cfg(feature = "outbox")]
         Command::Outbox(args) => outbox::run(&args),
+        #[cfg(not(feature = "outbox"))]
+        Command::Outbox(_) => Err(report::Failure::Other {
+            message: "this flowflex was built without `flowflex outbox`".to_owned(),
+            hint: "install it with the outbox: cargo install --locked --git https://github.com/flowflex/flowflex-rs flowflex-cli (its default features)".to_owned(),
+        }),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

@@ -31,11 +31,28 @@ pub(crate) fn run(args: &OutboxArgs) -> Result<u8, Failure> {
     code
 }
 
+/// The hint of every `flowflex outbox` usage failure.
+const HELP: &str = "see `flowflex outbox --help` for the subcommands and flags";
+
+fn usage(message: impl Into<String>) -> Failure {
+    Failure::Outbox {
+        message: message.into(),
+        hint: HELP.to_owned(),
+    }
+}
+
 fn failed(e: &flowflex_outbox::Error) -> Failure {
     match e {
         flowflex_outbox::Error::NotFound(_) | flowflex_outbox::Error::NotDead { .. } => {
-            Failure::Usage(e.to_string())
+            Failure::Outbox {
+                message: e.to_string(),
+                hint: "`flowflex outbox dead` lists the dead letters and their ids".to_owned(),
+            }
         }
+        flowflex_outbox::Error::NoOutbox { found } => Failure::Outbox {
+            message: format!("{found}: flowflex outbox creates and migrates nothing"),
+            hint: "check --sqlite PATH, or --postgres URL (FLOWFLEX_OUTBOX_POSTGRES) and --schema; the service that uses the outbox creates it and brings it to its version when it opens it".to_owned(),
+        },
         _ => Failure::Other {
             message: e.to_string(),
             hint: "check --sqlite PATH or --postgres URL (FLOWFLEX_OUTBOX_POSTGRES) and that the database is reachable".to_owned(),
@@ -43,27 +60,32 @@ fn failed(e: &flowflex_outbox::Error) -> Failure {
     }
 }
 
-/// The CLI deletes no delivered event: how long they stay (and their keys
-/// deduplicate) is for the services that own the outbox to set, and a
-/// `drain` run with the library's default would prune by that instead.
-fn keeping() -> flowflex_outbox::OutboxBuilder {
-    Outbox::builder().keep_delivered(Duration::MAX)
+/// The CLI creates, migrates and prunes nothing: the outbox must exist at
+/// this version (`create(false)`), and how long delivered events stay (and
+/// their keys deduplicate) is for the services that own it to set (a
+/// `drain` with the library's default would prune by that instead).
+fn keeping(args: &OutboxArgs) -> flowflex_outbox::OutboxBuilder {
+    let builder = Outbox::builder()
+        .keep_delivered(Duration::MAX)
+        .create(false);
+    match &args.store.schema {
+        Some(schema) => builder.schema(schema.clone()),
+        None => builder,
+    }
 }
 
 async fn open(args: &OutboxArgs) -> Result<Outbox, Failure> {
     let opened = match (&args.store.sqlite, &args.store.postgres) {
-        (Some(path), None) => {
-            if !path.exists() {
-                return Err(Failure::Usage(format!("no outbox at {}", path.display())));
-            }
-            keeping().open_sqlite(path).await
-        }
-        (None, Some(url)) => keeping().connect_postgres(url).await,
-        _ => {
-            return Err(Failure::Usage(
-                "say which outbox: --sqlite PATH or --postgres URL (one of them)".to_owned(),
+        (Some(_), Some(_)) | (None, None) => {
+            return Err(usage(
+                "say which outbox: --sqlite PATH or --postgres URL (one of them)",
             ));
         }
+        (Some(_), None) if args.store.schema.is_some() => {
+            return Err(usage("--schema is for a PostgreSQL outbox (--postgres)"));
+        }
+        (Some(path), None) => keeping(args).open_sqlite(path).await,
+        (None, Some(url)) => keeping(args).connect_postgres(url).await,
     };
     opened.map_err(|e| failed(&e))
 }
@@ -95,6 +117,12 @@ async fn run_async(args: &OutboxArgs, client: Option<flowflex::Client>) -> Resul
                 "pending: {} ({} bytes, oldest {oldest})\ndelivered: {}\ndead: {}",
                 s.pending, s.pending_bytes, s.delivered, s.dead
             ))?;
+            if s.held_back > 0 {
+                out(&format!(
+                    "held back: {} pending events wait behind a dead letter of their ordering key (`flowflex outbox dead`, then requeue or discard it)",
+                    s.held_back
+                ))?;
+            }
             Ok(exit::OK)
         }
         OutboxCommand::Dead => {
@@ -103,23 +131,34 @@ async fn run_async(args: &OutboxArgs, client: Option<flowflex::Client>) -> Resul
                 out("no dead letters")?;
             }
             for d in dead {
+                let key = d
+                    .ordering_key
+                    .map_or_else(String::new, |k| format!("\tholds back {k}"));
                 out(&format!(
-                    "{}\t{}\t{}\t{} attempts\t{}",
+                    "{}\t{}\t{}\t{} attempts\t{}{key}",
                     d.id, d.event, d.idempotency_key, d.attempts, d.error
                 ))?;
             }
             Ok(exit::OK)
         }
+        OutboxCommand::Discard { id } => {
+            let parsed: OutboxId = id
+                .parse()
+                .map_err(|_| usage(format!("{id:?} is not an outbox id (a number)")))?;
+            outbox.discard(parsed).await.map_err(|e| failed(&e))?;
+            out(&format!("discarded {parsed}"))?;
+            Ok(exit::OK)
+        }
         OutboxCommand::Requeue { id } => {
             let parsed: OutboxId = id
                 .parse()
-                .map_err(|_| Failure::Usage(format!("{id:?} is not an outbox id (a number)")))?;
+                .map_err(|_| usage(format!("{id:?} is not an outbox id (a number)")))?;
             outbox.requeue(parsed).await.map_err(|e| failed(&e))?;
             out(&format!("requeued {parsed}"))?;
             Ok(exit::OK)
         }
         OutboxCommand::Drain(drain) => {
-            let client = client.ok_or_else(|| Failure::Usage("drain needs a client".to_owned()))?;
+            let client = client.ok_or_else(|| usage("drain needs a client"))?;
             let relay = outbox.relay(client).spawn();
             let started = Instant::now();
             let deadline = started + Duration::from_secs(drain.max_wait);

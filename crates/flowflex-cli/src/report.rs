@@ -11,8 +11,12 @@ use crate::exit;
 pub(crate) enum Failure {
     /// An error from the SDK.
     Sdk(flowflex::Error),
-    /// The command line is wrong beyond what clap checks.
+    /// The command line is wrong beyond what clap checks (`flowflex send`).
     Usage(String),
+    /// `flowflex outbox` cannot go on: a wrong id, no outbox where the
+    /// flags point (exit 2, its own hint).
+    #[cfg_attr(not(feature = "outbox"), allow(dead_code))]
+    Outbox { message: String, hint: String },
     /// Anything else, with what to do about it.
     Other { message: String, hint: String },
 }
@@ -37,6 +41,7 @@ impl Failure {
                 message,
                 "see `flowflex send --help` for the flags and examples".to_owned(),
             ),
+            Failure::Outbox { message, hint } => (exit::USAGE, message, hint),
             Failure::Other { message, hint } => (exit::FAILURE, message, hint),
         };
         print_error(&message, &hint);
@@ -48,6 +53,9 @@ impl Failure {
 /// error about the event name gets advice on event names, not on
 /// credentials.
 fn sdk_hint(err: &flowflex::Error, code: u8) -> String {
+    if err.is_auth() {
+        return "FlowFlex refused the credentials: check --api-key, --api-secret and --integration-code (or FLOWFLEX_API_KEY, FLOWFLEX_API_SECRET, FLOWFLEX_INTEGRATION_CODE) against your FlowFlex integration".to_owned();
+    }
     let hint = match code {
         exit::CONFIG => return config_hint(&err.to_string()),
         exit::ATTACHMENT => "`flowflex check FILE` tells what FlowFlex makes of a file",

@@ -141,5 +141,5 @@ fn outbox_needs_one_store() {
     );
     let r = run(flowflex().args(["outbox", "status", "--sqlite", "/nonexistent/outbox.db"]));
     assert_eq!(r.code, 2, "{r:#?}");
-    assert!(r.stderr.contains("no outbox at"), "{r:#?}");
+    assert!(r.stderr.contains("no database at"), "{r:#?}");
 }

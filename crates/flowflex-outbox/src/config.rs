@@ -34,6 +34,9 @@ pub(crate) struct Config {
     pub(crate) clock: Arc<dyn Clock>,
     /// PostgreSQL: the schema that holds the outbox's tables.
     pub(crate) schema: Option<String>,
+    /// Whether opening creates and migrates the outbox (else it must exist
+    /// at this version).
+    pub(crate) create: bool,
 }
 
 impl Default for Config {
@@ -51,6 +54,7 @@ impl Default for Config {
             jitter_seed: None,
             clock: Arc::new(SystemClock),
             schema: None,
+            create: true,
         }
     }
 }
@@ -192,6 +196,15 @@ impl OutboxBuilder {
         self
     }
 
+    /// Whether opening creates and migrates the outbox (default `true`).
+    /// With `false` nothing is created or changed: the outbox must exist
+    /// at this version, else opening fails with [`Error::NoOutbox`] saying
+    /// what it found. For tools that only look (`flowflex outbox status`).
+    pub fn create(mut self, create: bool) -> Self {
+        self.config.create = create;
+        self
+    }
+
     fn checked(self) -> Result<Config> {
         let c = self.config;
         if c.max_pending_events == 0 || c.max_pending_bytes == 0 || c.max_file_bytes == 0 {
@@ -227,7 +240,7 @@ impl OutboxBuilder {
     /// [`Error::Database`], [`Error::Migrate`] or [`Error::Io`].
     pub async fn open_sqlite(self, path: impl AsRef<Path>) -> Result<Outbox> {
         let config = self.checked()?;
-        let store = crate::store::sqlite::open(path.as_ref()).await?;
+        let store = crate::store::sqlite::open(path.as_ref(), config.create).await?;
         Outbox::new(crate::store::Store::Sqlite(Arc::new(store)), config)
     }
 
@@ -244,7 +257,7 @@ impl OutboxBuilder {
             .connect(url)
             .await
             .map_err(Error::db("connecting to PostgreSQL"))?;
-        let store = crate::store::pg::open(pool, config.schema.as_deref()).await?;
+        let store = crate::store::pg::open(pool, config.schema.as_deref(), config.create).await?;
         Outbox::new(crate::store::Store::Postgres(Arc::new(store)), config)
     }
 
@@ -255,7 +268,7 @@ impl OutboxBuilder {
     /// [`Error::Database`] or [`Error::Migrate`].
     pub async fn from_pg_pool(self, pool: sqlx::PgPool) -> Result<Outbox> {
         let config = self.checked()?;
-        let store = crate::store::pg::open(pool, config.schema.as_deref()).await?;
+        let store = crate::store::pg::open(pool, config.schema.as_deref(), config.create).await?;
         Outbox::new(crate::store::Store::Postgres(Arc::new(store)), config)
     }
 }

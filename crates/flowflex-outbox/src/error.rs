@@ -91,6 +91,17 @@ pub enum Error {
         message: String,
     },
 
+    /// [`OutboxBuilder::create(false)`](crate::OutboxBuilder::create) found
+    /// no outbox, or one at an older version: nothing was created or
+    /// migrated.
+    #[error(
+        "{found}: nothing was created or migrated (OutboxBuilder::create(false)); open it once with create(true), the default, to create or update it"
+    )]
+    NoOutbox {
+        /// What was found instead.
+        found: String,
+    },
+
     /// `in_transaction` was given a transaction of the other database.
     #[error(
         "a {transaction} transaction cannot hold an event of a {outbox} outbox: enqueue in a transaction on the outbox's own database ({outbox})"

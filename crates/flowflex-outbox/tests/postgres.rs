@@ -470,3 +470,47 @@ async fn enqueue_on_a_plain_connection_joins_its_open_transaction() {
     drop(outbox);
     schema.drop_schema().await;
 }
+
+/// `create(false)` on PostgreSQL: an empty schema stays empty, an outbox at
+/// an older migration is named as such, one at this version opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_without_create_leaves_an_empty_schema_empty() {
+    let Some(schema) = PgSchema::create().await else {
+        return;
+    };
+    let url = schema.schema_url();
+    let err = Outbox::builder()
+        .create(false)
+        .connect_postgres(&url)
+        .await
+        .expect_err("no outbox");
+    assert!(err.to_string().contains("no outbox in"), "{err}");
+    let pool = schema.pool(1).await;
+    let (tables,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = $1")
+            .bind(&schema.name)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(tables, 0, "the schema stays empty");
+
+    drop(Outbox::connect_postgres(&url).await.expect("created"));
+    Outbox::builder()
+        .create(false)
+        .connect_postgres(&url)
+        .await
+        .expect("at this version");
+    sqlx::query(
+        "DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let err = Outbox::builder()
+        .create(false)
+        .connect_postgres(&url)
+        .await
+        .expect_err("older");
+    assert!(err.to_string().contains("is at migration"), "{err}");
+    schema.drop_schema().await;
+}

@@ -111,7 +111,7 @@ async fn enqueue_refuses_what_a_send_would_refuse_and_stores_nothing() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::Event(flowflex::Error::Config { .. })),
+        matches!(err, Error::Event(flowflex::Error::EventName { .. })),
         "{err:?}"
     );
     let err = s
@@ -824,4 +824,52 @@ async fn an_ordering_key_keeps_order_and_a_dead_letter_holds_back_its_key() {
     let stats = outbox.stats().await.expect("stats");
     assert_eq!((stats.pending, stats.dead, stats.held_back), (0, 0, 0));
     common::assert_in_order_one_at_a_time(emulator, &[chains[0][1..].to_vec(), chains[1].clone()]);
+}
+
+/// `create(false)` looks without touching: no database, or one without an
+/// outbox, is `Error::NoOutbox` saying so, and nothing is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_without_create_changes_nothing_and_says_what_it_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.db");
+    let err = Outbox::builder()
+        .create(false)
+        .open_sqlite(&missing)
+        .await
+        .expect_err("no database");
+    assert!(
+        matches!(&err, flowflex_outbox::Error::NoOutbox { found } if found.contains("no database")),
+        "{err}"
+    );
+    assert!(!missing.exists(), "nothing created");
+
+    // A database that is not an outbox.
+    let other = dir.path().join("other.db");
+    {
+        use sqlx::Connection as _;
+        let url = format!("sqlite://{}?mode=rwc", other.display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("CREATE TABLE orders (id INTEGER)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+    }
+    let err = Outbox::builder()
+        .create(false)
+        .open_sqlite(&other)
+        .await
+        .expect_err("not an outbox");
+    assert!(err.to_string().contains("no outbox in"), "{err}");
+    assert!(!dir.path().join("other.db.spool").exists(), "no spool made");
+
+    // An outbox: opened as it is.
+    let path = dir.path().join("outbox.db");
+    drop(Outbox::open_sqlite(&path).await.unwrap());
+    let outbox = Outbox::builder()
+        .create(false)
+        .open_sqlite(&path)
+        .await
+        .expect("an outbox at this version");
+    assert_eq!(outbox.stats().await.unwrap().pending, 0);
 }

@@ -46,6 +46,15 @@ pub enum Error {
         message: String,
     },
 
+    /// The event name is not one FlowFlex takes (empty, blank, surrounding
+    /// whitespace, control or non-ASCII characters, too long). Nothing was
+    /// sent.
+    #[error("invalid event name: {message}")]
+    EventName {
+        /// What is wrong with it and what a name may hold.
+        message: String,
+    },
+
     /// An attachment cannot be sent as it is: the file is missing or
     /// unreadable, its type is unknown or disagrees with its bytes, it is too
     /// large, or it changed while being read. Detected before any request
@@ -247,7 +256,7 @@ impl fmt::Display for Endpoint {
         f.write_str(match self {
             Endpoint::UploadUrl => "upload-url request (POST /v1/assets/upload-url)",
             Endpoint::Storage => "storage upload (PUT to the presigned URL)",
-            Endpoint::Event => "event request (POST /v1/events/ plus the integration code)",
+            Endpoint::Event => "event request (POST /v1/events/<integration code>)",
         })
     }
 }
@@ -456,7 +465,7 @@ impl Error {
                 idempotency_key, ..
             } => idempotency_key.as_deref(),
             Error::Upload { source, .. } => source.idempotency_key(),
-            Error::Config { .. } | Error::Payload { .. } => None,
+            Error::Config { .. } | Error::EventName { .. } | Error::Payload { .. } => None,
         }
     }
 
@@ -486,7 +495,44 @@ impl Error {
             } => *idempotency_key = Some(key.into()),
             Error::Upload { source, .. } => source.set_idempotency_key(key),
             // Refused before a key is settled; see `idempotency_key`.
-            Error::Config { .. } | Error::Payload { .. } => {}
+            Error::Config { .. } | Error::EventName { .. } | Error::Payload { .. } => {}
+        }
+    }
+
+    /// Whether FlowFlex refused the credentials: a 401 or 403 from any of
+    /// the three requests (the upload URL, the storage upload, the event),
+    /// whether the payload had files or not. Fix the API key, secret or
+    /// integration code; sending again as it is cannot succeed.
+    ///
+    /// ```
+    /// use flowflex::{Endpoint, Error};
+    ///
+    /// let denied = Error::Api {
+    ///     endpoint: Endpoint::UploadUrl, status: 401, code: None,
+    ///     message: "invalid credentials".into(), retry_after: None,
+    ///     attempts: 1, details: None, idempotency_key: None,
+    /// };
+    /// assert!(denied.is_auth());
+    /// let upload = Error::Upload {
+    ///     path: Some("invoice".into()), file: "invoice.pdf".into(), note: None,
+    ///     source: Box::new(denied),
+    /// };
+    /// assert!(upload.is_auth(), "the same failure, seen through an upload");
+    /// ```
+    #[must_use]
+    pub fn is_auth(&self) -> bool {
+        match self {
+            Error::Api {
+                status: 401 | 403, ..
+            } => true,
+            Error::Upload { source, .. } => source.is_auth(),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn event_name(message: impl Into<String>) -> Self {
+        Error::EventName {
+            message: message.into(),
         }
     }
 

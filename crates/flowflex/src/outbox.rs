@@ -186,7 +186,7 @@ pub async fn post_event(
     idempotency_key: &str,
     body: Bytes,
 ) -> Result<Value> {
-    flowflex_core::check_event_name(event).map_err(|e| Error::config(e.to_string()))?;
+    flowflex_core::check_event_name(event).map_err(|e| Error::event_name(e.to_string()))?;
     client.api().post_event(event, idempotency_key, body).await
 }
 
@@ -194,9 +194,9 @@ pub async fn post_event(
 ///
 /// # Errors
 ///
-/// [`Error::Config`] naming what is wrong with it.
+/// [`Error::EventName`] naming what is wrong with it.
 pub fn check_event_name(event: &str) -> Result<()> {
-    flowflex_core::check_event_name(event).map_err(|e| Error::config(e.to_string()))
+    flowflex_core::check_event_name(event).map_err(|e| Error::event_name(e.to_string()))
 }
 
 /// An asset id read back from storage.

@@ -182,7 +182,8 @@ impl SendEvent {
         // Refusals before the key is settled send nothing and carry no key
         // (`Error::idempotency_key`): the event name, the payload, the key.
         // One rule with the derive's compile-time check (flowflex-core).
-        flowflex_core::check_event_name(&self.event).map_err(|e| Error::config(e.to_string()))?;
+        flowflex_core::check_event_name(&self.event)
+            .map_err(|e| Error::event_name(e.to_string()))?;
         let mut encoded = self.encoded?;
         let idempotency_key = match self.idempotency_key {
             Some(key) => {

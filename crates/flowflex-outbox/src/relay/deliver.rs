@@ -48,6 +48,7 @@ fn is_permanent(e: &flowflex::Error) -> bool {
             e,
             flowflex::Error::Attachment { .. }
                 | flowflex::Error::Config { .. }
+                | flowflex::Error::EventName { .. }
                 | flowflex::Error::Payload { .. }
         ),
     }

@@ -753,6 +753,84 @@ impl Store {
     }
 }
 
+/// Whether the database holds an outbox at this crate's version, without
+/// changing anything: every migration of `migrator` applied (SQLite).
+pub(crate) async fn check_migrated(
+    conn: &mut sqlx::SqliteConnection,
+    migrator: &sqlx::migrate::Migrator,
+    place: &str,
+) -> Result<()> {
+    let table: Option<(String,)> = sqlx::query_as(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(Error::db("looking for the outbox"))?;
+    let applied: Vec<(i64,)> = if table.is_some() {
+        sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(Error::db("looking for the outbox"))?
+    } else {
+        Vec::new()
+    };
+    compare_migrations(migrator, &applied, place)
+}
+
+/// The same on PostgreSQL, in `schema` or the search path.
+pub(crate) async fn check_migrated_pg(
+    conn: &mut sqlx::PgConnection,
+    migrator: &sqlx::migrate::Migrator,
+    schema: Option<&str>,
+    place: &str,
+) -> Result<()> {
+    let table: Option<String> = sqlx::query_scalar(
+        "SELECT to_regclass(CASE WHEN $1::TEXT IS NULL THEN '_sqlx_migrations' \
+         ELSE quote_ident($1) || '._sqlx_migrations' END)::TEXT",
+    )
+    .bind(schema)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(Error::db("looking for the outbox"))?;
+    let applied: Vec<(i64,)> = match table {
+        Some(table) => {
+            let read = format!("SELECT version FROM {table} WHERE success ORDER BY version");
+            sqlx::query_as(crate::store::sql::dynamic!(read))
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(Error::db("looking for the outbox"))?
+        }
+        None => Vec::new(),
+    };
+    compare_migrations(migrator, &applied, place)
+}
+
+/// What is missing of `migrator` in `applied`, as [`Error::NoOutbox`].
+fn compare_migrations(
+    migrator: &sqlx::migrate::Migrator,
+    applied: &[(i64,)],
+    place: &str,
+) -> Result<()> {
+    let ours: Vec<i64> = migrator.iter().map(|m| m.version).collect();
+    let have: Vec<i64> = ours
+        .iter()
+        .copied()
+        .filter(|v| applied.iter().any(|(a,)| a == v))
+        .collect();
+    if have.len() == ours.len() {
+        return Ok(());
+    }
+    let newest = ours.last().copied().unwrap_or_default();
+    Err(Error::NoOutbox {
+        found: match have.last() {
+            None => format!("no outbox in {place}"),
+            Some(at) => format!(
+                "the outbox in {place} is at migration {at}, and this version needs {newest}"
+            ),
+        },
+    })
+}
+
 /// An attachment's content on local disk for one upload; a temporary copy
 /// is removed on drop.
 #[derive(Debug)]

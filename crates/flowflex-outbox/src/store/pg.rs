@@ -140,9 +140,23 @@ struct Stored {
 
 /// Migrates the outbox's tables (in `schema`, created if missing, or in
 /// the pool's search path) and starts its writer.
-pub(crate) async fn open(pool: PgPool, schema: Option<&str>) -> Result<PgStore> {
+pub(crate) async fn open(pool: PgPool, schema: Option<&str>, create: bool) -> Result<PgStore> {
     let names = Names::in_schema(schema);
-    migrate(&pool, schema).await?;
+    if create {
+        migrate(&pool, schema).await?;
+    } else {
+        let mut migrator = sqlx::migrate!("./migrations/postgres");
+        migrator.set_ignore_missing(true);
+        let mut conn = pool
+            .acquire()
+            .await
+            .map_err(Error::db("connecting to PostgreSQL"))?;
+        let place = match schema {
+            Some(schema) => format!("schema {schema:?}"),
+            None => "the connection's search path".to_owned(),
+        };
+        super::check_migrated_pg(&mut conn, &migrator, schema, &place).await?;
+    }
     let (channel,): (String,) = sqlx::query_as(sql::PG_CHANNEL)
         .bind(schema)
         .fetch_one(&pool)

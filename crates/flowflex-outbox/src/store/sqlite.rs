@@ -49,10 +49,10 @@ pub(crate) struct SqliteStore {
 
 /// Opens (creating and migrating) the outbox at `path` and starts its
 /// writer on the current runtime.
-pub(crate) async fn open(path: &Path) -> Result<SqliteStore> {
+pub(crate) async fn open(path: &Path, migrate: bool) -> Result<SqliteStore> {
     let options = SqliteConnectOptions::new()
         .filename(path)
-        .create_if_missing(true)
+        .create_if_missing(migrate)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(30))
@@ -61,17 +61,32 @@ pub(crate) async fn open(path: &Path) -> Result<SqliteStore> {
         .max_connections(4)
         .connect_with(options.clone())
         .await
-        .map_err(Error::db("opening the SQLite outbox"))?;
+        .map_err(|e| match e {
+            sqlx::Error::Database(_) if !migrate && !path.exists() => Error::NoOutbox {
+                found: format!("no database at {}", path.display()),
+            },
+            e => Error::db("opening the SQLite outbox")(e),
+        })?;
     let mut migrator = sqlx::migrate!("./migrations/sqlite");
     // The caller's own sqlx migrations may share the database.
     migrator.set_ignore_missing(true);
-    migrator.run(&pool).await.map_err(Error::Migrate)?;
+    if migrate {
+        migrator.run(&pool).await.map_err(Error::Migrate)?;
+    } else {
+        let mut conn = pool
+            .acquire()
+            .await
+            .map_err(Error::db("opening the SQLite outbox"))?;
+        super::check_migrated(&mut conn, &migrator, &format!("{}", path.display())).await?;
+    }
     let mut spool = path.as_os_str().to_owned();
     spool.push(".spool");
     let spool = PathBuf::from(spool);
-    tokio::fs::create_dir_all(&spool)
-        .await
-        .map_err(|e| Error::io_at("creating the spool directory beside", path)(e))?;
+    if migrate {
+        tokio::fs::create_dir_all(&spool)
+            .await
+            .map_err(|e| Error::io_at("creating the spool directory beside", path)(e))?;
+    }
     let (writer, jobs) = mpsc::channel(4096);
     tokio::spawn(
         Writer {
@@ -87,7 +102,9 @@ pub(crate) async fn open(path: &Path) -> Result<SqliteStore> {
         path: path.to_owned(),
         writer,
     };
-    store.collect_orphans(crate::clock::wall_ms()).await?;
+    if migrate {
+        store.collect_orphans(crate::clock::wall_ms()).await?;
+    }
     Ok(store)
 }
 

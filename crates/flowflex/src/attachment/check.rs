@@ -280,11 +280,24 @@ impl Attachment {
         let (kind, message) = match e.kind() {
             K::NotFound => (
                 AttachmentErrorKind::NotFound,
-                "the file does not exist: check the path (relative paths start from the process's working directory)".to_owned(),
+                match &self.inner.source {
+                    Source::Path(path) => format!(
+                        "the file does not exist: nothing at {}; check the path{}",
+                        crate::redact::printable(&absolute(path).display().to_string(), 400),
+                        if path.is_relative() {
+                            " (a relative path starts from the process's working directory)"
+                        } else {
+                            ""
+                        }
+                    ),
+                    _ => "the file does not exist".to_owned(),
+                },
             ),
             K::TimedOut => (
                 AttachmentErrorKind::Stalled,
-                format!("stalled: {e}; check the file system or the reader (every read must make progress within the client's timeout)"),
+                format!(
+                    "stalled: {e}; check the file system or the reader (every read must make progress within the client's timeout)"
+                ),
             ),
             K::PermissionDenied => (
                 AttachmentErrorKind::Unreadable,
@@ -302,4 +315,11 @@ impl Attachment {
 /// Sizes as every message shows them: `25 MiB (26,214,400 bytes)`.
 pub(crate) fn human_size(bytes: u64) -> String {
     flowflex_core::size::describe(bytes)
+}
+
+/// `path` as the process would open it: joined to the working directory
+/// when relative (without resolving links), so that a message names the
+/// file it tried.
+fn absolute(path: &std::path::Path) -> std::path::PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
