@@ -621,7 +621,13 @@ impl Store {
         .await
         .map(|r| r.rows_affected())
         .map_err(Error::db("requeueing")))?;
-        if updated == 1 {
+        self.dead_only(id, updated, "requeueing").await
+    }
+
+    /// After a statement that changes only a dead letter: `Ok` if it
+    /// changed one, else why not (no such event, or not dead).
+    async fn dead_only(&self, id: OutboxId, changed: u64, doing: &'static str) -> Result<()> {
+        if changed == 1 {
             return Ok(());
         }
         let status: Option<(String,)> = both!(self, |pool, q| sqlx::query_as(
@@ -630,7 +636,7 @@ impl Store {
         .bind(id.0)
         .fetch_optional(pool)
         .await
-        .map_err(Error::db("requeueing")))?;
+        .map_err(Error::db(doing)))?;
         match status {
             None => Err(Error::NotFound(id)),
             Some((status,)) => Err(Error::NotDead { id, status }),
@@ -661,20 +667,8 @@ impl Store {
         .await
         .map(|r| r.rows_affected())
         .map_err(Error::db("discarding a dead letter")))?;
-        if deleted == 1 {
-            return Ok(());
-        }
-        let status: Option<(String,)> = both!(self, |pool, q| sqlx::query_as(
-            crate::store::sql::dynamic!(q(sql::STATUS_OF))
-        )
-        .bind(id.0)
-        .fetch_optional(pool)
-        .await
-        .map_err(Error::db("discarding a dead letter")))?;
-        match status {
-            None => Err(Error::NotFound(id)),
-            Some((status,)) => Err(Error::NotDead { id, status }),
-        }
+        self.dead_only(id, deleted, "discarding a dead letter")
+            .await
     }
 
     /// Says that relay `holder` is alive (at start, then with its leases).

@@ -426,7 +426,7 @@ impl Backend for PgStore {
 /// be.
 async fn claim(conn: &mut PgConnection, names: &Names, claim: &super::Claim) -> Result<Turned> {
     let rows: Vec<ClaimedRow> =
-        sqlx::query_as(crate::store::sql::dynamic!(names.qualify(sql::PG_CLAIM)))
+        sqlx::query_as(crate::store::sql::dynamic!(names.qualify(sql::pg_claim())))
             .bind(claim.lease_until)
             .bind(&*claim.relay)
             .bind(claim.now)

@@ -44,13 +44,14 @@ statements! {
     PRUNE_DELIVERED = "prune_delivered.sql";
     EXISTING_KEY = "existing_key.sql";
     NEXT_DUE = "next_due.sql";
+    /// SQLite's as it is; PostgreSQL's is [`pg_claim`].
+    CLAIM = "claim.sql";
     HEARTBEAT = "heartbeat.sql";
     UNREGISTER = "unregister.sql";
     FORGET_RELAYS = "forget_relays.sql";
     HELD_BACK = "held_back.sql";
     DISCARD = "discard.sql";
 
-    SQLITE_CLAIM = "sqlite/claim.sql";
     SQLITE_DELIVERED = "sqlite/delivered.sql";
     SQLITE_FREE_ATTACHMENTS = "sqlite/free_attachments.sql";
     SQLITE_ATTACHMENTS = "sqlite/attachments.sql";
@@ -59,7 +60,6 @@ statements! {
     SQLITE_TAKE_BACK = "sqlite/take_back.sql";
     SQLITE_RELAYS = "sqlite/relays.sql";
 
-    PG_CLAIM = "postgres/claim.sql";
     PG_DELIVERED = "postgres/delivered.sql";
     PG_FREE_ATTACHMENTS = "postgres/free_attachments.sql";
     PG_ATTACHMENTS = "postgres/attachments.sql";
@@ -74,9 +74,30 @@ statements! {
     PG_RELAYS = "postgres/relays.sql";
 }
 
+/// The claim on PostgreSQL: [`CLAIM`] with its `-- lock` line as
+/// `FOR UPDATE SKIP LOCKED`.
+pub(crate) fn pg_claim() -> &'static str {
+    static PG: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| CLAIM.replace("    -- lock\n", "    FOR UPDATE SKIP LOCKED\n"));
+    &PG
+}
+
 #[cfg(test)]
 mod tests {
     use super::ALL;
+
+    #[test]
+    fn postgres_claims_with_skip_locked_and_sqlite_without() {
+        assert!(super::pg_claim().contains("LIMIT $5\n    FOR UPDATE SKIP LOCKED\n    )"));
+        let statement = |sql: &str| {
+            sql.lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert!(!statement(super::CLAIM).contains("FOR UPDATE"));
+        assert!(statement(super::pg_claim()).contains("FOR UPDATE SKIP LOCKED"));
+    }
     use crate::store::Status;
 
     /// Statuses are bound from `Status`, never spelled in a statement.

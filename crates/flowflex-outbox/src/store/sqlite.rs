@@ -470,7 +470,7 @@ async fn settle(conn: &mut SqliteConnection, settled: &[&Settled]) -> Result<Vec
 /// that have any in one more statement; when it finds none, also when the
 /// next event not yet due will be.
 async fn claim(conn: &mut SqliteConnection, claim: &Claim) -> Result<Turned> {
-    let rows: Vec<ClaimedRow> = sqlx::query_as(sql::SQLITE_CLAIM)
+    let rows: Vec<ClaimedRow> = sqlx::query_as(sql::CLAIM)
         .bind(claim.lease_until)
         .bind(&*claim.relay)
         .bind(claim.now)

@@ -1,9 +1,10 @@
 -- Claims up to $5 due events for relay $2 until $1 (wall clock); $3: the
 -- outbox's clock now, $4: the wall clock now (lapsed claims). An event
 -- with an ordering key waits while an earlier event of its key is pending
--- ($6) or dead ($7). SKIP LOCKED
--- lets relays claim side by side without waiting on each other or taking
--- the same row.
+-- ($6) or dead ($7). On PostgreSQL the line marked `-- lock` reads
+-- `FOR UPDATE SKIP LOCKED`: relays claim side by side without waiting on
+-- each other or taking the same row (SQLite runs one writer at a time and
+-- needs no lock).
 UPDATE flowflex_outbox_events
 SET claimed_until = $1, claimed_by = $2, attempts = attempts + 1
 WHERE id IN (
@@ -14,6 +15,7 @@ WHERE id IN (
           SELECT 1 FROM flowflex_outbox_events o
           WHERE o.ordering_key = e.ordering_key AND o.id < e.id AND o.status IN ($6, $7)))
     ORDER BY next_attempt_at, id LIMIT $5
-    FOR UPDATE SKIP LOCKED)
+    -- lock
+    )
 RETURNING id, event, idempotency_key, body, slots, attempts, created_at, attachments,
     body_format
