@@ -243,6 +243,33 @@ fn run_flowflex(local: &Local, doc: &Doc) {
     }
 }
 
+/// What may follow an install of the tool: `--no-default-features` (the
+/// tool without `flowflex outbox`), a feature the crate has.
+fn check_install_flags(doc: &Doc, rest: &[&str]) {
+    let manifest = std::fs::read_to_string(workspace_root().join("crates/flowflex-cli/Cargo.toml"))
+        .expect("the CLI's manifest");
+    let mut words = rest.iter();
+    while let Some(word) = words.next() {
+        match *word {
+            "--no-default-features" => {}
+            "--features" => {
+                let feature = words
+                    .next()
+                    .unwrap_or_else(|| panic!("{}: --features what?", doc.at));
+                assert!(
+                    manifest.contains(&format!("\n{feature} = ")),
+                    "{}: flowflex-cli has no feature {feature}",
+                    doc.at
+                );
+            }
+            other => panic!(
+                "{}: `{other}` after cargo install, which no rule here knows",
+                doc.at
+            ),
+        }
+    }
+}
+
 fn check_cargo(doc: &Doc, ci: &str) {
     if ci.lines().any(|l| l.contains(&doc.line)) {
         return;
@@ -265,7 +292,7 @@ fn check_cargo(doc: &Doc, ci: &str) {
             "{}: install with `cargo install --locked --path {dir}`, so the tool builds with the tested Cargo.lock",
             doc.at
         ),
-        ["cargo", "install", "--locked", "--path", dir] => {
+        ["cargo", "install", "--locked", "--path", dir, rest @ ..] => {
             let manifest = std::fs::read_to_string(root.join(dir).join("Cargo.toml"))
                 .unwrap_or_else(|e| panic!("{}: no crate at {dir}: {e}", doc.at));
             assert!(
@@ -273,6 +300,29 @@ fn check_cargo(doc: &Doc, ci: &str) {
                 "{}: {dir} has no `flowflex` binary to install",
                 doc.at
             );
+            check_install_flags(doc, rest);
+        }
+        [
+            "cargo",
+            "install",
+            "--locked",
+            "--git",
+            url,
+            package,
+            rest @ ..,
+        ] => {
+            let workspace = std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml");
+            assert!(
+                workspace.contains(&format!("repository = \"{url}\"")),
+                "{}: {url} is not the workspace's repository",
+                doc.at
+            );
+            assert_eq!(
+                *package, "flowflex-cli",
+                "{}: the package with the `flowflex` binary is flowflex-cli",
+                doc.at
+            );
+            check_install_flags(doc, rest);
         }
         ["cargo", "install", tool, ..] => assert!(
             ["cargo-fuzz", "cargo-deny"].contains(tool),

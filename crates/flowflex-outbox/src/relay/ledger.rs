@@ -142,6 +142,11 @@ impl Ledger {
         self.ready.len()
     }
 
+    /// Outcomes not recorded yet (waiting, or in the turn now running).
+    pub(crate) fn unrecorded(&self) -> usize {
+        self.settled.len() + self.recording.len()
+    }
+
     /// Whether outcomes wait for a turn.
     pub(crate) fn has_outcomes(&self) -> bool {
         !self.settled.is_empty()

@@ -54,6 +54,10 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 const TURN_RETRY_FIRST: Duration = Duration::from_millis(10);
 const TURN_RETRY_LAST: Duration = Duration::from_secs(1);
 
+/// Failed turns in a row after which a relay that is shutting down stops
+/// trying to record its last outcomes.
+const SHUTDOWN_TRIES: u32 = 3;
+
 /// How a relay runs; from [`Outbox::relay`], started with
 /// [`spawn`](Relay::spawn).
 ///
@@ -237,9 +241,13 @@ impl RelayHandle {
         }
     }
 
-    /// Stops claiming, lets deliveries in flight finish, gives the rest of
-    /// its claims back, and returns when the relay has stopped. Pending
-    /// events stay in the outbox for the next relay.
+    /// Stops claiming, lets deliveries in flight finish, records their
+    /// outcomes, gives the rest of its claims back, removes its record, and
+    /// returns when the relay has stopped. Pending events stay in the
+    /// outbox for the next relay. Should the database refuse the last
+    /// outcomes three times in a row (a full disk, an outage), it stops
+    /// anyway: those events are posted again by the next relay, under
+    /// their idempotency keys.
     pub async fn shutdown(self) {
         self.stop.send_replace(true);
         let _ = self.task.await;
@@ -302,6 +310,19 @@ async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>, delivered: Arc<
                 ));
                 delivering.insert(task.id(), id);
             }
+        }
+        if stopping && turns.is_empty() && tasks.is_empty() && failed_turns >= SHUTDOWN_TRIES {
+            // Shutting down while the database refuses (a full disk, an
+            // outage): the outcomes not recorded are left. Their claims
+            // lapse and the next relay posts those events again under the
+            // same idempotency keys, which FlowFlex answers with its record.
+            tracing::warn!(
+                target: "flowflex_outbox",
+                relay = %relay.name,
+                unrecorded = ledger.unrecorded(),
+                "shutting down with outcomes the database did not take",
+            );
+            break;
         }
         if turns.is_empty() && Instant::now() >= turn_after {
             let want = if stopping || !claim_more {
