@@ -172,10 +172,18 @@ async fn run_async(args: &OutboxArgs, client: Option<flowflex::Client>) -> Resul
                     s.dead,
                     human(started.elapsed())
                 );
-                if s.pending == 0 {
+                if s.pending == s.held_back {
                     relay.shutdown().await;
+                    let held = if s.held_back > 0 {
+                        format!(
+                            ", {} held back by a dead letter of their ordering key",
+                            s.held_back
+                        )
+                    } else {
+                        String::new()
+                    };
                     out(&format!(
-                        "drained: {} delivered, {} dead",
+                        "drained: {} delivered, {} dead{held}",
                         s.delivered - first.delivered.min(s.delivered),
                         s.dead
                     ))?;
