@@ -129,6 +129,7 @@ mod client;
 mod encode;
 mod error;
 mod event;
+mod metrics;
 mod mime;
 mod payload;
 mod redact;

@@ -179,6 +179,13 @@ impl SendEvent {
     }
 
     async fn run(self) -> Result<SendEventResult> {
+        let started = std::time::Instant::now();
+        let sent = self.run_unmeasured().await;
+        crate::metrics::sent(sent.is_ok(), started.elapsed());
+        sent
+    }
+
+    async fn run_unmeasured(self) -> Result<SendEventResult> {
         // Refusals before the key is settled send nothing and carry no key
         // (`Error::idempotency_key`): the event name, the payload, the key.
         // One rule with the derive's compile-time check (flowflex-core).
@@ -356,7 +363,7 @@ async fn upload_prepared(
         mime = %prepared.mime,
         size = prepared.size,
     );
-    async {
+    let uploaded = async {
         let wrap = |source: Error, note| Error::Upload {
             path: None,
             file: file.clone(),
@@ -405,7 +412,9 @@ async fn upload_prepared(
         }
     }
     .instrument(span)
-    .await
+    .await;
+    crate::metrics::uploaded(uploaded.is_ok(), prepared.size);
+    uploaded
 }
 
 fn reporter(f: &ProgressFn, path: &str, p: &Prepared) -> OnChunk {

@@ -82,6 +82,7 @@ impl Transport {
                 return Err(err);
             }
             let wait = backoff.next(err.retry_after());
+            crate::metrics::retried(call.endpoint);
             tracing::warn!(
                 endpoint = ?call.endpoint,
                 attempt,

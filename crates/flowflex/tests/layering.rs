@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["redact", "retry", "sniff", "token"],
     &["error"],
-    &["mime"],
+    &["mime", "metrics"],
     &["transport", "tls"],
     &["api"],
     &["builder"],
