@@ -301,7 +301,10 @@ async fn store(
             ids
         }
     };
-    Ok(ids.into_iter().map(OutboxId).collect())
+    // Counted once stored (in the caller's transaction: once written
+    // there; a rollback after it is not seen here).
+    crate::metrics::enqueued(ids.iter().filter(|(_, new)| *new).count());
+    Ok(ids.into_iter().map(|(id, _)| OutboxId(id)).collect())
 }
 
 /// Every check a send runs before its first request (event name, payload,

@@ -69,6 +69,7 @@ mod clock;
 mod config;
 mod enqueue;
 mod error;
+mod metrics;
 mod relay;
 mod store;
 
@@ -352,6 +353,42 @@ impl Outbox {
         self.inner.store.pg_pool()
     }
 
+    /// Reads the outbox's gauges from the database and reports them through
+    /// the `metrics` facade now: what every running relay does at each
+    /// heartbeat. For a process that runs no relay (a service that only
+    /// enqueues), on a timer of its own, so that an outbox whose relays
+    /// are all gone still has a reporter (docs/operations.md).
+    ///
+    /// ```no_run
+    /// # async fn demo(outbox: flowflex_outbox::Outbox) {
+    /// let mut every = tokio::time::interval(std::time::Duration::from_secs(15));
+    /// loop {
+    ///     every.tick().await;
+    ///     if let Err(e) = outbox.report_metrics().await {
+    ///         tracing::warn!(error = %e, "reading the outbox's gauges failed");
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    ///
+    /// Only with the `metrics` feature.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`]; nothing is reported then.
+    #[cfg(feature = "metrics")]
+    pub async fn report_metrics(&self) -> Result<()> {
+        let store = &self.inner.store;
+        let gauges = store
+            .gauges(clock::millis(self.inner.config.clock.now()))
+            .await?;
+        let relays = store.relays(clock::wall_ms()).await?;
+        metrics::describe();
+        metrics::queue(&gauges);
+        metrics::relays(relays.len());
+        Ok(())
+    }
+
     /// The relays alive now (seen within their lease; on PostgreSQL, with
     /// their listening connection open), by name.
     ///
@@ -423,6 +460,11 @@ pub struct Stats {
     /// Relays alive now: seen within their lease (and, on PostgreSQL, with
     /// their listening connection open).
     pub relays: u64,
+    /// When a relay was last seen alive on this outbox (now or so while
+    /// one runs; after the last has shut down or died, its last
+    /// heartbeat); `None` if no relay has run here. With events pending
+    /// and no relay alive, nothing delivers them: this says since when.
+    pub last_relay_seen: Option<SystemTime>,
     /// Pending events held back by a dead letter of their ordering key:
     /// they wait until it is requeued or discarded.
     pub held_back: u64,

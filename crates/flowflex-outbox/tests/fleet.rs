@@ -469,3 +469,98 @@ async fn thirty_two_relays_drain_exactly_once_and_one_event_wakes_one_of_them() 
     drop(service);
     schema.drop_schema().await;
 }
+
+/// Four relays on one outbox, two of them in other processes: four live;
+/// the two children SIGKILLed, two within a lease (their listening
+/// connections closed with them: their rows are still within their
+/// lease); the others shut down, none, and the outbox still knows when a
+/// relay was last seen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_relays_two_killed_drop_out_within_a_lease_and_shutdown_leaves_none() {
+    if std::env::var_os(CHILD).is_some() {
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let Some(schema) = PgSchema::create().await else {
+        return;
+    };
+    let emulator = Emulator::start().await.expect("emulator");
+    let url = schema.schema_url();
+    let outbox = Outbox::connect_postgres(&url).await.expect("outbox");
+    let stats = outbox.stats().await.expect("stats");
+    assert_eq!((stats.relays, stats.last_relay_seen), (0, None));
+
+    let mut children = [spawn_child(&url, &emulator), spawn_child(&url, &emulator)];
+    let here: Vec<_> = (0..2)
+        .map(|i| {
+            outbox
+                .relay(client(&emulator))
+                .poll_interval(NEVER)
+                .name(format!("here-{i}"))
+                .spawn()
+        })
+        .collect();
+    until("four live relays", 60, || async {
+        outbox.stats().await.expect("stats").relays == 4
+    })
+    .await;
+    let relays = outbox.relays().await.expect("relays");
+    let names: Vec<&str> = relays.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["child", "child", "here-0", "here-1"]);
+    let pids: Vec<u32> = children.iter().map(|c| c.id().expect("running")).collect();
+    for relay in &relays[..2] {
+        assert!(
+            pids.contains(&relay.pid),
+            "{relay:?} is a child's ({pids:?})"
+        );
+    }
+    assert!(relays[2..].iter().all(|r| r.pid == std::process::id()));
+
+    // The children's lease is the default, 60 s.
+    let lease = Duration::from_secs(60);
+    for child in &mut children {
+        child.kill().await.expect("SIGKILL");
+    }
+    until(
+        "two live relays after two SIGKILLs",
+        lease.as_secs(),
+        || async { outbox.stats().await.expect("stats").relays == 2 },
+    )
+    .await;
+    let names: Vec<String> = outbox
+        .relays()
+        .await
+        .expect("relays")
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(names, ["here-0", "here-1"]);
+    // Out because their connections closed, not because a lease lapsed.
+    let within: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM flowflex_outbox_relays WHERE name = 'child' \
+         AND last_seen + lease_ms > (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT",
+    )
+    .fetch_one(outbox.pg_pool().expect("a PostgreSQL outbox"))
+    .await
+    .expect("the killed relays' rows");
+    assert_eq!(within, 2, "the killed relays' rows are within their lease");
+
+    let before = std::time::SystemTime::now();
+    for relay in here {
+        relay.shutdown().await;
+    }
+    let stats = outbox.stats().await.expect("stats");
+    assert_eq!(stats.relays, 0);
+    let seen = stats.last_relay_seen.expect("a relay was seen");
+    let ms = |t: std::time::SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_millis()
+    };
+    assert!(
+        ms(seen) >= ms(before),
+        "last seen as it shut down: {seen:?} vs {before:?}"
+    );
+    drop(outbox);
+    schema.drop_schema().await;
+}

@@ -149,6 +149,7 @@ fn settle(relay: &Relay, row: &ClaimedRow, outcome: Result<(), Failure>, made: M
                 id: row.id,
                 at: now,
                 attachments: row.attachments > 0,
+                enqueued_at: row.created_at,
             }
         }
         Err(f) if f.permanent => {

@@ -108,11 +108,13 @@ impl Ledger {
         self.recording.clone()
     }
 
-    /// The turn committed: its events are no longer held.
-    pub(crate) fn recorded(&mut self) {
-        for s in self.recording.drain(..) {
+    /// The turn committed: its events are no longer held. The outcomes it
+    /// recorded.
+    pub(crate) fn recorded(&mut self) -> Vec<Settled> {
+        for s in &self.recording {
             self.stages.remove(&s.id());
         }
+        std::mem::take(&mut self.recording)
     }
 
     /// The turn failed: its outcomes wait for the next one.
@@ -188,6 +190,7 @@ mod tests {
             id,
             at: 1,
             attachments: false,
+            enqueued_at: 0,
         }
     }
 

@@ -206,7 +206,9 @@ impl RelayHandle {
     pub async fn flush(&self, timeout: Duration) -> Result<FlushReport> {
         let deadline = tokio::time::Instant::now() + timeout;
         let inner = &self.outbox.inner;
-        let since = inner.config.clock.now();
+        // In stored milliseconds: one that died in the millisecond the
+        // flush began is this flush's (the clock's finer `now` is later).
+        let since = millis(inner.config.clock.now());
         let delivered = self.delivered.load(Ordering::SeqCst);
         loop {
             inner.wake.send_modify(|n| *n = n.wrapping_add(1));
@@ -218,7 +220,7 @@ impl RelayHandle {
             };
             if pending == held {
                 let mut dead = inner.store.dead_letters().await?;
-                dead.retain(|d| d.died_at >= since);
+                dead.retain(|d| millis(d.died_at) >= since);
                 return Ok(FlushReport {
                     delivered: self.delivered.load(Ordering::SeqCst) - delivered,
                     dead,
@@ -260,6 +262,7 @@ async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>, delivered: Arc<
     let wake = Arc::new(Notify::new());
     let presence = presence::Presence::start(
         inner.store.clone(),
+        Arc::clone(&inner.config.clock),
         presence::info(&relay.name, &relay.holder),
         relay.lease,
         Arc::clone(&wake),
@@ -279,8 +282,6 @@ async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>, delivered: Arc<
     // turn's claim may have started before the cause (an enqueue's commit,
     // a freed slot), so its finding too few is no reason to stop claiming.
     let mut nudged = false;
-    // Delivered outcomes in the turn now running (counted once it commits).
-    let mut recording_delivered = 0u64;
     // When to look again without a wake-up: the poll, or sooner the
     // earliest retry known to be due (outbox clock, ms).
     let mut next_due: Option<i64> = None;
@@ -346,10 +347,6 @@ async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>, delivered: Arc<
                     relay: Arc::clone(&relay.holder),
                 });
                 let settled = ledger.record();
-                recording_delivered = settled
-                    .iter()
-                    .filter(|s| matches!(s, Settled::Delivered { .. }))
-                    .count() as u64;
                 let turn = Turn { settled, claim };
                 let outbox = relay.outbox.clone();
                 nudged = false;
@@ -372,8 +369,14 @@ async fn run(relay: Arc<Relay>, mut stop: watch::Receiver<bool>, delivered: Arc<
                                 "claimed",
                             );
                         }
-                        ledger.recorded();
-                        delivered.fetch_add(recording_delivered, Ordering::SeqCst);
+                        // Outcomes count once their turn has committed.
+                        let recorded = ledger.recorded();
+                        let n = recorded
+                            .iter()
+                            .filter(|s| matches!(s, Settled::Delivered { .. }))
+                            .count() as u64;
+                        delivered.fetch_add(n, Ordering::SeqCst);
+                        crate::metrics::recorded(&recorded);
                         failed_turns = 0;
                         // Outcomes are recorded: a `flush` waiting looks again.
                         inner.turned.notify_waiters();
@@ -539,6 +542,44 @@ mod tests {
             claim: None,
         };
         outbox.inner.store.turn(turn).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn relays_gone_leave_their_last_sighting_and_a_later_one_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open_sqlite(dir.path().join("o.db")).await.unwrap();
+        let store = &outbox.inner.store;
+        assert_eq!(outbox.stats().await.unwrap().last_relay_seen, None);
+        let Store::Sqlite(s) = store else {
+            unreachable!()
+        };
+        // A relay killed two days ago, and one killed an hour ago.
+        for (holder, seen) in [("old#1", 1_000i64), ("recent#2", 9_000)] {
+            sqlx::query(
+                "INSERT INTO flowflex_outbox_relays \
+                 (holder, name, host, pid, started_at, last_seen, lease_ms) \
+                 VALUES ($1, 'r', 'h', 1, 0, $2, 60000)",
+            )
+            .bind(holder)
+            .bind(seen)
+            .execute(&s.pool)
+            .await
+            .unwrap();
+        }
+        let seen = |ms| Some(crate::store::from_millis(ms));
+        assert_eq!(outbox.stats().await.unwrap().last_relay_seen, seen(9_000));
+        // Forgetting the old one keeps the later sighting.
+        store.forget_relays(5_000).await.unwrap();
+        assert_eq!(outbox.stats().await.unwrap().last_relay_seen, seen(9_000));
+        // Forgetting the other leaves its sighting behind.
+        store.forget_relays(10_000).await.unwrap();
+        let stats = outbox.stats().await.unwrap();
+        assert_eq!((stats.relays, stats.last_relay_seen), (0, seen(9_000)));
+        // An earlier sighting never replaces it; a later one does.
+        store.unregister("nobody#3", 2_000).await.unwrap();
+        assert_eq!(outbox.stats().await.unwrap().last_relay_seen, seen(9_000));
+        store.unregister("nobody#3", 12_000).await.unwrap();
+        assert_eq!(outbox.stats().await.unwrap().last_relay_seen, seen(12_000));
     }
 
     #[tokio::test]

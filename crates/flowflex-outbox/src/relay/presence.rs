@@ -1,6 +1,7 @@
 //! A relay's presence in the outbox, beside its deliveries: its heartbeat
-//! (who runs, where, since when: `Outbox::relays`), and on PostgreSQL its
-//! own listening connection, which turns other processes' enqueues into
+//! (who runs, where, since when: `Outbox::relays`), with it the gauges of
+//! the `metrics` feature read from the database, and on PostgreSQL its own
+//! listening connection, which turns other processes' enqueues into
 //! wake-ups within milliseconds.
 //!
 //! A notice names the first new event's id and how many there are. Each
@@ -20,12 +21,13 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::RelayInfo;
-use crate::clock::{ms, wall_ms};
+use crate::clock::{Clock, millis, ms, wall_ms};
 use crate::store::Store;
 use crate::store::pg::RELAYS_CHANGED;
 
-/// How often a relay says it is alive and reads the list of relays: a
-/// third of its lease, and at least every 5 s.
+/// How often a relay says it is alive, reads the list of relays and (with
+/// the `metrics` feature) the gauges: a third of its lease, and at least
+/// every 5 s.
 fn beat(lease: Duration) -> Duration {
     (lease / 3).min(Duration::from_secs(5))
 }
@@ -84,12 +86,13 @@ impl Presence {
     /// `wake` is told when the relay should look for work now.
     pub(super) fn start(
         store: Store,
+        clock: Arc<dyn Clock>,
         info: RelayInfo,
         lease: Duration,
         wake: Arc<Notify>,
     ) -> Presence {
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run(store, info, lease, wake, stopped));
+        let task = tokio::spawn(run(store, clock, info, lease, wake, stopped));
         Presence { stop, task }
     }
 
@@ -101,6 +104,7 @@ impl Presence {
 
 async fn run(
     store: Store,
+    clock: Arc<dyn Clock>,
     mut info: RelayInfo,
     lease: Duration,
     wake: Arc<Notify>,
@@ -121,7 +125,9 @@ async fn run(
     beat_once(&store, &info, lease_ms).await;
     announce(&store).await;
     let mut view = View::default();
+    crate::metrics::describe();
     refresh(&store, &info, &mut view).await;
+    report(&store, &*clock).await;
     // Whatever was enqueued before the listener listened.
     wake.notify_one();
     let mut ticks = tokio::time::interval(beat(lease));
@@ -142,6 +148,7 @@ async fn run(
                 }
                 beat_once(&store, &info, lease_ms).await;
                 refresh(&store, &info, &mut view).await;
+                report(&store, &*clock).await;
                 // Relays killed without a shutdown leave their record:
                 // forgotten after a day.
                 if wall_ms() - last_forget > 3_600_000 {
@@ -177,10 +184,17 @@ async fn run(
             },
         }
     }
-    if let Err(e) = store.unregister(&info.holder).await {
+    if let Err(e) = store.unregister(&info.holder, wall_ms()).await {
         tracing::warn!(target: "flowflex_outbox", error = %e, "removing the relay's record failed");
     }
     announce(&store).await;
+    // The gauge stays at its last value in this process: the relays left,
+    // not this one too.
+    if crate::metrics::ENABLED {
+        if let Ok(relays) = store.relays(wall_ms()).await {
+            crate::metrics::relays(relays.len());
+        }
+    }
 }
 
 /// The next notice, or pending forever without a listener.
@@ -224,10 +238,24 @@ async fn announce(store: &Store) {
     }
 }
 
+/// The queue's gauges (`metrics` feature), as the database has them now.
+async fn report(store: &Store, clock: &dyn Clock) {
+    if !crate::metrics::ENABLED {
+        return;
+    }
+    match store.gauges(millis(clock.now())).await {
+        Ok(gauges) => crate::metrics::queue(&gauges),
+        Err(e) => {
+            tracing::debug!(target: "flowflex_outbox", error = %e, "reading the gauges failed");
+        }
+    }
+}
+
 /// Reads the live relays again; says so when the relay's place changed.
 async fn refresh(store: &Store, info: &RelayInfo, view: &mut View) {
     match store.relays(wall_ms()).await {
         Ok(relays) => {
+            crate::metrics::relays(relays.len());
             let new = View::of(&relays, &info.holder);
             if new != *view {
                 *view = new;

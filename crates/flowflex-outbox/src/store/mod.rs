@@ -35,7 +35,7 @@ pub(crate) trait Backend {
         &self,
         events: Vec<NewEvent>,
         caps: Caps,
-    ) -> impl Future<Output = Result<Vec<i64>>> + Send;
+    ) -> impl Future<Output = Result<Ids>> + Send;
 
     /// The same in the caller's open transaction: stored if and only if it
     /// commits.
@@ -44,7 +44,7 @@ pub(crate) trait Backend {
         conn: TxConn<'_>,
         events: Vec<NewEvent>,
         caps: Caps,
-    ) -> impl Future<Output = Result<Vec<i64>>> + Send;
+    ) -> impl Future<Output = Result<Ids>> + Send;
 
     /// A relay's turn in one transaction: record its outcomes, then claim.
     fn turn(&self, turn: Turn) -> impl Future<Output = Result<Turned>> + Send;
@@ -99,6 +99,11 @@ macro_rules! backend {
         }
     };
 }
+
+/// Each enqueued event's id, and whether the enqueue stored it (`false`:
+/// its idempotency key was stored already, by an earlier enqueue or an
+/// earlier event of the same batch).
+pub(crate) type Ids = Vec<(i64, bool)>;
 
 /// The caps on pending events and bytes.
 #[derive(Debug, Clone, Copy)]
@@ -217,8 +222,14 @@ pub(crate) struct Turned {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Settled {
     /// FlowFlex accepted it at `at`; `attachments`: whether it has rows to
-    /// free.
-    Delivered { id: i64, at: i64, attachments: bool },
+    /// free; `enqueued_at`: when it was enqueued (or requeued), for the
+    /// time it took.
+    Delivered {
+        id: i64,
+        at: i64,
+        attachments: bool,
+        enqueued_at: i64,
+    },
     /// Another attempt at `next_at`; `uploads` made on the way are kept for
     /// it (each attachment's index, asset id and upload time).
     Retry {
@@ -266,6 +277,7 @@ impl<'a> Outcomes<'a> {
                     id,
                     at,
                     attachments,
+                    ..
                 } => {
                     out.delivered.push((*id, *at));
                     if *attachments {
@@ -383,6 +395,16 @@ struct DeadRow {
     ordering_key: Option<String>,
 }
 
+/// What the `metrics` feature's gauges show, read from the database so
+/// that every replica reports the same.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Gauges {
+    pub(crate) pending: u64,
+    pub(crate) dead: u64,
+    /// How long the oldest pending event has waited (outbox clock).
+    pub(crate) oldest_pending: Option<std::time::Duration>,
+}
+
 #[derive(Debug, sqlx::FromRow)]
 struct RelayRow {
     holder: String,
@@ -462,7 +484,7 @@ impl Store {
         }
     }
 
-    pub(crate) async fn enqueue(&self, events: Vec<NewEvent>, caps: Caps) -> Result<Vec<i64>> {
+    pub(crate) async fn enqueue(&self, events: Vec<NewEvent>, caps: Caps) -> Result<Ids> {
         backend!(self, |b| b.enqueue(events, caps).await)
     }
 
@@ -471,7 +493,7 @@ impl Store {
         conn: TxConn<'_>,
         events: Vec<NewEvent>,
         caps: Caps,
-    ) -> Result<Vec<i64>> {
+    ) -> Result<Ids> {
         backend!(self, |b| b.enqueue_in(conn, events, caps).await)
     }
 
@@ -577,6 +599,7 @@ impl Store {
             }
         }
         stats.relays = self.relays(wall).await?.len() as u64;
+        stats.last_relay_seen = self.last_relay_seen().await?;
         if stats.dead > 0 && stats.pending > 0 {
             stats.held_back = self.held_back().await?;
         }
@@ -691,8 +714,10 @@ impl Store {
         Ok(())
     }
 
-    /// A relay that shuts down removes itself.
-    pub(crate) async fn unregister(&self, holder: &str) -> Result<()> {
+    /// A relay that shuts down removes itself, and leaves when it was
+    /// last seen (`wall`, ms).
+    pub(crate) async fn unregister(&self, holder: &str, wall: i64) -> Result<()> {
+        self.relays_gone(wall).await?;
         both!(self, |pool, q| sqlx::query(crate::store::sql::dynamic!(q(
             sql::UNREGISTER
         )))
@@ -703,8 +728,63 @@ impl Store {
         .map_err(Error::db("removing a relay")))
     }
 
-    /// Forgets relays not seen since `before` (killed without shutdown).
+    /// Keeps `seen` (wall ms) as the last sighting of a relay that has
+    /// gone, unless a later one is kept.
+    async fn relays_gone(&self, seen: i64) -> Result<()> {
+        both!(self, |pool, q| sqlx::query(crate::store::sql::dynamic!(q(
+            sql::RELAYS_GONE
+        )))
+        .bind(seen)
+        .execute(pool)
+        .await
+        .map(drop)
+        .map_err(Error::db("noting when a relay was last seen")))
+    }
+
+    /// When a relay was last seen alive (its heartbeat, or the last
+    /// sighting of those gone); `None` if none has run here.
+    pub(crate) async fn last_relay_seen(&self) -> Result<Option<SystemTime>> {
+        let (seen,): (Option<i64>,) = both!(self, |pool, q| sqlx::query_as(
+            crate::store::sql::dynamic!(q(sql::LAST_RELAY_SEEN))
+        )
+        .fetch_one(pool)
+        .await
+        .map_err(Error::db("reading when a relay was last seen")))?;
+        Ok(seen.map(from_millis))
+    }
+
+    /// The outbox's gauges, from the database (see sql/gauges.sql); `now`
+    /// on the outbox's clock. (The live relays are [`Store::relays`].)
+    pub(crate) async fn gauges(&self, now: i64) -> Result<Gauges> {
+        let (pending, dead, oldest): (i64, i64, Option<i64>) = both!(self, |pool, q| {
+            sqlx::query_as(crate::store::sql::dynamic!(q(sql::GAUGES)))
+                .bind(Status::Dead.as_str())
+                .fetch_one(pool)
+                .await
+                .map_err(Error::db("reading the gauges"))
+        })?;
+        Ok(Gauges {
+            pending: u64::try_from(pending).unwrap_or(0),
+            dead: u64::try_from(dead).unwrap_or(0),
+            oldest_pending: oldest
+                .map(|t| std::time::Duration::from_millis(u64::try_from(now - t).unwrap_or(0))),
+        })
+    }
+
+    /// Forgets relays not seen since `before` (killed without shutdown),
+    /// keeping the last sighting among them.
     pub(crate) async fn forget_relays(&self, before: i64) -> Result<()> {
+        let (seen,): (Option<i64>,) = both!(self, |pool, q| sqlx::query_as(
+            crate::store::sql::dynamic!(q(sql::RELAYS_FORGOTTEN))
+        )
+        .bind(before)
+        .fetch_one(pool)
+        .await
+        .map_err(Error::db("forgetting old relays")))?;
+        let Some(seen) = seen else {
+            return Ok(());
+        };
+        self.relays_gone(seen).await?;
         both!(self, |pool, q| sqlx::query(crate::store::sql::dynamic!(q(
             sql::FORGET_RELAYS
         )))

@@ -20,8 +20,8 @@ use tokio::io::AsyncWriteExt as _;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    AttachmentRow, Backend, Caps, ClaimedRow, LocalFile, NewEvent, Outcomes, PendingRow, Status,
-    Turn, Turned, TxConn, sql,
+    AttachmentRow, Backend, Caps, ClaimedRow, Ids, LocalFile, NewEvent, Outcomes, PendingRow,
+    Status, Turn, Turned, TxConn, sql,
 };
 use crate::error::{Error, Result};
 
@@ -52,12 +52,13 @@ pub(crate) struct Names {
 }
 
 /// The outbox's tables, as the statements name them.
-const TABLES: [&str; 5] = [
+const TABLES: [&str; 6] = [
     "flowflex_outbox_events",
     "flowflex_outbox_attachments",
     "flowflex_outbox_chunks",
     "flowflex_outbox_pending",
     "flowflex_outbox_relays",
+    "flowflex_outbox_relays_seen",
 ];
 
 impl Names {
@@ -128,7 +129,7 @@ mod tests {
 struct Job {
     events: Vec<Stored>,
     caps: Caps,
-    reply: oneshot::Sender<Result<Vec<i64>>>,
+    reply: oneshot::Sender<Result<Ids>>,
 }
 
 /// An event and the blobs its used attachments' content is stored under.
@@ -273,7 +274,7 @@ impl PgStore {
 pub(crate) const RELAYS_CHANGED: &str = "relays";
 
 impl Backend for PgStore {
-    async fn enqueue(&self, events: Vec<NewEvent>, caps: Caps) -> Result<Vec<i64>> {
+    async fn enqueue(&self, events: Vec<NewEvent>, caps: Caps) -> Result<Ids> {
         let stored = self.store_content(events).await?;
         let (reply, answer) = oneshot::channel();
         self.writer
@@ -289,12 +290,7 @@ impl Backend for PgStore {
             .map_err(|_| super::writer::stopped("enqueueing"))?
     }
 
-    async fn enqueue_in(
-        &self,
-        conn: TxConn<'_>,
-        events: Vec<NewEvent>,
-        caps: Caps,
-    ) -> Result<Vec<i64>> {
+    async fn enqueue_in(&self, conn: TxConn<'_>, events: Vec<NewEvent>, caps: Caps) -> Result<Ids> {
         let TxConn::Postgres(conn) = conn else {
             return Err(Error::WrongTransaction {
                 outbox: "PostgreSQL",
@@ -308,8 +304,7 @@ impl Backend for PgStore {
         check_caps(conn, &self.names, n, bytes, caps).await?;
         let stored = copy_in_all(conn, &self.names, events).await?;
         let refs: Vec<&Stored> = stored.iter().collect();
-        let ids = insert(conn, &self.names, &refs, &self.channel).await?;
-        Ok(ids.into_iter().map(|(id, _)| id).collect())
+        insert(conn, &self.names, &refs, &self.channel).await
     }
 
     async fn turn(&self, turn: Turn) -> Result<Turned> {
@@ -572,7 +567,7 @@ async fn insert(
     names: &Names,
     events: &[&Stored],
     channel: &str,
-) -> Result<Vec<(i64, bool)>> {
+) -> Result<Ids> {
     // The first of each key in the batch, in order.
     let mut first: HashMap<&str, usize> = HashMap::with_capacity(events.len());
     let mut fresh: Vec<&Stored> = Vec::with_capacity(events.len());
@@ -831,7 +826,7 @@ impl Writer {
         Ok(row)
     }
 
-    async fn write(&self, batch: &[Job]) -> Result<Vec<Result<Vec<i64>>>> {
+    async fn write(&self, batch: &[Job]) -> Result<Vec<Result<Ids>>> {
         let mut conn = self.pool.acquire().await.map_err(Error::db("enqueueing"))?;
         let start = self.pending(&mut conn, batch).await?;
         let mut counted = PendingRow {
@@ -839,7 +834,7 @@ impl Writer {
             bytes: start.bytes,
         };
         let mut accepted: Vec<&Stored> = Vec::new();
-        let mut answers: Vec<Option<Result<Vec<i64>>>> = Vec::with_capacity(batch.len());
+        let mut answers: Vec<Option<Result<Ids>>> = Vec::with_capacity(batch.len());
         for job in batch {
             let (n, bytes) = super::weight(job.events.iter().map(|s| &s.event));
             match super::check_caps(&counted, n, bytes, job.caps) {
@@ -869,7 +864,7 @@ impl Writer {
             row.n += added;
             row.bytes = row.bytes.saturating_add(added_bytes);
         }
-        let mut ids = ids.into_iter().map(|(id, _)| id);
+        let mut ids = ids.into_iter();
         Ok(batch
             .iter()
             .zip(answers)

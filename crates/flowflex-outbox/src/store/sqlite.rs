@@ -24,8 +24,8 @@ use tokio::io::AsyncWriteExt as _;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    AttachmentRow, Backend, Caps, Claim, ClaimedRow, LocalFile, NewEvent, Outcomes, PendingRow,
-    Settled, Status, Turn, Turned, TxConn, sql,
+    AttachmentRow, Backend, Caps, Claim, ClaimedRow, Ids, LocalFile, NewEvent, Outcomes,
+    PendingRow, Settled, Status, Turn, Turned, TxConn, sql,
 };
 use crate::error::{Error, Result};
 
@@ -123,7 +123,7 @@ enum Job {
     Enqueue {
         events: Vec<Spooled>,
         caps: Caps,
-        reply: oneshot::Sender<Result<Vec<i64>>>,
+        reply: oneshot::Sender<Result<Ids>>,
     },
     /// A relay's turn: answered with what it claimed once that commits.
     Turn {
@@ -236,7 +236,7 @@ impl SqliteStore {
 }
 
 impl Backend for SqliteStore {
-    async fn enqueue(&self, events: Vec<NewEvent>, caps: Caps) -> Result<Vec<i64>> {
+    async fn enqueue(&self, events: Vec<NewEvent>, caps: Caps) -> Result<Ids> {
         let (n, bytes) = super::weight(events.iter());
         if events
             .iter()
@@ -254,12 +254,7 @@ impl Backend for SqliteStore {
         .await
     }
 
-    async fn enqueue_in(
-        &self,
-        conn: TxConn<'_>,
-        events: Vec<NewEvent>,
-        caps: Caps,
-    ) -> Result<Vec<i64>> {
+    async fn enqueue_in(&self, conn: TxConn<'_>, events: Vec<NewEvent>, caps: Caps) -> Result<Ids> {
         let TxConn::Sqlite(conn) = conn else {
             return Err(Error::WrongTransaction {
                 outbox: "SQLite",
@@ -281,7 +276,7 @@ impl Backend for SqliteStore {
                 self.remove_spooled(s).await;
             }
         }
-        Ok(stored?.into_iter().map(|(id, _)| id).collect())
+        stored
     }
 
     async fn turn(&self, turn: Turn) -> Result<Turned> {
@@ -532,7 +527,7 @@ struct Written {
 }
 
 enum Answer {
-    Enqueued(Result<Vec<i64>>),
+    Enqueued(Result<Ids>),
     Turned(Turned),
 }
 
@@ -681,7 +676,7 @@ async fn body(conn: &mut SqliteConnection, batch: &[Job]) -> Result<Written> {
                 // The key was stored already: its files are not needed.
                 remove.extend(s.blobs.iter().flatten().cloned());
             }
-            ids.push(id);
+            ids.push((id, new));
         }
         answers.push(Some(Answer::Enqueued(Ok(ids))));
     }
