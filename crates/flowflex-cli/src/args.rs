@@ -50,6 +50,7 @@ pub enum Command {
 #[command(after_help = "\
 Examples:
   flowflex outbox status --sqlite outbox.db
+  flowflex outbox status --watch --postgres postgres://app@db/app
   flowflex outbox dead --postgres postgres://app@db/app
   flowflex outbox requeue 42 --sqlite outbox.db
   flowflex outbox discard 43 --sqlite outbox.db
@@ -91,8 +92,10 @@ pub struct OutboxStore {
 /// The `flowflex outbox` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum OutboxCommand {
-    /// Pending (with bytes and the oldest's age), delivered and dead counts.
-    Status,
+    /// Pending (with bytes and the oldest's age), delivered and dead
+    /// counts, and the live relays; says so when events are pending and
+    /// no relay is alive, and since when.
+    Status(StatusArgs),
     /// The dead letters, one per line: id, event, key, attempts, error.
     Dead,
     /// Put a dead letter back in the queue.
@@ -108,6 +111,20 @@ pub enum OutboxCommand {
     },
     /// Deliver everything pending, printing progress on stderr, then stop.
     Drain(DrainArgs),
+}
+
+/// `flowflex outbox status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Redraw every second (pending, dead, oldest age, live relays,
+    /// delivered per second) until Ctrl-C.
+    #[arg(long)]
+    pub watch: bool,
+
+    /// One JSON object, for scripts (with --watch: one per line, every
+    /// second).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `flowflex outbox drain`.

@@ -1,5 +1,7 @@
 //! `flowflex outbox`: inspect, requeue and drain a `flowflex-outbox` store.
 
+mod status;
+
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
@@ -110,21 +112,7 @@ fn human(d: Duration) -> String {
 async fn run_async(args: &OutboxArgs, client: Option<flowflex::Client>) -> Result<u8, Failure> {
     let outbox = open(args).await?;
     match &args.command {
-        OutboxCommand::Status => {
-            let s = outbox.stats().await.map_err(|e| failed(&e))?;
-            let oldest = s.oldest_pending_age.map_or_else(|| "-".to_owned(), human);
-            out(&format!(
-                "pending: {} ({} bytes, oldest {oldest})\ndelivered: {}\ndead: {}",
-                s.pending, s.pending_bytes, s.delivered, s.dead
-            ))?;
-            if s.held_back > 0 {
-                out(&format!(
-                    "held back: {} pending events wait behind a dead letter of their ordering key (`flowflex outbox dead`, then requeue or discard it)",
-                    s.held_back
-                ))?;
-            }
-            Ok(exit::OK)
-        }
+        OutboxCommand::Status(status) => status::run(&outbox, status).await,
         OutboxCommand::Dead => {
             let dead = outbox.dead_letters().await.map_err(|e| failed(&e))?;
             if dead.is_empty() {
