@@ -252,8 +252,13 @@ impl OutboxBuilder {
     /// [`Error::Database`] or [`Error::Migrate`].
     pub async fn connect_postgres(self, url: &str) -> Result<Outbox> {
         let config = self.checked()?;
+        // No ping before each use (sqlx's default): it would cost every
+        // writer batch and every claim a round trip. A connection that died
+        // fails its statement instead; the writer tries a batch once more on
+        // a fresh one, and a relay's turn is retried.
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .connect(url)
             .await
             .map_err(Error::db("connecting to PostgreSQL"))?;

@@ -232,6 +232,26 @@ impl Error {
         move |source| Error::file(doing.to_owned(), near, source)
     }
 
+    /// Whether the connection failed (dropped, reset, the backend
+    /// terminated or the server shutting down), not the statement: another
+    /// connection may well succeed.
+    pub(crate) fn is_connection(&self) -> bool {
+        let Error::Database {
+            source: Some(source),
+            ..
+        } = self
+        else {
+            return false;
+        };
+        match source {
+            sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
+            sqlx::Error::Database(db) => db
+                .code()
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+            _ => false,
+        }
+    }
+
     /// The same error again, for every caller a failed group commit
     /// answers (without the driver's error as its source).
     pub(crate) fn again(&self) -> Error {

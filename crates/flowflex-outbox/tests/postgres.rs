@@ -514,3 +514,49 @@ async fn opening_without_create_leaves_an_empty_schema_empty() {
     assert!(err.to_string().contains("is at migration"), "{err}");
     schema.drop_schema().await;
 }
+
+/// Every connection of the outbox's pool dies (a server restart, a
+/// failover): the next enqueue still succeeds, on a fresh connection,
+/// though the pool hands out the dead ones first (it does not ping them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enqueues_go_on_after_every_pooled_connection_dies() {
+    let Some(schema) = PgSchema::create().await else {
+        return;
+    };
+    let app = format!("{}_service", schema.name);
+    let url = format!("{}&application_name={app}", schema.schema_url());
+    let outbox = Outbox::connect_postgres(&url).await.expect("outbox");
+    // Open several connections: enqueues from many tasks at once.
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..32 {
+        let outbox = outbox.clone();
+        tasks.spawn(async move {
+            outbox
+                .enqueue("restart.test", flowflex::json!({"i": i}))
+                .await
+                .expect("enqueued");
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    let admin = schema.pool(1).await;
+    let (killed,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = $1) t",
+    )
+    .bind(&app)
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    assert!(killed >= 2, "several pooled connections to kill: {killed}");
+    for i in 0..3 {
+        outbox
+            .enqueue("restart.test", flowflex::json!({"after": i}))
+            .await
+            .expect("an enqueue after the restart");
+    }
+    assert_eq!(outbox.stats().await.unwrap().pending, 35);
+    drop(outbox);
+    schema.drop_schema().await;
+}

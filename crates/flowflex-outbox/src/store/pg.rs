@@ -742,16 +742,27 @@ impl Writer {
 
     async fn write_and_answer(&self, batch: Vec<Job>) {
         // A broken connection (a terminated backend, a restart) fails the
-        // batch with nothing written, or with its commit unknown: once more
-        // on a fresh connection is safe either way, as the idempotency keys
-        // make a second insert of a stored event a lookup.
+        // batch with nothing written, or with its commit unknown: again on
+        // another connection is safe either way, as the idempotency keys
+        // make a second insert of a stored event a lookup. Each try drops
+        // one dead connection (the pool does not ping them first), so a
+        // restarted server costs at most a pool's worth of tries; any
+        // other failure is tried once more.
         let mut outcome = self.write(&batch).await;
-        if let Err(e) = &outcome {
-            if matches!(e, Error::Database { .. }) {
-                tracing::warn!(target: "flowflex_outbox", error = %e, "an enqueue batch failed; trying once more");
-                self.forget_count();
-                outcome = self.write(&batch).await;
+        let mut tries = 1;
+        while let Err(e) = &outcome {
+            let again = if e.is_connection() {
+                tries <= self.pool.options().get_max_connections()
+            } else {
+                tries == 1 && matches!(e, Error::Database { .. })
+            };
+            if !again {
+                break;
             }
+            tracing::warn!(target: "flowflex_outbox", error = %e, "an enqueue batch failed; trying again");
+            self.forget_count();
+            outcome = self.write(&batch).await;
+            tries += 1;
         }
         match outcome {
             Ok(answers) => {
