@@ -202,8 +202,8 @@ impl Report {
                 python: us(&r.encode_python_sdk),
                 curl: None,
                 target: Some(Target {
-                    text: "<= 1.2x to_vec",
-                    measured: encode.map(|x| (format!("{x:.2}x to_vec"), x <= 1.2)),
+                    text: "<= 1.5x to_vec",
+                    measured: encode.map(|x| (format!("{x:.2}x to_vec"), x <= 1.5)),
                 }),
                 note: None,
             },

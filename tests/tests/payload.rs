@@ -2,7 +2,8 @@
 //! refused or dropped send; they print placeholders, never content or local
 //! paths; a plain `serde_json::json!` holding an attachment fails at the
 //! first send with a message naming `flowflex::json!`; a send is `'static`;
-//! a derived event is serialized once per send.
+//! a derived event is serialized once per send, and a payload (owned,
+//! borrowed or nested) once, never copied into a tree first.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -242,6 +243,67 @@ async fn a_derived_event_is_serialized_once_per_send() {
     assert_eq!(err.path(), Some("invoice"));
     assert_eq!(SERIALIZED.load(Ordering::SeqCst) - before, 1);
     assert!(h.emulator.requests().is_empty());
+}
+
+/// A payload nested in a struct of the caller's.
+#[derive(serde::Serialize)]
+struct Wrapped<'a> {
+    order: &'a flowflex::Payload,
+    counted: Counted,
+}
+
+#[tokio::test]
+async fn a_payload_reaches_the_wire_serialized_once_and_never_copied() {
+    use flowflex::__fuzz::{Copies, take_copies};
+
+    let h = Harness::start().await;
+    let payload = flowflex::json!({
+        "invoice": Attachment::from_bytes(sample(Mime::Pdf, 100), "invoice.pdf"),
+        "n": 1.5,
+    });
+    let once = Copies {
+        payload_serializations: 1,
+        value_trees: 0,
+    };
+    // The encode runs when the send is made, on this thread.
+    let _ = take_copies();
+    let owned = h.client.send_event("owned", payload.clone());
+    assert_eq!(take_copies(), once, "owned");
+    let borrowed = h.client.send_event("borrowed", &payload);
+    assert_eq!(take_copies(), once, "borrowed");
+    let before = SERIALIZED.load(Ordering::SeqCst);
+    let wrapped = Wrapped {
+        order: &payload,
+        counted: Counted,
+    };
+    let nested = h.client.send_event("nested", &wrapped);
+    assert_eq!(take_copies(), once, "nested");
+    assert_eq!(SERIALIZED.load(Ordering::SeqCst) - before, 1);
+    for (send, path) in [
+        (owned, "invoice"),
+        (borrowed, "invoice"),
+        (nested, "order.invoice"),
+    ] {
+        let sent = send.await.expect("sent");
+        assert_eq!(sent.uploaded_assets.keys().collect::<Vec<_>>(), [path]);
+    }
+    let events = h.emulator.events();
+    assert_eq!(events.len(), 3);
+    for event in &events {
+        let order = event.payload.get("order").unwrap_or(&event.payload);
+        assert_eq!(order["n"], 1.5);
+        let id = order["invoice"].as_str().expect("an asset id");
+        assert!(h.emulator.asset(id).is_some_and(|a| a.uploaded), "{id}");
+    }
+    // Building a payload from a value is the one copy, and it is the caller's.
+    let _ = flowflex::Payload::from_serialize(&wrapped).expect("a payload");
+    assert_eq!(
+        take_copies(),
+        Copies {
+            payload_serializations: 1,
+            value_trees: 1
+        }
+    );
 }
 
 #[tokio::test]

@@ -366,8 +366,9 @@ fn any_json() -> impl Strategy<Value = Value> {
     })
 }
 
-/// A send writes its body with a JSON writer of its own (it notes where
-/// each attachment's token stands): the bytes must be `serde_json`'s.
+/// A send writes its body with serde_json's serializer through a formatter
+/// of its own (it notes where each attachment's token stands): the bytes
+/// must be `serde_json::to_vec`'s.
 #[test]
 fn the_send_writer_writes_what_serde_json_writes() {
     #[derive(serde::Serialize)]
@@ -381,7 +382,7 @@ fn the_send_writer_writes_what_serde_json_writes() {
     }
     runner(1024)
         .run(&any_json(), |value| {
-            let ours = __fuzz::template_json(&value).map_err(TestCaseError::fail)?;
+            let ours = __fuzz::written_json(&value).map_err(TestCaseError::fail)?;
             let theirs = serde_json::to_vec(&value).unwrap();
             prop_assert_eq!(
                 String::from_utf8_lossy(&ours),
@@ -407,7 +408,7 @@ fn the_send_writer_writes_what_serde_json_writes() {
                 bytes,
                 unit: (),
             };
-            let ours = __fuzz::template_json(&value).map_err(TestCaseError::fail)?;
+            let ours = __fuzz::written_json(&value).map_err(TestCaseError::fail)?;
             prop_assert_eq!(ours, serde_json::to_vec(&value).unwrap());
             Ok(())
         })

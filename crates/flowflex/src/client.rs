@@ -8,9 +8,9 @@ use url::Url;
 use crate::api::{Api, AssetId, UploadTicket};
 use crate::attachment::Attachment;
 use crate::builder::ClientBuilder;
+use crate::encode::IntoPayload;
 use crate::error::Result;
 use crate::mime::Mime;
-use crate::payload::IntoPayload;
 use crate::send::SendEvent;
 
 /// A FlowFlex custom-integration client.
@@ -189,7 +189,7 @@ impl Client {
         SendEvent::new(
             Arc::clone(&self.inner),
             event.into(),
-            payload.into_payload(),
+            payload.__into_encoded().map(|e| e.0),
         )
     }
 
@@ -204,7 +204,7 @@ impl Client {
         event: &str,
         encoded: Result<crate::encode::Encoded>,
     ) -> SendEvent {
-        SendEvent::from_encoded(Arc::clone(&self.inner), event.to_owned(), encoded)
+        SendEvent::new(Arc::clone(&self.inner), event.to_owned(), encoded)
     }
 
     /// Asks for a presigned upload URL. Most callers never need this:

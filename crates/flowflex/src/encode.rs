@@ -1,8 +1,8 @@
-//! The wire body of an event, written once: the payload is serialized
-//! straight to compact JSON, each attachment as its token (token.rs), by
-//! the writer in `template.rs`, which notes where each token stands as it
-//! writes it; after the uploads the asset ids are spliced in there. A
-//! stored body (the outbox) is scanned for its tokens instead.
+//! The wire body of an event, written once: the value is serialized
+//! straight to compact JSON by `serde_json` with our formatter
+//! (formatter.rs), which notes where each attachment's token stands as it
+//! is written; after the uploads the asset ids are spliced in there. A
+//! stored body (the outbox) is scanned for its tokens instead (token.rs).
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -11,11 +11,51 @@ use smallvec::SmallVec;
 use crate::api::AssetId;
 use crate::attachment::Attachment;
 use crate::error::{Error, Result};
-use crate::payload::{KeyIndex, Payload, unknown_token};
-use crate::slots::Slots;
-use crate::template::Template;
+use crate::formatter;
+use crate::payload::{Payload, collecting, unknown_token};
+use crate::slots::{Keys, Slots};
 use crate::token::{self, WRITTEN_LEN as TOKEN_LEN};
 use crate::visit::{Visit, Visitor};
+
+/// What [`Client::send_event`](crate::Client::send_event) takes: a
+/// [`Payload`] or any `Serialize` value that becomes a JSON object.
+///
+/// A send serializes it once, straight to the body it posts: a payload
+/// (owned, borrowed or nested in your own type) is never copied into a
+/// tree first.
+pub trait IntoPayload {
+    /// The payload, with the attachments inside it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Payload`] if the value does not serialize to JSON.
+    fn into_payload(self) -> Result<Payload>;
+
+    /// The body a send posts. Not public API.
+    #[doc(hidden)]
+    fn __into_encoded(self) -> Result<EncodedPayload>
+    where
+        Self: Sized,
+    {
+        let payload = self.into_payload()?;
+        Encoded::from_serialize(&payload).map(EncodedPayload)
+    }
+}
+
+impl<T: Serialize> IntoPayload for T {
+    fn into_payload(self) -> Result<Payload> {
+        Payload::from_serialize(&self)
+    }
+
+    fn __into_encoded(self) -> Result<EncodedPayload> {
+        Encoded::from_serialize(&self).map(EncodedPayload)
+    }
+}
+
+/// A value encoded for a send, from [`IntoPayload`]. Not public API.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct EncodedPayload(pub(crate) Encoded);
 
 /// Where each token starts (its opening quote) and the index of its
 /// attachment, in order; a typical event's fit inline.
@@ -34,23 +74,25 @@ pub(crate) struct Encoded {
 }
 
 impl Encoded {
-    /// A payload's body.
-    pub(crate) fn from_payload(payload: Payload) -> Result<Encoded> {
-        let slots = payload.slots()?;
-        let (value, attachments) = payload.into_parts();
-        let Template { json, tokens, .. } = write(&value)?;
-        let found = resolve_expecting(&json, &tokens, &attachments, &slots)?;
-        let template = json;
-        if !found.unknown.is_empty() {
-            // The walk above found every token; a scan that disagrees is a
-            // bug, refused rather than sent.
-            return Err(unknown_token(""));
+    /// Any value's body (a [`Payload`], a struct, a map): serialized once,
+    /// the attachments recorded as they serialize, each token's path noted
+    /// as it is written.
+    pub(crate) fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Encoded> {
+        let (written, found) = collecting(|| formatter::write_payload(value));
+        let (template, noted) = written?;
+        let mut attachments = SmallVec::with_capacity(noted.keys.as_slice().len());
+        for (i, key) in noted.keys.as_slice().iter().enumerate() {
+            let Some(a) = found.iter().find(|a| a.key() == *key) else {
+                let path = noted.slots.iter().find(|s| s.index == i).map(|s| s.path);
+                return Err(unknown_token(path.unwrap_or_default()));
+            };
+            attachments.push(a.clone());
         }
         Ok(Encoded {
             template,
-            marks: found.places,
-            attachments: SmallVec::from_vec(attachments),
-            slots,
+            marks: noted.tokens,
+            attachments,
+            slots: noted.slots,
         })
     }
 
@@ -61,10 +103,28 @@ impl Encoded {
         event.__flowflex_visit(&mut visitor);
         let (slots, found, merging) = visitor.finish();
         let attachments: SmallVec<[Attachment; 4]> = found.iter().map(|a| (*a).clone()).collect();
-        let Template { json, tokens, .. } = write(event)?;
-        let found = resolve_expecting(&json, &tokens, &attachments, &slots)?;
+        let template = formatter::write(event)?;
+        let mut keys: Option<Keys> = None;
+        let found = resolve(token::candidates(&template), attachments.len(), |n, at| {
+            // The `n`th token is most likely the file of the walk's `n`th
+            // place (both in serde's order): its digits compared, not
+            // parsed. Any other is looked up by its key.
+            if let Some(i) = slots.index_of(n) {
+                if attachments
+                    .get(i)
+                    .is_some_and(|a| token::written_as(&template, at, a.token()))
+                {
+                    return Some(Ok(i));
+                }
+            }
+            let key = token::written_at(&template, at)?;
+            let keys =
+                keys.get_or_insert_with(|| attachments.iter().map(Attachment::key).collect());
+            Some(keys.get(key).ok_or(key))
+        });
+        formatter::refuse_token_keys(&template, &found.places)?;
         let mut encoded = Encoded {
-            template: json,
+            template,
             marks: found.places,
             attachments,
             slots,
@@ -87,23 +147,20 @@ impl Encoded {
     }
 
     /// The slow path of [`from_event`](Self::from_event): attachments the
-    /// derive's walk could not see, found by serializing to a tree.
+    /// derive's walk could not see, found with their paths by serializing
+    /// the event again as any value.
     fn adopt<T: Serialize + ?Sized>(&mut self, event: &T, unknown: &[u64]) -> Result<()> {
-        let payload = Payload::from_serialize(event)?;
-        let first_new = self.attachments.len();
+        let seen = Encoded::from_serialize(event)?;
         for key in unknown {
-            let a = payload
-                .attachments()
+            let index = seen
+                .attachments
                 .iter()
-                .find(|a| a.key() == *key)
+                .position(|a| a.key() == *key)
                 .ok_or_else(|| unknown_token(""))?;
-            self.attachments.push(a.clone());
-        }
-        let all = payload.slots()?;
-        for slot in all.iter() {
-            let key = payload.attachments()[slot.index].key();
-            if let Some(pos) = unknown.iter().position(|k| *k == key) {
-                self.slots.push(slot.path, first_new + pos, &[]);
+            self.attachments.push(seen.attachments[index].clone());
+            let new = self.attachments.len() - 1;
+            for slot in seen.slots.iter().filter(|s| s.index == index) {
+                self.slots.push(slot.path, new, &[]);
             }
         }
         Ok(())
@@ -117,9 +174,19 @@ impl Encoded {
         slots: Slots,
     ) -> Result<Encoded> {
         let n = attachments.len();
-        let found = scan(&template, n, |_, key| {
-            usize::try_from(key).ok().filter(|i| *i < n)
-        })?;
+        let found = resolve(token::candidates(&template), n, |_, at| {
+            let index = token::written_at(&template, at)?;
+            Some(usize::try_from(index).ok().filter(|i| *i < n).ok_or(index))
+        });
+        if found
+            .places
+            .iter()
+            .any(|(at, _)| template.get(at + TOKEN_LEN) == Some(&b':'))
+        {
+            return Err(Error::payload(
+                "a stored body uses an attachment as a map key",
+            ));
+        }
         if !found.unknown.is_empty() {
             return Err(Error::payload("a stored body names no such attachment"));
         }
@@ -181,9 +248,8 @@ impl Encoded {
             out.extend_from_slice(&template[at..start]);
             // Checked above.
             let id = ids[index].as_ref().map(AssetId::as_str).unwrap_or_default();
-            out.push(b'"');
-            crate::template::contents(&mut out, id.as_bytes());
-            out.push(b'"');
+            // Escaped as any string of the body; writing to memory cannot fail.
+            serde_json::to_writer(&mut out, id).map_err(|e| Error::payload(e.to_string()))?;
             at = start + TOKEN_LEN;
         }
         out.extend_from_slice(&template[at..]);
@@ -273,17 +339,6 @@ impl Encoded {
     }
 }
 
-fn write<T: Serialize + ?Sized>(value: &T) -> Result<Template> {
-    crate::template::write(value).map_err(|e| {
-        if e == crate::template::MAP_KEY {
-            return Error::payload(e);
-        }
-        Error::payload(format!(
-            "it does not serialize to JSON ({e}); attachments can only be values, never map keys"
-        ))
-    })
-}
-
 /// Which indexes stand somewhere (bits 0..64, then a list).
 #[derive(Default)]
 struct Used {
@@ -330,65 +385,25 @@ struct Found {
     unknown: Vec<u64>,
 }
 
-/// Names the tokens the writer noted in `json`, expecting them where
-/// `slots` has them: the `n`th token is most likely the attachment of the
-/// `n`th place (both in serde's order), known by the address of the token
-/// text it was written from, or by comparing digits; any other is looked up
-/// by key.
-fn resolve_expecting(
-    json: &[u8],
-    tokens: &[(usize, usize)],
-    attachments: &[Attachment],
-    slots: &Slots,
-) -> Result<Found> {
-    let mut index: Option<KeyIndex> = None;
-    resolve(json, tokens, attachments.len(), |n, address, key| {
-        let expected = slots.index_of(n).filter(|&i| {
-            attachments
-                .get(i)
-                .is_some_and(|a| a.token().as_ptr() as usize == address || a.key() == key)
-        });
-        if expected.is_some() {
-            return expected;
-        }
-        index
-            .get_or_insert_with(|| KeyIndex::new(attachments))
-            .get(key)
-    })
-}
-
-/// Finds every token in a stored `json`; `name(n, key)` gives the
-/// attachment index of the `n`th, or `None` for a key it does not know.
-fn scan(
-    json: &[u8],
-    known: usize,
-    mut name: impl FnMut(usize, u64) -> Option<usize>,
-) -> Result<Found> {
-    let starts: SmallVec<[(usize, usize); 8]> = token::find(json).map(|(at, _)| (at, 0)).collect();
-    resolve(json, &starts, known, |n, _, key| name(n, key))
-}
-
-/// Names each token of `json` at `tokens` (its opening quote, and the
-/// address of the text it was written from, or 0): `name(n, address,
-/// key)` gives the attachment index of the `n`th, or `None` for a key it
-/// does not know.
+/// Names each token among the `candidates` (where a token may start):
+/// `name(n, at)` says whether the `n`th token stands at `at` and which
+/// attachment index it names, or the key it names when that is no known
+/// attachment, which then gets the next index after the `known` ones.
 fn resolve(
-    json: &[u8],
-    tokens: &[(usize, usize)],
+    candidates: impl IntoIterator<Item = usize>,
     known: usize,
-    mut name: impl FnMut(usize, usize, u64) -> Option<usize>,
-) -> Result<Found> {
+    mut name: impl FnMut(usize, usize) -> Option<std::result::Result<usize, u64>>,
+) -> Found {
     let mut found = Found {
         places: Marks::new(),
         used: Used::default(),
         unknown: Vec::new(),
     };
-    for &(start, address) in tokens {
-        let key = token::written_at(json, start)
-            .ok_or_else(|| Error::payload("a noted token is not where it was noted"))?;
-        let index = match name(found.places.len(), address, key) {
-            Some(i) => i,
-            None => match found.unknown.iter().position(|k| *k == key) {
+    for at in candidates {
+        let index = match name(found.places.len(), at) {
+            None => continue,
+            Some(Ok(i)) => i,
+            Some(Err(key)) => match found.unknown.iter().position(|k| *k == key) {
                 Some(i) => known + i,
                 None => {
                     found.unknown.push(key);
@@ -396,13 +411,10 @@ fn resolve(
                 }
             },
         };
-        if json.get(start + TOKEN_LEN) == Some(&b':') {
-            return Err(Error::payload(crate::template::MAP_KEY));
-        }
         found.used.set(index);
-        found.places.push((start, index));
+        found.places.push((at, index));
     }
-    Ok(found)
+    found
 }
 
 #[cfg(test)]
@@ -428,7 +440,7 @@ mod tests {
             "slash_u": "\\u00000123456789abcdef",
             "quote\"key": "tab\there",
         });
-        let encoded = Encoded::from_payload(payload).unwrap();
+        let encoded = Encoded::from_serialize(&payload).unwrap();
         assert_eq!(encoded.attachments.len(), 2);
         let body = encoded.body(&[id("asset_a"), id("asset_\"b")]).unwrap();
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
@@ -466,14 +478,14 @@ mod tests {
         ];
         for [x, y] in cases {
             let ids = [id(x), id(y)];
-            let mut encoded = Encoded::from_payload(payload()).unwrap();
+            let mut encoded = Encoded::from_serialize(&payload()).unwrap();
             let copied = encoded.body(&ids).unwrap();
             let json: serde_json::Value = serde_json::from_slice(&copied).unwrap();
             assert_eq!(json["list"], serde_json::json!([y, x]), "{x} {y}");
             assert_eq!(encoded.take_body(&ids).unwrap(), copied, "{x} {y}");
         }
         // With no attachment at all, the template is the body.
-        let mut plain = Encoded::from_payload(crate::json!({"k": "v"})).unwrap();
+        let mut plain = Encoded::from_serialize(&crate::json!({"k": "v"})).unwrap();
         assert_eq!(&plain.take_body(&[]).unwrap()[..], br#"{"k":"v"}"#);
     }
 
@@ -481,7 +493,8 @@ mod tests {
     fn stored_bodies_name_attachments_by_index() {
         let a = Attachment::from_bytes(&b"x"[..], "a.txt");
         let b = Attachment::from_bytes(&b"y"[..], "b.txt");
-        let encoded = Encoded::from_payload(crate::json!({"b": b, "c": [a.clone(), a]})).unwrap();
+        let encoded =
+            Encoded::from_serialize(&crate::json!({"b": b, "c": [a.clone(), a]})).unwrap();
         let stored = encoded.indexed();
         let text = std::str::from_utf8(&stored).unwrap();
         assert!(text.contains("0000000000000001"), "{text}");
@@ -511,10 +524,10 @@ mod tests {
         let a = Attachment::from_bytes(&b"x"[..], "a.txt");
         let mut map = std::collections::BTreeMap::new();
         map.insert(a.token().to_owned(), 1);
-        let template = serde_json::to_vec(&map).unwrap();
-        let err = scan(&template, 1, |_, _| Some(0)).err().expect("refused");
+        let stored = serde_json::to_vec(&map).unwrap();
+        let err = Encoded::from_parts(stored, vec![a.clone()], Slots::default()).unwrap_err();
         assert!(err.to_string().contains("map key"), "{err}");
-        let err = write(&map).map(|t| t.json).expect_err("refused");
+        let err = Encoded::from_serialize(&map).unwrap_err();
         assert!(err.to_string().contains("map key"), "{err}");
     }
 
@@ -523,11 +536,11 @@ mod tests {
         let a = Attachment::from_bytes(&b"x"[..], "a.txt");
         // A plain serde_json value: the token is text with no file behind it.
         let plain = serde_json::json!({ "a": a });
-        let err = Encoded::from_payload(Payload::from_serialize(&plain).unwrap()).unwrap_err();
+        let err = Encoded::from_serialize(&Payload::from_serialize(&plain).unwrap()).unwrap_err();
         assert!(err.to_string().contains("flowflex::json!"), "{err}");
         // Text from outside that reads like a token names nothing either.
         let forged = crate::json!({ "x": "\u{0}0123456789abcdef" });
-        let err = Encoded::from_payload(forged).unwrap_err();
+        let err = Encoded::from_serialize(&forged).unwrap_err();
         assert!(err.to_string().contains("at `x`"), "{err}");
     }
 }

@@ -107,7 +107,7 @@ pub struct Walked {
 pub fn walk<T: serde::Serialize + ?Sized>(payload: &T) -> Result<Walked> {
     let payload = crate::Payload::from_serialize(payload)?;
     let slots = payload.slots()?;
-    let (value, attachments) = payload.into_parts();
+    let value = payload.value().clone();
     let mut pointers = Vec::with_capacity(slots.len());
     pointers_of(&value, &mut String::new(), &mut pointers, 0);
     Ok(Walked {
@@ -120,14 +120,14 @@ pub fn walk<T: serde::Serialize + ?Sized>(payload: &T) -> Result<Walked> {
                 unique: s.index,
             })
             .collect(),
-        unique: attachments.len(),
+        unique: payload.attachments().len(),
         value,
     })
 }
 
 /// The JSON pointer of every token, in document order (as the slots).
 fn pointers_of(v: &Value, pointer: &mut String, out: &mut Vec<String>, depth: usize) {
-    if depth > crate::payload::MAX_DEPTH {
+    if depth > crate::formatter::MAX_DEPTH {
         return;
     }
     match v {
@@ -159,8 +159,7 @@ fn pointers_of(v: &Value, pointer: &mut String, out: &mut Vec<String>, depth: us
 pub fn substitute<T: serde::Serialize + ?Sized>(
     payload: &T,
 ) -> Result<(Value, BTreeMap<String, String>)> {
-    let payload = crate::Payload::from_serialize(payload)?;
-    encoded_with_ids(crate::encode::Encoded::from_payload(payload)?)
+    encoded_with_ids(crate::encode::Encoded::from_serialize(payload)?)
 }
 
 /// [`substitute`] for a derived event, through the derive's walk: the body
@@ -171,17 +170,42 @@ pub fn substitute_event<T: crate::FlowFlexEvent + ?Sized>(
     encoded_with_ids(crate::encode::Encoded::from_event(event)?)
 }
 
-/// What a send's JSON writer (template.rs) makes of `value`: meant to be
-/// `serde_json::to_vec`'s bytes exactly.
+/// What a send's serializer makes of a value that is not a derived event
+/// (serde_json's, with the formatter of formatter.rs that notes paths):
+/// meant to be `serde_json::to_vec`'s bytes exactly.
 ///
 /// # Errors
 ///
 /// What `value`'s `Serialize` reports, or a map key JSON cannot hold, as
 /// text.
-pub fn template_json<T: serde::Serialize + ?Sized>(
+pub fn written_json<T: serde::Serialize + ?Sized>(
     value: &T,
 ) -> std::result::Result<Vec<u8>, String> {
-    crate::template::write(value).map(|t| t.json)
+    crate::formatter::write_noting(value)
+        .map(|(json, _)| json)
+        .map_err(|e| e.to_string())
+}
+
+/// How often, on this thread since the last call, a [`Payload`](crate::Payload)
+/// was serialized and a value was copied into a payload's tree
+/// (`Payload::from_serialize`): a send does the first once and the second
+/// never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Copies {
+    /// `Payload`'s `Serialize` ran.
+    pub payload_serializations: usize,
+    /// A value became a tree (`serde_json::to_value`).
+    pub value_trees: usize,
+}
+
+/// The counts of [`Copies`] since the last call on this thread, reset.
+#[must_use]
+pub fn take_copies() -> Copies {
+    use crate::payload::counts::{PAYLOAD_SERIALIZATIONS, VALUE_TREES};
+    Copies {
+        payload_serializations: PAYLOAD_SERIALIZATIONS.with(|n| n.replace(0)),
+        value_trees: VALUE_TREES.with(|n| n.replace(0)),
+    }
 }
 
 /// The body a derived event's send posts, `ids[i]` standing for the `i`th

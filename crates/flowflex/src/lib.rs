@@ -129,6 +129,7 @@ mod client;
 mod encode;
 mod error;
 mod event;
+mod formatter;
 mod metrics;
 mod mime;
 mod payload;
@@ -137,7 +138,6 @@ mod retry;
 mod send;
 mod slots;
 mod sniff;
-mod template;
 mod tls;
 mod token;
 mod transport;
@@ -150,6 +150,7 @@ pub use builder::{
     http_client_builder,
 };
 pub use client::Client;
+pub use encode::IntoPayload;
 pub use error::{AttachmentErrorKind, Endpoint, Error, Result};
 pub use event::{FlowFlexEvent, NamedEvent};
 pub use flowflex_derive::FlowFlexEvent;
@@ -165,7 +166,7 @@ pub use flowflex_derive::FlowFlexEvent;
 /// ```
 pub use flowflex_derive::include_attachment;
 pub use mime::{Mime, ParseMimeError};
-pub use payload::{IntoPayload, Payload, preview};
+pub use payload::{Payload, preview};
 pub use retry::RetryConfig;
 pub use send::{Progress, SendEvent, SendEventResult};
 

@@ -10,9 +10,9 @@ use crate::api::AssetId;
 use crate::attachment::{Attachment, FileInfo};
 use crate::client::Client;
 use crate::encode::Encoded;
+use crate::encode::IntoPayload;
 use crate::error::{Error, Result};
 use crate::event::FlowFlexEvent;
-use crate::payload::IntoPayload;
 use crate::slots::Slots;
 use crate::transport::BodyFault;
 
@@ -30,7 +30,7 @@ impl Template {
     ///
     /// [`Error::Payload`] as a send would refuse it.
     pub fn from_payload(payload: impl IntoPayload) -> Result<Template> {
-        let encoded = Encoded::from_payload(payload.into_payload()?)?;
+        let encoded = payload.__into_encoded()?.0;
         Ok(Template { encoded })
     }
 

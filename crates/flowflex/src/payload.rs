@@ -2,16 +2,17 @@
 //!
 //! An [`Attachment`] serializes to a *token* (token.rs), a string naming the
 //! attachment's random key. The token names a file only to the payload that
-//! holds the attachment itself; text that reads like
-//! a token but whose key the payload does not hold is refused, so JSON from
-//! outside can never name a local file or memory to upload.
+//! holds the attachment itself; text that reads like a token but whose key
+//! the payload does not hold is refused, so JSON from outside can never
+//! name a local file or memory to upload.
 //!
 //! While a payload is being built (`flowflex::json!`, [`Payload::from_serialize`],
-//! a send's start), serialization runs inside [`collecting`], which records
+//! a send's encode), serialization runs inside [`collecting`], which records
 //! each attachment serialized on this thread, for the length of that one
-//! synchronous call. The records move into the [`Payload`]; nothing stays
-//! behind on the thread or in the process, and dropping the payload frees
-//! every file, buffer and reader it held.
+//! synchronous call. Of the records, the files the JSON names move into the
+//! [`Payload`] (one serialized and then overwritten is dropped); nothing
+//! stays behind on the thread or in the process, and dropping the payload
+//! frees every file, buffer and reader it held.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -22,14 +23,13 @@ use serde_json::{Map, Value};
 
 use crate::attachment::Attachment;
 use crate::error::{Error, Result};
+use crate::formatter;
 use crate::mime::Mime;
-use crate::slots::Slots;
+use crate::slots::{Keys, Slots};
 use crate::token;
 
 /// The key of a preview placeholder.
 const PLACEHOLDER: &str = "$attachment";
-/// Deeper payloads are refused rather than risk the stack.
-pub(crate) const MAX_DEPTH: usize = 256;
 
 // ------------------------------------------------------------------ tokens
 
@@ -82,9 +82,8 @@ impl Serialize for Attachment {
                 }
             });
         }
-        // A plain string to every serializer but a send's own, which notes
-        // where it stands (template.rs).
-        serializer.serialize_newtype_struct(crate::template::ATTACHMENT, self.token())
+        // A send's formatter knows it by its text (formatter.rs).
+        serializer.serialize_str(self.token())
     }
 }
 
@@ -176,6 +175,8 @@ impl Payload {
     /// [`Error::Payload`] if the value does not serialize to JSON (a map
     /// with non-string keys, a `Serialize` impl that fails).
     pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Payload> {
+        #[cfg(feature = "fuzzing")]
+        counts::VALUE_TREES.with(|n| n.set(n.get() + 1));
         let (value, found) = collecting(|| serde_json::to_value(value));
         let value = value.map_err(|e| {
             Error::payload(format!(
@@ -275,7 +276,7 @@ impl Payload {
     /// ```
     #[must_use]
     pub fn preview(&self) -> Value {
-        let index = KeyIndex::new(&self.attachments);
+        let index: Keys = self.attachments.iter().map(Attachment::key).collect();
         let mut value = self.value.clone();
         replace_tokens(&mut value, &|key| {
             index.get(key).map(|i| placeholder(&self.attachments[i]))
@@ -283,14 +284,27 @@ impl Payload {
         value
     }
 
-    pub(crate) fn into_parts(self) -> (Value, Vec<Attachment>) {
-        (self.value, self.attachments)
+    /// The JSON, each attachment as its token.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn value(&self) -> &Value {
+        &self.value
     }
 
     /// Where each attachment stands: its flow path and its index in
-    /// `attachments`, in document order. Checks that the payload can be sent.
+    /// `attachments`, in document order. Checks that the payload can be
+    /// sent, as a send writes it.
     pub(crate) fn slots(&self) -> Result<Slots> {
-        slots_of(&self.value, &self.attachments)
+        let (_, noted) = formatter::write_payload(&self.value)?;
+        // The payload holds each file its JSON names, in the order named:
+        // the `i`th key written is the `i`th file, unless a token names a
+        // file the payload does not hold.
+        for (i, key) in noted.keys.as_slice().iter().enumerate() {
+            if self.attachments.get(i).map(Attachment::key) != Some(*key) {
+                let path = noted.slots.iter().find(|s| s.index == i).map(|s| s.path);
+                return Err(unknown_token(path.unwrap_or_default()));
+            }
+        }
+        Ok(noted.slots)
     }
 }
 
@@ -304,6 +318,8 @@ impl Serialize for Payload {
     /// The JSON with tokens: inside `flowflex::json!` (or any payload being
     /// built) the attachments come along.
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        #[cfg(feature = "fuzzing")]
+        counts::PAYLOAD_SERIALIZATIONS.with(|n| n.set(n.get() + 1));
         COLLECTING.with(|c| {
             if let Ok(mut c) = c.try_borrow_mut() {
                 if let Some(found) = c.as_mut() {
@@ -324,23 +340,6 @@ impl fmt::Debug for Payload {
 impl fmt::Display for Payload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.preview(), f)
-    }
-}
-
-/// What [`Client::send_event`](crate::Client::send_event) takes: a
-/// [`Payload`] or any `Serialize` value that becomes a JSON object.
-pub trait IntoPayload {
-    /// The payload, with the attachments inside it.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Payload`] if the value does not serialize to JSON.
-    fn into_payload(self) -> Result<Payload>;
-}
-
-impl<T: Serialize> IntoPayload for T {
-    fn into_payload(self) -> Result<Payload> {
-        Payload::from_serialize(&self)
     }
 }
 
@@ -370,136 +369,12 @@ macro_rules! json {
 
 // ------------------------------------------------------------------- walk
 
-/// Keys to indexes: a few held inline and scanned (the common event), more
-/// sorted for a binary search.
-pub(crate) enum KeyIndex {
-    Few([(u64, usize); FEW], usize),
-    Many(Vec<(u64, usize)>),
-}
-
-const FEW: usize = 8;
-
-impl KeyIndex {
-    pub(crate) fn new(attachments: &[Attachment]) -> KeyIndex {
-        if attachments.len() <= FEW {
-            let mut few = [(0, 0); FEW];
-            for (i, a) in attachments.iter().enumerate() {
-                few[i] = (a.key(), i);
-            }
-            return KeyIndex::Few(few, attachments.len());
-        }
-        let mut keys: Vec<_> = attachments
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (a.key(), i))
-            .collect();
-        keys.sort_unstable();
-        KeyIndex::Many(keys)
-    }
-
-    pub(crate) fn get(&self, key: u64) -> Option<usize> {
-        match self {
-            KeyIndex::Few(few, n) => few[..*n].iter().find(|(k, _)| *k == key).map(|(_, i)| *i),
-            KeyIndex::Many(keys) => keys
-                .binary_search_by_key(&key, |(k, _)| *k)
-                .ok()
-                .map(|i| keys[i].1),
-        }
-    }
-}
-
-fn slots_of(value: &Value, attachments: &[Attachment]) -> Result<Slots> {
-    match value {
-        Value::Object(_) => {}
-        Value::String(s) if token::key_of(s).is_some() => {
-            return Err(Error::payload(
-                "the payload itself is an attachment: put it under a key, e.g. flowflex::json!({\"file\": attachment})",
-            ));
-        }
-        other => {
-            return Err(Error::payload(format!(
-                "an event payload must be a JSON object (a struct or a map), got {}: wrap the value in an object, e.g. flowflex::json!({{\"value\": ..}})",
-                kind_of(other)
-            )));
-        }
-    }
-    let mut walker = Walker {
-        index: KeyIndex::new(attachments),
-        slots: Slots::default(),
-    };
-    walker.walk(value, 0)?;
-    walker.slots.check_distinct()?;
-    Ok(walker.slots)
-}
-
-struct Walker {
-    index: KeyIndex,
-    slots: Slots,
-}
-
-impl Walker {
-    fn walk(&mut self, v: &Value, depth: usize) -> Result<()> {
-        if depth > MAX_DEPTH {
-            return Err(Error::payload(format!(
-                "it is nested deeper than {MAX_DEPTH} levels at `{}`: flatten it",
-                crate::redact::printable(self.slots.walking_path(), 200)
-            )));
-        }
-        match v {
-            Value::String(s) => {
-                if let Some(key) = token::key_of(s) {
-                    let index = self
-                        .index
-                        .get(key)
-                        .ok_or_else(|| unknown_token(self.slots.walking_path()))?;
-                    self.slots.record(index, &[]);
-                }
-            }
-            Value::Object(map) => {
-                for (key, child) in map {
-                    if token::key_of(key).is_some() {
-                        return Err(Error::payload(format!(
-                            "an attachment is used as a map key under `{}`: attachments can only be values, never map keys",
-                            crate::redact::printable(self.slots.walking_path(), 200)
-                        )));
-                    }
-                    let mark = self.slots.mark();
-                    self.slots.enter_key(key);
-                    self.walk(child, depth + 1)?;
-                    self.slots.leave(mark);
-                }
-            }
-            Value::Array(items) => {
-                for (i, child) in items.iter().enumerate() {
-                    let mark = self.slots.mark();
-                    self.slots.enter_index(i);
-                    self.walk(child, depth + 1)?;
-                    self.slots.leave(mark);
-                }
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-}
-
 /// The error for a token whose attachment the payload does not hold.
 pub(crate) fn unknown_token(path: &str) -> Error {
     Error::payload(format!(
         "the value at `{}` is an attachment this payload does not hold: an Attachment put in a plain serde_json::json! value is only text, so build the payload with flowflex::json!(..) (same syntax) or Payload::from_serialize; JSON from outside can never name a file to upload",
         crate::redact::printable(path, 200)
     ))
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// Every token key in `v`, in document order (repeats included).
@@ -520,7 +395,7 @@ fn keys_in(v: &Value) -> Vec<u64> {
 /// Replaces each token `shown` knows with what it returns.
 fn replace_tokens(v: &mut Value, shown: &dyn Fn(u64) -> Option<Value>) {
     fn go(v: &mut Value, shown: &dyn Fn(u64) -> Option<Value>, depth: usize) {
-        if depth > MAX_DEPTH {
+        if depth > formatter::MAX_DEPTH {
             return;
         }
         match v {
@@ -576,6 +451,18 @@ pub fn preview<T: Serialize + ?Sized>(payload: &T) -> Result<Value> {
     // The same checks as a send, so a preview that passes is sendable.
     payload.slots()?;
     Ok(payload.preview())
+}
+
+/// How often a payload's JSON was serialized, or a tree built from a
+/// value, on this thread: for the tests that prove a send does each once.
+#[cfg(feature = "fuzzing")]
+pub(crate) mod counts {
+    use std::cell::Cell;
+
+    thread_local! {
+        pub(crate) static PAYLOAD_SERIALIZATIONS: Cell<usize> = const { Cell::new(0) };
+        pub(crate) static VALUE_TREES: Cell<usize> = const { Cell::new(0) };
+    }
 }
 
 #[cfg(test)]

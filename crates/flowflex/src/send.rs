@@ -14,7 +14,6 @@ use crate::api::{Api, AssetId};
 use crate::attachment::{Attachment, BodyProgress, Completion, OnChunk, Prepared, human_size};
 use crate::encode::Encoded;
 use crate::error::{AttachmentErrorKind, Error, Result};
-use crate::payload::Payload;
 use crate::redact::printable;
 use crate::transport::BodyFault;
 use crate::visit::FieldRules;
@@ -112,11 +111,7 @@ impl fmt::Debug for SendEvent {
 }
 
 impl SendEvent {
-    pub(crate) fn new(api: Arc<Api>, event: String, payload: Result<Payload>) -> Self {
-        Self::from_encoded(api, event, payload.and_then(Encoded::from_payload))
-    }
-
-    pub(crate) fn from_encoded(api: Arc<Api>, event: String, encoded: Result<Encoded>) -> Self {
+    pub(crate) fn new(api: Arc<Api>, event: String, encoded: Result<Encoded>) -> Self {
         SendEvent {
             api,
             event,

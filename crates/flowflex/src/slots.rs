@@ -76,10 +76,23 @@ impl Slots {
     /// Walks into an object key.
     #[inline]
     pub(crate) fn enter_key(&mut self, key: &str) {
+        self.begin_key();
+        self.key_bytes(key.as_bytes());
+    }
+
+    /// Walks into an object key given in parts: this, then
+    /// [`key_bytes`](Self::key_bytes) for each part.
+    #[inline]
+    pub(crate) fn begin_key(&mut self) {
         if self.paths.len() > self.walking {
             self.paths.push(b'.');
         }
-        self.paths.extend_from_slice(key.as_bytes());
+    }
+
+    /// A part of the key begun last: whole UTF-8 characters only.
+    #[inline]
+    pub(crate) fn key_bytes(&mut self, part: &[u8]) {
+        self.paths.extend_from_slice(part);
     }
 
     /// Walks into an array element.
@@ -226,6 +239,65 @@ impl Slots {
     }
 }
 
+/// Attachment keys, each once, in the order first met, and the index of
+/// each: a handful scanned inline (the common event), more in a map.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Keys {
+    order: SmallVec<[u64; 8]>,
+    many: Option<HashMap<u64, usize>>,
+}
+
+/// Past this many keys, a map finds the ones already met.
+const SCAN: usize = 8;
+
+impl Keys {
+    /// The index of `key`, if met.
+    #[inline]
+    pub(crate) fn get(&self, key: u64) -> Option<usize> {
+        match &self.many {
+            Some(map) => map.get(&key).copied(),
+            None => self.order.iter().position(|k| *k == key),
+        }
+    }
+
+    /// The index of `key`, added if new.
+    #[inline]
+    pub(crate) fn insert(&mut self, key: u64) -> usize {
+        if let Some(index) = self.get(key) {
+            return index;
+        }
+        self.order.push(key);
+        let index = self.order.len() - 1;
+        if let Some(map) = &mut self.many {
+            map.insert(key, index);
+        } else if self.order.len() > SCAN {
+            self.many = Some(
+                self.order
+                    .iter()
+                    .enumerate()
+                    .map(|(i, k)| (*k, i))
+                    .collect(),
+            );
+        }
+        index
+    }
+
+    /// The keys, in the order first met.
+    pub(crate) fn as_slice(&self) -> &[u64] {
+        &self.order
+    }
+}
+
+impl FromIterator<u64> for Keys {
+    fn from_iter<I: IntoIterator<Item = u64>>(keys: I) -> Self {
+        let mut out = Keys::default();
+        for key in keys {
+            out.insert(key);
+        }
+        out
+    }
+}
+
 fn same_path(path: &str) -> Error {
     Error::payload(format!(
         "two different attachments have the same flow path `{}` (a key containing '.' or '[' reads like nesting): rename one of the keys",
@@ -285,6 +357,19 @@ pub(crate) mod tests {
         s.retain(|i| i != 0);
         assert_eq!(s.len(), 3);
         assert_eq!(s.index_of(0), Some(1));
+    }
+
+    #[test]
+    fn keys_keep_the_order_first_met() {
+        for n in [3u64, 30] {
+            let mut keys = Keys::default();
+            for k in (0..n).chain(0..n).map(|k| k * 7919) {
+                keys.insert(k);
+            }
+            assert_eq!(keys.as_slice().len() as u64, n);
+            assert_eq!(keys.get(7919 * 2), Some(2));
+            assert_eq!(keys.get(1), None);
+        }
     }
 
     #[test]

@@ -76,17 +76,37 @@ pub(crate) fn written(key: u64) -> [u8; WRITTEN_LEN] {
 /// The key of the token written at `at` in `json` (its opening quote), if
 /// one stands there whole.
 pub(crate) fn written_at(json: &[u8], at: usize) -> Option<u64> {
+    parse(written_digits(json, at)?)
+}
+
+/// Whether the token written at `at` is `text` (a token made by [`text`]):
+/// its digits compared, not parsed.
+#[inline]
+pub(crate) fn written_as(json: &[u8], at: usize, text: &str) -> bool {
+    written_digits(json, at).is_some_and(|digits| text.as_bytes().get(1..) == Some(digits))
+}
+
+/// The 16 bytes between `"\u0000` and `"` at `at`, if that is what stands
+/// there (digits or not).
+#[inline]
+fn written_digits(json: &[u8], at: usize) -> Option<&[u8]> {
     let token = json.get(at..at + WRITTEN_LEN)?;
     if !token.starts_with(WRITTEN_OPENING) || token[WRITTEN_LEN - 1] != b'"' {
         return None;
     }
-    parse(&token[WRITTEN_OPENING.len()..WRITTEN_LEN - 1])
+    Some(&token[WRITTEN_OPENING.len()..WRITTEN_LEN - 1])
 }
 
 /// Every token written in `json` (compact JSON as `serde_json` writes it),
-/// in order: where it starts and the key it names. Looks only at
-/// backslashes, rare in JSON, and checks the rest of a token around each.
+/// in order: where it starts and the key it names.
 pub(crate) fn find(json: &[u8]) -> impl Iterator<Item = (usize, u64)> + '_ {
+    candidates(json).filter_map(|at| written_at(json, at).map(|key| (at, key)))
+}
+
+/// Where a token may stand in `json`: each string of a NUL and 16 more
+/// bytes, in order. [`written_as`] or [`written_at`] tell which are
+/// tokens. Looks only at backslashes, rare in JSON.
+pub(crate) fn candidates(json: &[u8]) -> impl Iterator<Item = usize> + '_ {
     memchr::memchr_iter(b'\\', json).filter_map(move |slash| {
         // `"\u0000` opening a string: the quote right before the backslash
         // opens it unless it is itself escaped (an odd run of backslashes
@@ -99,11 +119,63 @@ pub(crate) fn find(json: &[u8]) -> impl Iterator<Item = (usize, u64)> + '_ {
             .count()
             % 2
             == 1;
-        if escaped {
-            return None;
-        }
-        written_at(json, start).map(|key| (start, key))
+        (!escaped && written_digits(json, start).is_some()).then_some(start)
     })
+}
+
+/// Reads a string as `serde_json` hands it to a formatter (escapes and
+/// fragments, in order) and tells whether it was a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reading {
+    /// Nothing read yet.
+    Start,
+    /// The NUL, then `len` hex digits making `key` so far.
+    Digits { key: u64, len: usize },
+    /// Not a token.
+    No,
+}
+
+impl Reading {
+    /// An escaped character of the string.
+    #[inline]
+    pub(crate) fn escape(&mut self, byte: u8) {
+        *self = match self {
+            Reading::Start if byte == 0 => Reading::Digits { key: 0, len: 0 },
+            _ => Reading::No,
+        };
+    }
+
+    /// A run of the string's bytes that needs no escaping.
+    #[inline]
+    pub(crate) fn fragment(&mut self, bytes: &[u8]) {
+        match self {
+            Reading::No => {}
+            Reading::Digits { key, len } if *len + bytes.len() <= DIGITS => {
+                for &b in bytes {
+                    let digit = match b {
+                        b'0'..=b'9' => b - b'0',
+                        b'a'..=b'f' => b - b'a' + 10,
+                        _ => {
+                            *self = Reading::No;
+                            return;
+                        }
+                    };
+                    *key = *key << 4 | u64::from(digit);
+                }
+                *len += bytes.len();
+            }
+            _ => *self = Reading::No,
+        }
+    }
+
+    /// The key the string named, once it ended, if it was a token.
+    #[inline]
+    pub(crate) fn key(&self) -> Option<u64> {
+        match *self {
+            Reading::Digits { key, len: DIGITS } => Some(key),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -119,6 +191,8 @@ mod tests {
             let json = serde_json::to_vec(&*text).unwrap();
             assert_eq!(json, written(key));
             assert_eq!(written_at(&json, 0), Some(key));
+            assert!(written_as(&json, 0, &text));
+            assert!(!written_as(&json, 0, &self::text(key ^ 1)));
             assert_eq!(find(&json).collect::<Vec<_>>(), [(0, key)]);
         }
         for bad in [
@@ -150,5 +224,32 @@ mod tests {
         let json = serde_json::to_vec(&serde_json::json!({ "k": [&*token, "\\", &*token] }));
         let json = json.unwrap();
         assert_eq!(find(&json).map(|(_, k)| k).collect::<Vec<_>>(), [7, 7]);
+    }
+
+    #[test]
+    fn reading_a_string_as_written_tells_a_token() {
+        let read = |parts: &[Result<&str, u8>]| {
+            let mut r = Reading::Start;
+            for part in parts {
+                match part {
+                    Ok(s) => r.fragment(s.as_bytes()),
+                    Err(b) => r.escape(*b),
+                }
+            }
+            r.key()
+        };
+        assert_eq!(read(&[Err(0), Ok("00000000000000ff")]), Some(255));
+        assert_eq!(read(&[Err(0), Ok("00000000"), Ok("000000ff")]), Some(255));
+        for parts in [
+            &[Err(0), Ok("00000000000000f")][..],
+            &[Err(0), Ok("00000000000000ff0")],
+            &[Ok("x"), Err(0), Ok("00000000000000ff")],
+            &[Err(1), Ok("00000000000000ff")],
+            &[Err(0), Ok("00000000"), Err(b'"'), Ok("0000000")],
+            &[Err(0), Ok("0000000000000G0f")],
+            &[],
+        ] {
+            assert_eq!(read(parts), None, "{parts:?}");
+        }
     }
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 
 use crate::attachment::Attachment;
-use crate::slots::Slots;
+use crate::slots::{Keys, Slots};
 
 pub use crate::slots::FieldRules;
 
@@ -56,8 +56,8 @@ pub struct Visitor<'a> {
     rules: Vec<FieldRules>,
     /// Each attachment once, in the order first met.
     found: SmallVec<[&'a Attachment; 8]>,
-    /// Key to index, once there are too many to scan.
-    many: Option<HashMap<u64, usize>>,
+    /// Their keys, in the same order.
+    keys: Keys,
     /// Whether two places may have one path (see [`may_merge`](Self::may_merge)).
     merging: bool,
 }
@@ -88,14 +88,11 @@ impl Default for Visitor<'_> {
             slots: Slots::for_event(),
             rules: Vec::new(),
             found: SmallVec::new(),
-            many: None,
+            keys: Keys::default(),
             merging: false,
         }
     }
 }
-
-/// Past this many attachments, a map finds the ones already met.
-const SCAN: usize = 8;
 
 impl<'a> Visitor<'a> {
     /// What the walk found: the places, the attachments their indexes
@@ -172,26 +169,9 @@ impl<'a> Visitor<'a> {
     /// The attachment's index in `found`, added if new.
     #[inline]
     fn index(&mut self, attachment: &'a Attachment) -> usize {
-        let key = attachment.key();
-        let seen = match &self.many {
-            Some(map) => map.get(&key).copied(),
-            None => self.found.iter().position(|a| a.key() == key),
-        };
-        if let Some(index) = seen {
-            return index;
-        }
-        self.found.push(attachment);
-        let index = self.found.len() - 1;
-        if let Some(map) = &mut self.many {
-            map.insert(key, index);
-        } else if self.found.len() > SCAN {
-            self.many = Some(
-                self.found
-                    .iter()
-                    .enumerate()
-                    .map(|(i, a)| (a.key(), i))
-                    .collect(),
-            );
+        let index = self.keys.insert(attachment.key());
+        if index == self.found.len() {
+            self.found.push(attachment);
         }
         index
     }
