@@ -122,7 +122,7 @@ impl<'t> Enqueue<'t> {
     }
 
     /// The idempotency key FlowFlex sees on every delivery attempt (default:
-    /// a fresh UUID). Enqueueing a key already in the outbox stores nothing
+    /// a fresh UUID, version 7: time-ordered). Enqueueing a key already in the outbox stores nothing
     /// new and returns the stored event's id.
     pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
         self.key = Some(key.into());
@@ -325,7 +325,9 @@ async fn prepare(
             check_key(&key)?;
             key
         }
-        None => uuid::Uuid::new_v4().to_string(),
+        // Time-ordered (UUIDv7): the unique index on keys grows at its
+        // end instead of at random pages, which a large outbox feels.
+        None => uuid::Uuid::now_v7().to_string(),
     };
     if let Some(ordering) = &ordering_key {
         check_key(ordering)?;
