@@ -1,8 +1,9 @@
 //! Files to attach to an event, read lazily at send time: the public type.
 //!
-//! Its jobs live beside it: `check` (name, type, magic bytes, size, before
-//! any request), `reader` (the state of a reader source), `body` (the
-//! streamed request body of one upload attempt).
+//! Its jobs live beside it, each using only the ones after it: `check`
+//! (name, type, magic bytes, size, before any request), `body` (a prepared
+//! upload and the streamed request body of one attempt), `reader` (the
+//! state of a reader source, reads with a deadline, read errors).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -20,7 +21,6 @@ mod check;
 mod reader;
 
 pub(crate) use body::{BodyProgress, Completion, OnChunk, Prepared};
-pub(crate) use check::human_size;
 use reader::{ReaderSlot, ReaderState};
 
 /// A file to attach to an event: a path, bytes in memory, or a reader.
@@ -414,12 +414,6 @@ mod tests {
             id,
             "edit of an unshared one keeps identity"
         );
-    }
-
-    #[test]
-    fn human_sizes() {
-        assert_eq!(human_size(999), "999 bytes");
-        assert_eq!(human_size(26_214_400), "25 MiB (26,214,400 bytes)");
     }
 
     #[tokio::test]

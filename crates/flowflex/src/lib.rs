@@ -109,9 +109,34 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
-// Layers, each using only the ones below it (tests/layering.rs checks):
-// client, event → send → payload, encode → visit → attachment → api →
-// transport; error, mime, redact, retry and sniff are leaves any may use.
+// The modules in layers, top first. A module uses only modules of lower
+// layers (a submodule its parent too: the type lives there, its methods in
+// the submodules), so no two modules import each other.
+// tests/layering.rs parses every file with syn and checks every path
+// against this table; docs/architecture.md quotes it.
+//
+// | layer | modules | hold |
+// | ---: | --- | --- |
+// | 20 | `fuzzing` | `flowflex::__fuzz`: hooks for the fuzz targets and property tests, with the `fuzzing` feature only |
+// | 19 | `outbox`, `blocking` | `flowflex::__outbox`: what `flowflex-outbox` needs; `blocking::Client` |
+// | 18 | `event` | the public traits of typed events |
+// | 17 | `client` | `Client`: the handle users hold, and its calls |
+// | 16 | `send` | `SendEvent`: checks, parallel uploads, the event POST |
+// | 15 | `encode` | `IntoPayload`; the body written once, where its tokens stand, the splice |
+// | 14 | `payload` | `Payload`, `flowflex::json!`, the recording of attachments |
+// | 13 | `visit` | the derive's hidden walk: `Visit`, `Visitor`, path templates |
+// | 12 | `formatter` | how a send writes JSON; the formatter that notes a payload's paths |
+// | 11 | `slots` | where attachments stand: flow paths, places, field rules; keys in order |
+// | 10 | `attachment` | `Attachment` and `FileInfo`, the public types |
+// | 9 | `attachment::check` | every check before the first request: name, type, bytes, size |
+// | 8 | `attachment::body` | a checked attachment and the streamed, length-checked body of an upload |
+// | 7 | `attachment::reader` | a reader's state, reads with a deadline, what a failed read means |
+// | 6 | `builder` | `ClientBuilder` and every configuration check |
+// | 5 | `api` | the endpoints and their wire types |
+// | 4 | `transport`, `tls` | the request loop (deadline, bounded reads, retries); TLS set-up |
+// | 3 | `mime`, `metrics` | `Mime`, from `flowflex-core`; the `metrics` feature's counters |
+// | 2 | `error` | `Error` and its kinds |
+// | 1 | `redact`, `retry`, `sniff`, `token` | secrets kept out of text; `RetryConfig`; magic bytes; the attachment token |
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 #[path = "fuzzing.rs"]

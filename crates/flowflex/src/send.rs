@@ -11,7 +11,9 @@ use serde_json::Value;
 use tracing::Instrument as _;
 
 use crate::api::{Api, AssetId};
-use crate::attachment::{Attachment, BodyProgress, Completion, OnChunk, Prepared, human_size};
+use flowflex_core::size::describe;
+
+use crate::attachment::{Attachment, BodyProgress, Completion, OnChunk, Prepared};
 use crate::encode::Encoded;
 use crate::error::{AttachmentErrorKind, Error, Result};
 use crate::redact::printable;
@@ -462,8 +464,8 @@ pub(crate) fn check_rule(p: &Prepared, rule: &FieldRules) -> Result<()> {
                 AttachmentErrorKind::TooLarge,
                 format!(
                     "is {}, over this field's limit of {}: send a smaller file",
-                    human_size(p.size),
-                    human_size(max)
+                    describe(p.size),
+                    describe(max)
                 ),
             ));
         }

@@ -2,14 +2,17 @@
 //! magic bytes, size.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
+use flowflex_core::size::describe;
+
 use super::body::{Body, Prepared};
-use super::reader::fill;
+use super::reader::{ReaderSlot, ReaderState, fill};
 use super::{Attachment, Source};
-use crate::error::{AttachmentErrorKind, Error, Result};
+use crate::error::{AttachmentErrorKind, Result};
 use crate::mime::Mime;
 use crate::sniff;
 
@@ -166,8 +169,8 @@ impl Attachment {
                 AttachmentErrorKind::TooLarge,
                 format!(
                     "{} is over the {} limit: send a smaller file (FlowFlex stores at most {})",
-                    human_size(size),
-                    human_size(cap),
+                    describe(size),
+                    describe(cap),
                     flowflex_core::size::MAX_FILE_SIZE
                 ),
             ))
@@ -268,58 +271,109 @@ impl Attachment {
                 AttachmentErrorKind::TooLarge,
                 format!(
                     "its size is not known to the file system, and reading it passed the {} limit: send a smaller file",
-                    human_size(cap)
+                    describe(cap)
                 ),
             ));
         }
         Ok((size, head.freeze()))
     }
 
-    pub(super) fn io_error(&self, e: &std::io::Error) -> Error {
-        use std::io::ErrorKind as K;
-        let (kind, message) = match e.kind() {
-            K::NotFound => (
-                AttachmentErrorKind::NotFound,
-                match &self.inner.source {
-                    Source::Path(path) => format!(
-                        "the file does not exist: nothing at {}; check the path{}",
-                        crate::redact::printable(&absolute(path).display().to_string(), 400),
-                        if path.is_relative() {
-                            " (a relative path starts from the process's working directory)"
-                        } else {
-                            ""
-                        }
-                    ),
-                    _ => "the file does not exist".to_owned(),
-                },
-            ),
-            K::TimedOut => (
-                AttachmentErrorKind::Stalled,
-                format!(
-                    "stalled: {e}; check the file system or the reader (every read must make progress within the client's timeout)"
-                ),
-            ),
-            K::PermissionDenied => (
-                AttachmentErrorKind::Unreadable,
-                "permission denied: make the file readable by this process".to_owned(),
-            ),
-            _ => (
-                AttachmentErrorKind::Unreadable,
-                format!("could not be read ({e}): check the file or reader"),
-            ),
-        };
-        self.error(kind, message)
+    /// A reader's part of [`prepare`](Self::prepare): read once for its
+    /// type check (whole, up to `cap`, when its size is unknown).
+    async fn prepare_reader(
+        &self,
+        slot: &Arc<ReaderSlot>,
+        cap: u64,
+        read_timeout: Duration,
+    ) -> Result<(u64, Bytes, Body)> {
+        let state = std::mem::replace(&mut *slot.lock(), ReaderState::Taken);
+        match state {
+            ReaderState::Buffered(bytes) => {
+                *slot.lock() = ReaderState::Buffered(bytes.clone());
+                let size = bytes.len() as u64;
+                self.check_cap(size, cap)?;
+                let head = bytes.slice(..bytes.len().min(sniff::SNIFF_LEN));
+                Ok((size, head, Body::Bytes(bytes)))
+            }
+            ReaderState::Taken => Err(self.consumed()),
+            ReaderState::Broken => {
+                *slot.lock() = ReaderState::Broken;
+                Err(self.error(
+                    AttachmentErrorKind::Consumed,
+                    "this reader failed or stalled in an earlier send and cannot be read again: build the attachment again from its source",
+                ))
+            }
+            ReaderState::Peeked { head, rest } => {
+                *slot.lock() = ReaderState::Peeked {
+                    head: head.clone(),
+                    rest,
+                };
+                let size = self.inner.size.unwrap_or(head.len() as u64);
+                self.check_cap(size, cap)?;
+                Ok((size, head, Body::Reader(Arc::clone(slot))))
+            }
+            ReaderState::Fresh(mut reader) => match self.inner.size {
+                Some(size) => {
+                    if let Err(e) = self.check_cap(size, cap) {
+                        *slot.lock() = ReaderState::Fresh(reader);
+                        return Err(e);
+                    }
+                    let want = size.min(sniff::SNIFF_LEN as u64);
+                    let mut head = BytesMut::with_capacity(want as usize);
+                    let read = fill(&mut reader, &mut head, want as usize, read_timeout).await;
+                    let head = head.freeze();
+                    if let Err(e) = read {
+                        *slot.lock() = ReaderState::Broken;
+                        return Err(self.io_error(&e));
+                    }
+                    *slot.lock() = ReaderState::Peeked {
+                        head: head.clone(),
+                        rest: reader,
+                    };
+                    if (head.len() as u64) < want {
+                        return Err(self.error(
+                            AttachmentErrorKind::Changed,
+                            format!(
+                                "with_size({size}) was given but the reader ended after {} bytes: correct with_size or drop it",
+                                head.len()
+                            ),
+                        ));
+                    }
+                    Ok((size, head, Body::Reader(Arc::clone(slot))))
+                }
+                None => {
+                    let mut buf = BytesMut::new();
+                    let result = fill(
+                        &mut reader,
+                        &mut buf,
+                        usize::try_from(cap + 1).unwrap_or(usize::MAX),
+                        read_timeout,
+                    )
+                    .await;
+                    let bytes = buf.freeze();
+                    if let Err(e) = result {
+                        *slot.lock() = ReaderState::Broken;
+                        return Err(self.io_error(&e));
+                    }
+                    if bytes.len() as u64 > cap {
+                        *slot.lock() = ReaderState::Peeked {
+                            head: bytes,
+                            rest: reader,
+                        };
+                        return Err(self.error(
+                            AttachmentErrorKind::TooLarge,
+                            format!(
+                                "the reader holds more than the {} limit: send a smaller file",
+                                describe(cap)
+                            ),
+                        ));
+                    }
+                    *slot.lock() = ReaderState::Buffered(bytes.clone());
+                    let size = bytes.len() as u64;
+                    let head = bytes.slice(..bytes.len().min(sniff::SNIFF_LEN));
+                    Ok((size, head, Body::Bytes(bytes)))
+                }
+            },
+        }
     }
-}
-
-/// Sizes as every message shows them: `25 MiB (26,214,400 bytes)`.
-pub(crate) fn human_size(bytes: u64) -> String {
-    flowflex_core::size::describe(bytes)
-}
-
-/// `path` as the process would open it: joined to the working directory
-/// when relative (without resolving links), so that a message names the
-/// file it tried.
-fn absolute(path: &std::path::Path) -> std::path::PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
