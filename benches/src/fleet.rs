@@ -272,6 +272,13 @@ impl Visit for Fields {
 // ------------------------------------------------------------------ runs
 
 /// Runs every fleet measurement into `r`.
+/// The parts of the workload `FLOWFLEX_BENCH_FLEET` names (a comma-separated
+/// list of `latency`, `enqueue`, `fleet`, `work`), or all of them.
+fn part(name: &str) -> bool {
+    std::env::var("FLOWFLEX_BENCH_FLEET")
+        .map_or(true, |parts| parts.split(',').any(|p| p.trim() == name))
+}
+
 pub(crate) fn run(runtime: &Runtime, plan: &Plan, r: &mut Results) {
     let probe = Probe::get();
     let pg = runtime.block_on(crate::outbox::PgServer::connect());
@@ -280,24 +287,31 @@ pub(crate) fn run(runtime: &Runtime, plan: &Plan, r: &mut Results) {
         r.fleet_pg_unavailable = Some(why.clone());
     }
 
-    eprintln!(
-        "7. fleet: enqueue to POST, {LATENCY_EVENTS} events {} ms apart: PostgreSQL (relay in another process), SQLite (relay in this one)",
-        LATENCY_SPACING.as_millis()
-    );
-    if let Ok(pg) = &pg {
-        r.fleet_latency_pg = Outcome::of(runtime.block_on(latency_pg(plan, pg, &probe)));
-    }
-    r.fleet_latency_sqlite = Outcome::of(runtime.block_on(latency_sqlite(plan, &probe)));
-
-    eprintln!("7. fleet: enqueues/s from {ENQUEUE_TASKS} tasks, SQLite and PostgreSQL, alternated");
-    let (sqlite, postgres) = crate::workloads::split(runtime.block_on(enqueue_rates(plan, &pg)));
-    (r.fleet_enqueue_sqlite, r.fleet_enqueue_pg) = (sqlite, postgres);
-    if let Ok(pg) = &pg {
-        eprintln!("7. fleet: enqueues/s through enqueue_many of {BATCH} (PostgreSQL)");
-        r.fleet_enqueue_many = Outcome::of(runtime.block_on(enqueue_many_rate(plan, pg)));
+    if part("latency") {
+        eprintln!(
+            "7. fleet: enqueue to POST, {LATENCY_EVENTS} events {} ms apart: PostgreSQL (relay in another process), SQLite (relay in this one)",
+            LATENCY_SPACING.as_millis()
+        );
+        if let Ok(pg) = &pg {
+            r.fleet_latency_pg = Outcome::of(runtime.block_on(latency_pg(plan, pg, &probe)));
+        }
+        r.fleet_latency_sqlite = Outcome::of(runtime.block_on(latency_sqlite(plan, &probe)));
     }
 
-    if let Ok(pg) = &pg {
+    if part("enqueue") {
+        eprintln!(
+            "7. fleet: enqueues/s from {ENQUEUE_TASKS} tasks, SQLite and PostgreSQL, alternated"
+        );
+        let (sqlite, postgres) =
+            crate::workloads::split(runtime.block_on(enqueue_rates(plan, &pg)));
+        (r.fleet_enqueue_sqlite, r.fleet_enqueue_pg) = (sqlite, postgres);
+        if let Ok(pg) = &pg {
+            eprintln!("7. fleet: enqueues/s through enqueue_many of {BATCH} (PostgreSQL)");
+            r.fleet_enqueue_many = Outcome::of(runtime.block_on(enqueue_many_rate(plan, pg)));
+        }
+    }
+
+    if let (Ok(pg), true) = (&pg, part("fleet")) {
         let n = if plan.quick { 2_000 } else { 100_000 };
         eprintln!(
             "7. fleet: {FLEET} relays (a pool each) draining {n} events from one PostgreSQL outbox"
@@ -306,6 +320,12 @@ pub(crate) fn run(runtime: &Runtime, plan: &Plan, r: &mut Results) {
             eprintln!("  failed: {e}");
             e.to_string()
         }));
+    }
+    if !part("work") {
+        if let Ok(pg) = pg {
+            runtime.block_on(pg.close());
+        }
+        return;
     }
     eprintln!("7. fleet: database work per delivered event, without and with a file");
     for (files, sqlite, postgres) in [
