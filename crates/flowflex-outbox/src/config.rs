@@ -256,10 +256,18 @@ impl OutboxBuilder {
         // writer batch and every claim a round trip. A connection that died
         // fails its statement instead; the writer tries a batch once more on
         // a fresh one, and a relay's turn is retried.
+        // Generic plans: the outbox runs a handful of statements over and
+        // over, whose plans do not depend on their parameters; planning
+        // each execution again (PostgreSQL's custom plans) cost a batch of
+        // enqueues as much as running it.
+        let options: sqlx::postgres::PgConnectOptions = url
+            .parse()
+            .map_err(Error::db("reading the PostgreSQL URL"))?;
+        let options = options.options([("plan_cache_mode", "force_generic_plan")]);
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(8)
             .test_before_acquire(false)
-            .connect(url)
+            .connect_with(options)
             .await
             .map_err(Error::db("connecting to PostgreSQL"))?;
         let store = crate::store::pg::open(pool, config.schema.as_deref(), config.create).await?;

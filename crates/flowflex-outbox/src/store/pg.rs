@@ -708,6 +708,8 @@ impl<'a> AttachmentColumns<'a> {
 /// Gathers the enqueues made outside a caller's transaction into one
 /// statement per batch, with up to [`WRITERS`] batches in flight at once
 /// (each on a connection of the pool): while one commits, the next fills.
+/// (More than two gain nothing: every batch notifies, and PostgreSQL
+/// commits notifying transactions one at a time.)
 struct Writer {
     pool: PgPool,
     names: Names,
@@ -722,13 +724,17 @@ struct Writer {
 const COUNT_FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Batches written at once.
-const WRITERS: usize = 4;
+const WRITERS: usize = 2;
 
 impl Writer {
     async fn run(self, mut jobs: mpsc::Receiver<Job>) {
         let writer = std::sync::Arc::new(self);
         let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(WRITERS));
-        while let Some(batch) = super::writer::next_batch(&mut jobs, MAX_BATCH).await {
+        // Lingers only when the last batch had company: a lone enqueue
+        // (the latency case) goes at once.
+        let mut busy = false;
+        while let Some(batch) = super::writer::next_batch(&mut jobs, MAX_BATCH, busy).await {
+            busy = batch.len() > 1;
             let Ok(slot) = std::sync::Arc::clone(&slots).acquire_owned().await else {
                 return;
             };

@@ -542,7 +542,7 @@ impl Writer {
     /// Takes every write waiting, does them in one transaction, answers
     /// each. Ends when the outbox is dropped.
     async fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
-        while let Some(batch) = super::writer::next_batch(&mut jobs, MAX_BATCH).await {
+        while let Some(batch) = super::writer::next_batch(&mut jobs, MAX_BATCH, false).await {
             let outcome = self.write(&batch).await;
             match outcome {
                 Ok(written) => {
