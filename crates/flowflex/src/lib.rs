@@ -40,6 +40,8 @@
 //! | --- | --- | --- |
 //! | `rustls` | yes | TLS through rustls with the *ring* crypto provider (or the process default provider, if the program installed one), and the platform's root certificates |
 //! | `native-tls` | no | TLS through the platform's library (OpenSSL, Secure Transport, SChannel); wins over `rustls` when both are on |
+//! | `blocking` | no | `blocking::Client`: the same API for code that is not async |
+//! | `metrics` | no | counters and histograms of sends, uploads and retries through the [`metrics`](https://docs.rs/metrics) facade; the application installs the exporter |
 //!
 //! Why *ring* rather than rustls' default, aws-lc-rs: ring builds a few C
 //! and assembly files with `cc`, where aws-lc-sys builds the whole AWS-LC
@@ -50,7 +52,6 @@
 //! `rustls::crypto::aws_lc_rs::default_provider().install_default()`.
 //! The SDK never installs a default itself, and never panics when a program
 //! links both providers.
-//! | `blocking` | no | [`blocking::Client`](crate::blocking): the same API for code that is not async |
 //!
 //! # Your own HTTP client
 //!
@@ -209,6 +210,11 @@ pub use send::{Progress, SendEvent, SendEventResult};
 /// assert!(err.to_string().contains("max_file_bytes"));
 /// ```
 pub const MAX_FILE_BYTES: u64 = flowflex_core::MAX_FILE_BYTES;
+
+// The README's examples compile: crates.io shows it.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 #[doc(hidden)]
 pub mod __private {
