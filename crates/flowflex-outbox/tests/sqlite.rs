@@ -873,3 +873,42 @@ async fn opening_without_create_changes_nothing_and_says_what_it_found() {
         .expect("an outbox at this version");
     assert_eq!(outbox.stats().await.unwrap().pending, 0);
 }
+
+/// A relay stays alive in the outbox's eyes for as long as it runs: its
+/// heartbeat moves `last_seen` on, lease after lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_relay_stays_alive_lease_after_lease() {
+    let s = setup(fast()).await;
+    let lease = Duration::from_millis(300);
+    let relay = s
+        .outbox
+        .relay(client(&s.emulator))
+        .lease(lease)
+        .name("beating")
+        .spawn();
+    let outbox = &s.outbox;
+    common::until("the relay to record itself", 30, || async {
+        outbox.relays().await.expect("relays").len() == 1
+    })
+    .await;
+    let first = outbox.relays().await.expect("relays")[0].clone();
+    assert_eq!(first.name, "beating");
+    assert_eq!(first.pid, std::process::id());
+    // Three leases on, it has said so since, and still counts.
+    common::until("three leases of heartbeats", 30, || async {
+        outbox
+            .relays()
+            .await
+            .expect("relays")
+            .first()
+            .is_some_and(|r| r.last_seen >= first.last_seen + 3 * lease)
+    })
+    .await;
+    assert_eq!(outbox.stats().await.expect("stats").relays, 1);
+    assert_eq!(
+        outbox.relays().await.expect("relays")[0].started_at,
+        first.started_at
+    );
+    relay.shutdown().await;
+    assert_eq!(outbox.stats().await.expect("stats").relays, 0);
+}

@@ -706,12 +706,11 @@ impl Store {
         .bind(crate::clock::millis(relay.started_at))
         .bind(lease_ms)
         .bind(relay.listener.and_then(|p| i32::try_from(p).ok()))
+        .bind(crate::clock::wall_ms())
         .execute(pool)
         .await
         .map(drop)
-        .map_err(Error::db("recording a relay's heartbeat")))?;
-        // First seen: note the time on the row (heartbeat.sql keeps it).
-        Ok(())
+        .map_err(Error::db("recording a relay's heartbeat")))
     }
 
     /// A relay that shuts down removes itself, and leaves when it was
