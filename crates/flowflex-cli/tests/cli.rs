@@ -516,9 +516,8 @@ fn the_emulator_subcommand_serves_sends_and_records() {
     assert_eq!(file["mime"], "application/pdf");
     assert_eq!(file["size"], 596);
 
-    let (status, took) = stop(&mut child, "-TERM");
+    let status = stop(&mut child, "-TERM");
     assert!(status.success(), "a clean exit on SIGTERM: {status:?}");
-    assert!(took < Duration::from_millis(500), "SIGTERM took {took:?}");
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
         .expect("read stderr");
@@ -537,17 +536,29 @@ fn the_emulator_subcommand_serves_sends_and_records() {
     );
 }
 
-/// Sends `signal` to `child` with kill(1), and waits for it to exit.
+/// Sends `signal` to `child` with kill(1), and waits for it to exit. A
+/// child still running after 60 s is killed and the test fails: that
+/// deadline catches a hang, not a slow exit (how long an exit takes is
+/// measured by the benchmarks, docs/performance.md).
 #[cfg(unix)]
-fn stop(child: &mut std::process::Child, signal: &str) -> (std::process::ExitStatus, Duration) {
+fn stop(child: &mut std::process::Child, signal: &str) -> std::process::ExitStatus {
     let sent = std::process::Command::new("kill")
         .args([signal, &child.id().to_string()])
         .status()
         .expect("kill runs");
     assert!(sent.success());
-    let start = Instant::now();
-    let status = child.wait().expect("wait");
-    (status, start.elapsed())
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("still running 60 s after {signal}");
+        }
+        // Not a wait for the exit: the pause between two looks at it.
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// `--quiet` silences the activity lines; SIGINT (Ctrl-C) stops it as fast
@@ -576,21 +587,35 @@ fn the_emulator_subcommand_is_quiet_with_q_and_stops_on_ctrl_c() {
         .env("FLOWFLEX_API_SECRET", "emulator-secret")
         .env("FLOWFLEX_INTEGRATION_CODE", "ic_emulator"));
     assert_eq!(r.code, 0, "{r:#?}");
-    // An idle keep-alive connection must not hold the exit up.
-    let _open =
-        std::net::TcpStream::connect(base_url.trim_start_matches("http://")).expect("connect");
-    std::thread::sleep(Duration::from_millis(100));
-    let (status, took) = stop(&mut child, "-INT");
+    // An idle keep-alive connection must not hold the exit up: one that
+    // the emulator has accepted and answered on, and that stays open.
+    let _open = idle_keep_alive(base_url.trim_start_matches("http://"));
+    let status = stop(&mut child, "-INT");
     assert!(status.success(), "a clean exit on SIGINT: {status:?}");
-    assert!(took < Duration::from_millis(500), "SIGINT took {took:?}");
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
         .expect("read stderr");
     assert_eq!(stderr, "", "--quiet prints nothing on stderr");
 }
 
+/// A connection to `addr` on which one request was answered, left open
+/// and idle (HTTP/1.1 keeps it alive): the server has surely accepted it.
+#[cfg(unix)]
+fn idle_keep_alive(addr: &str) -> std::net::TcpStream {
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("read timeout");
+    write!(stream, "GET /v1/health HTTP/1.1\r\nHost: {addr}\r\n\r\n").expect("write");
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut status = String::new();
+    reader.read_line(&mut status).expect("an answer");
+    assert!(status.starts_with("HTTP/1.1 "), "{status:?}");
+    stream
+}
+
 fn wait_for_line(path: &std::path::Path) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(text) = std::fs::read_to_string(path) {
             if let Some(line) = text.lines().next() {
@@ -598,6 +623,7 @@ fn wait_for_line(path: &std::path::Path) -> String {
             }
         }
         assert!(Instant::now() < deadline, "nothing recorded in {path:?}");
+        // Not a wait for the line: the pause between two looks at the file.
         std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -378,12 +378,11 @@ async fn shutdown_ends_a_hanging_request() {
         async move { request.send().await }
     });
     eventually("the request to arrive", || !emu.requests().is_empty()).await;
-    let started = Instant::now();
-    emu.shutdown().await;
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "not stuck on the hang"
-    );
+    // A generous deadline: it catches a shutdown stuck on the hang, not a
+    // slow machine.
+    tokio::time::timeout(Duration::from_secs(60), emu.shutdown())
+        .await
+        .expect("shutdown is not stuck on the hang");
     let result = pending.await.expect("task");
     assert!(result.is_err(), "the hung request gets no answer");
 }

@@ -135,15 +135,18 @@ pub async fn assert_error(response: Response, status: u16, code: &str) -> Value 
     body
 }
 
-/// Waits (up to 5 s) until `condition` holds.
+/// Waits until `condition` holds; panics naming `what` after 60 s, a
+/// deadline that catches a hang, not a slow machine.
 pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
-    for _ in 0..500 {
-        if condition() {
-            return;
-        }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        // Not a wait for the condition: the pause between two looks at it.
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("timed out waiting for {what}");
 }
 
 /// In `cargo test --workspace`, `flowflex` turns on reqwest's rustls without
