@@ -57,7 +57,7 @@ async fn crash_child_relay() {
         .poll_interval(Duration::from_millis(20))
         .lease(Duration::from_millis(1500))
         .spawn();
-    // Until SIGKILL.
+    // Until SIGKILL: not a wait, the child's way of doing nothing else.
     loop {
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
@@ -162,6 +162,7 @@ async fn wait_drained(outbox: &Outbox, secs: u64) {
             std::time::Instant::now() < deadline,
             "not drained: {stats:?}"
         );
+        // Not a wait for the drain: the pause between two looks at it.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -199,6 +200,7 @@ async fn sqlite_relay_killed_at_ten_random_moments_delivers_each_event_once() {
     let mut rng = fastrand::Rng::with_seed(11);
     for _ in 0..10 {
         let mut child = spawn_child(&store, &emulator);
+        // Not a wait: a random moment to kill it at, wherever it then is.
         tokio::time::sleep(Duration::from_millis(rng.u64(200..1200))).await;
         child.kill().await.expect("SIGKILL");
     }
@@ -225,6 +227,7 @@ async fn postgres_four_relays_killed_and_restarted_deliver_each_event_once() {
     let mut children: Vec<Child> = (0..4).map(|_| spawn_child(&store, &emulator)).collect();
     let mut rng = fastrand::Rng::with_seed(12);
     for _ in 0..10 {
+        // Not a wait: a random moment to kill one at, wherever it then is.
         tokio::time::sleep(Duration::from_millis(rng.u64(150..700))).await;
         let victim = rng.usize(..children.len());
         children[victim].kill().await.expect("SIGKILL");

@@ -51,7 +51,7 @@ async fn fleet_child_relay() {
         .poll_interval(NEVER)
         .name("child")
         .spawn();
-    // Until killed.
+    // Until killed: not a wait, the child's way of doing nothing else.
     loop {
         tokio::time::sleep(NEVER).await;
     }

@@ -6,7 +6,7 @@ mod common;
 use flowflex_outbox::sqlx;
 use std::time::Duration;
 
-use common::{client, drain, eventually, pdf, sha256};
+use common::{caught_up, client, drain, eventually, pdf, sha256};
 use flowflex::Attachment;
 use flowflex_emulator::{Emulator, Endpoint, Fault};
 use flowflex_outbox::{Error, ManualClock, Outbox, OutboxBuilder};
@@ -227,11 +227,13 @@ async fn an_outage_of_minutes_loses_nothing_and_the_backlog_drains() {
             .await
             .expect("enqueued during the outage");
     }
-    // Ten minutes of the emulator's (and the outbox's) clock, refusing.
+    // Ten minutes of the emulator's (and the outbox's) clock, refusing;
+    // each minute, every event then due is tried before the next.
+    caught_up(&s.outbox, &clock).await;
     for _ in 0..10 {
         clock.advance(Duration::from_secs(60));
         s.emulator.advance_clock(Duration::from_secs(60));
-        tokio::time::sleep(Duration::from_millis(30)).await;
+        caught_up(&s.outbox, &clock).await;
     }
     let refused = s
         .emulator
@@ -250,18 +252,13 @@ async fn an_outage_of_minutes_loses_nothing_and_the_backlog_drains() {
     assert!(s.emulator.events().is_empty());
 
     s.emulator.clear_faults();
-    // The service is back. An attempt that was in flight when it came back
-    // may still have failed and been put off by up to max_backoff on the
-    // outbox's clock, so that clock moves on as time would, an hour a step.
-    let mut drained = Err(flowflex_outbox::Error::Config("not flushed yet".into()));
-    for _ in 0..5 {
-        clock.advance(Duration::from_secs(3600)); // past any backoff
-        drained = relay.flush(Duration::from_secs(5)).await;
-        if drained.is_ok() {
-            break;
-        }
-    }
-    drained.expect("the backlog drains");
+    // The service is back, and no attempt is in flight (caught up above):
+    // an hour on, past any backoff (max_backoff is an hour), all are due.
+    clock.advance(Duration::from_secs(3600));
+    relay
+        .flush(Duration::from_secs(60))
+        .await
+        .expect("the backlog drains");
     relay.shutdown().await;
     let mut keys: Vec<_> = s
         .emulator
@@ -453,11 +450,14 @@ async fn retries_stop_at_the_maximum_age() {
         .relay(client(&s.emulator))
         .poll_interval(Duration::from_millis(10))
         .spawn();
+    // Two hours in steps of 15 minutes, each step's due attempt made
+    // before the next; the one past max_age (an hour) buries it.
+    caught_up(&s.outbox, &clock).await;
     for _ in 0..8 {
         clock.advance(Duration::from_secs(900));
-        tokio::time::sleep(Duration::from_millis(40)).await;
+        caught_up(&s.outbox, &clock).await;
     }
-    relay.flush(Duration::from_secs(10)).await.unwrap();
+    relay.flush(Duration::from_secs(60)).await.unwrap();
     relay.shutdown().await;
     let dead = s.outbox.dead_letters().await.unwrap();
     assert_eq!(dead.len(), 1);
@@ -496,25 +496,32 @@ async fn retry_after_is_honoured() {
         .poll_interval(Duration::from_millis(10))
         .spawn();
     let e = s.emulator.clone();
-    eventually("three refusals", 10, || e.requests().len() >= 3).await;
+    eventually("three refusals", 60, || e.requests().len() >= 3).await;
+    // The refused attempt is recorded, its next one put off.
+    caught_up(&s.outbox, &clock).await;
     clock.advance(Duration::from_secs(300));
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(s.emulator.events().is_empty(), "not before Retry-After");
-    assert_eq!(s.emulator.requests().len(), 3);
-    // Past the wait. (The third refusal may have been recorded after the
-    // first step above, its wait counted from there: step again if so.)
-    let mut drained = Err(flowflex_outbox::Error::Config("not flushed yet".into()));
-    for _ in 0..3 {
-        clock.advance(Duration::from_secs(301));
-        drained = relay.flush(Duration::from_secs(3)).await;
-        if drained.is_ok() {
-            break;
-        }
-    }
-    drained.unwrap();
+    // Halfway through the wait the relay is at work: an event enqueued now
+    // is delivered, and every event due by then has been tried. Only then
+    // does "nothing sent" say something.
+    s.outbox
+        .enqueue("probe", flowflex::json!({"b": 2}))
+        .idempotency_key("probe")
+        .await
+        .unwrap();
+    eventually("the probe's delivery", 60, || e.events().len() == 1).await;
+    caught_up(&s.outbox, &clock).await;
+    assert_eq!(
+        e.events()[0].idempotency_key.as_deref(),
+        Some("probe"),
+        "not before Retry-After"
+    );
+    assert_eq!(s.emulator.requests().len(), 4, "3 refusals and the probe");
+    // Past the wait.
+    clock.advance(Duration::from_secs(301));
+    relay.flush(Duration::from_secs(60)).await.unwrap();
     relay.shutdown().await;
-    assert_eq!(s.emulator.events().len(), 1);
-    assert_eq!(s.emulator.requests().len(), 4, "one attempt after the wait");
+    assert_eq!(s.emulator.events().len(), 2);
+    assert_eq!(s.emulator.requests().len(), 5, "one attempt after the wait");
 }
 
 /// `err` is `Error::Full` with these pending events and event cap.

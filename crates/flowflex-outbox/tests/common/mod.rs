@@ -76,6 +76,41 @@ pub async fn eventually(what: &str, secs: u64, mut condition: impl FnMut() -> bo
             std::time::Instant::now() < deadline,
             "timed out waiting for {what}"
         );
+        // Not a wait for the condition: the pause between two looks at it.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits (up to 60 s, which only a hang exceeds) until the relays of a
+/// SQLite outbox have caught up with `clock`: no pending event is due at
+/// its time, so every event that was due has been attempted and the
+/// outcome recorded (a claimed event stays due until its outcome is).
+pub async fn caught_up(outbox: &flowflex_outbox::Outbox, clock: &flowflex_outbox::ManualClock) {
+    use flowflex_outbox::Clock as _;
+    let pool = outbox.sqlite_pool().expect("a SQLite outbox").clone();
+    let now = clock
+        .now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970");
+    let now = i64::try_from(now.as_millis()).expect("milliseconds");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (due,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM flowflex_outbox_events \
+             WHERE status = 'pending' AND next_attempt_at <= ?",
+        )
+        .bind(now)
+        .fetch_one(&pool)
+        .await
+        .expect("count due events");
+        if due == 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{due} event(s) still due at the outbox's time after 60 s"
+        );
+        // Not a wait for the relays: the pause between two looks at the table.
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -316,6 +351,7 @@ pub async fn delivered_events_are_deleted_after_keep_delivered(
             std::time::Instant::now() < deadline,
             "the relay did not delete the old delivered event"
         );
+        // Not a wait for the deletion: the pause between two looks at it.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     relay.shutdown().await;
@@ -563,6 +599,7 @@ where
             std::time::Instant::now() < deadline,
             "timed out waiting for {what}"
         );
+        // Not a wait for the condition: the pause between two looks at it.
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
