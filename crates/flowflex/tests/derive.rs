@@ -700,10 +700,26 @@ async fn field_limits_name_the_offending_path() {
     );
 }
 
+/// Nothing is refused locally: the send gets as far as asking for its first
+/// upload URL, which fails only because nothing listens there.
 #[tokio::test]
-async fn within_limits_the_send_reaches_the_network() {
+async fn within_limits_the_send_fails_only_at_its_first_request() {
     let err = limits().send(&offline_client()).await.unwrap_err();
     assert!(err.attachment_kind().is_none(), "{err}");
+    let failed = match &err {
+        Error::Upload { source, .. } => &**source,
+        other => other,
+    };
+    assert!(
+        matches!(
+            failed,
+            Error::Network {
+                endpoint: flowflex::Endpoint::UploadUrl,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
