@@ -66,4 +66,14 @@ mod tests {
         );
         assert_eq!(nearest("colour", 3, ["mime", "max_size"]), None);
     }
+
+    /// One edit per `per` characters: six characters allow two at `per` 3,
+    /// one at `per` 4 or more.
+    #[test]
+    fn longer_inputs_allow_more_edits() {
+        assert_eq!(distance("mxsize", "max_size"), 2);
+        assert_eq!(nearest("mxsize", 3, ["max_size"]), Some("max_size"));
+        assert_eq!(nearest("mxsize", 4, ["max_size"]), None);
+        assert_eq!(nearest("mxsize", 7, ["max_size"]), None);
+    }
 }
