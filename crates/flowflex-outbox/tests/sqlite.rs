@@ -88,6 +88,12 @@ async fn delivers_each_event_once_with_whole_attachments() {
     let stats = s.outbox.stats().await.unwrap();
     assert_eq!((stats.pending, stats.delivered, stats.dead), (0, 1, 0));
     assert_eq!(stats.oldest_pending_age, None);
+    // Delivered, its files are no longer kept.
+    let spool = s._dir.path().join("outbox.db.spool");
+    let left: Vec<_> = std::fs::read_dir(&spool)
+        .map(|dir| dir.map(|e| e.expect("entry").path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "spool files left: {left:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -522,6 +528,127 @@ async fn retry_after_is_honoured() {
     relay.shutdown().await;
     assert_eq!(s.emulator.events().len(), 2);
     assert_eq!(s.emulator.requests().len(), 5, "one attempt after the wait");
+}
+
+/// The waits each pending event of a SQLite outbox has before its next
+/// attempt, by the outbox's clock.
+async fn stored_waits(outbox: &Outbox, clock: &ManualClock) -> Vec<Duration> {
+    use flowflex_outbox::Clock as _;
+    let now = clock
+        .now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let pool = outbox.sqlite_pool().expect("sqlite");
+    let next: Vec<(i64,)> = sqlx::query_as(
+        "SELECT next_attempt_at FROM flowflex_outbox_events WHERE status = 'pending'",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    next.into_iter()
+        .map(|(at,)| {
+            let at = u128::try_from(at).unwrap();
+            assert!(at >= now, "an event due at {at} is not waiting at {now}");
+            Duration::from_millis(u64::try_from(at - now).unwrap())
+        })
+        .collect()
+}
+
+/// The outbox's own backoff: from `initial_backoff`, doubling up to
+/// `max_backoff`, each wait drawn from the upper half of its base ("equal
+/// jitter"), as the next attempt each failure stores says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_waits_double_up_to_max_backoff_each_in_the_upper_half_of_its_base() {
+    let clock = ManualClock::new();
+    let s = setup(
+        Outbox::builder()
+            .clock(clock.clone())
+            .initial_backoff(Duration::from_secs(8))
+            .max_backoff(Duration::from_secs(32))
+            .jitter_seed(5),
+    )
+    .await;
+    s.emulator
+        .inject(Fault::on(Endpoint::Events).status(503).every(1));
+    for i in 0..8 {
+        s.outbox
+            .enqueue("w", flowflex::json!({"i": i}))
+            .idempotency_key(format!("wait-{i}"))
+            .await
+            .unwrap();
+    }
+    let relay = s
+        .outbox
+        .relay(client(&s.emulator))
+        .poll_interval(Duration::from_millis(10))
+        .spawn();
+    let mut all = Vec::new();
+    for base in [8, 16, 32, 32].map(Duration::from_secs) {
+        // Every event has failed once more and stored its next attempt.
+        caught_up(&s.outbox, &clock).await;
+        let waits = stored_waits(&s.outbox, &clock).await;
+        assert_eq!(waits.len(), 8);
+        for wait in &waits {
+            assert!(
+                *wait >= base / 2 && *wait <= base,
+                "{wait:?} is outside the upper half of {base:?}"
+            );
+        }
+        all.extend(waits);
+        clock.advance(base); // past every wait of this round
+    }
+    relay.shutdown().await;
+    let distinct: std::collections::BTreeSet<_> = all.iter().collect();
+    assert!(distinct.len() > 16, "jittered: {all:?}");
+    assert!(s.emulator.events().is_empty());
+}
+
+/// A stored row that cannot be read back (edited by hand here) is a dead
+/// letter at its first attempt, saying so; the other events go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_that_cannot_be_read_back_is_a_dead_letter_at_once() {
+    let s = setup(fast()).await;
+    let bad = s
+        .outbox
+        .enqueue(
+            "e",
+            flowflex::json!({"doc": Attachment::from_bytes(pdf(2, 10), "d.pdf")}),
+        )
+        .idempotency_key("corrupt-1")
+        .await
+        .unwrap();
+    s.outbox
+        .enqueue("e", flowflex::json!({"n": 2}))
+        .idempotency_key("fine-2")
+        .await
+        .unwrap();
+    let pool = s.outbox.sqlite_pool().expect("sqlite");
+    sqlx::query(
+        "UPDATE flowflex_outbox_events SET slots = 'not json' WHERE idempotency_key = 'corrupt-1'",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    let relay = s
+        .outbox
+        .relay(client(&s.emulator))
+        .poll_interval(Duration::from_millis(10))
+        .spawn();
+    relay.flush(Duration::from_secs(60)).await.unwrap();
+    relay.shutdown().await;
+    let dead = s.outbox.dead_letters().await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].id, bad);
+    assert_eq!(dead[0].attempts, 1, "dead at once, not retried");
+    assert!(
+        dead[0].error.contains("cannot be read back"),
+        "{}",
+        dead[0].error
+    );
+    let events = s.emulator.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].idempotency_key.as_deref(), Some("fine-2"));
 }
 
 /// `err` is `Error::Full` with these pending events and event cap.
