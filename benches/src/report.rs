@@ -237,6 +237,23 @@ impl Report {
         let mut rows = rows;
         rows.extend(outbox_rows(plan, r));
         rows.extend(fleet_rows(r));
+        let stop = ms(&r.stop);
+        rows.push(Row {
+            key: "emulator_stop",
+            of: Workload::Stop,
+            workload: "8. Emulator stop, idle connection and held request".to_owned(),
+            unit: "ms",
+            decimals: 1,
+            better: Better::Lower,
+            rust: stop,
+            python: None,
+            curl: None,
+            target: Some(Target {
+                text: "< 500 ms",
+                measured: stop.map(|m| (format!("{m:.1} ms"), m < 500.0)),
+            }),
+            note: None,
+        });
         let rows = rows.into_iter().filter(|row| plan.runs(row.of)).collect();
         Report {
             rows,
@@ -284,8 +301,8 @@ impl Report {
                 row.workload.trim(),
                 row.unit,
                 cell(row.rust),
-                // The Python SDK has no outbox to compare with.
-                if matches!(row.of, Workload::Outbox | Workload::Fleet) {
+                // The Python SDK has no outbox and no emulator to compare with.
+                if matches!(row.of, Workload::Outbox | Workload::Fleet | Workload::Stop) {
                     "—".to_owned()
                 } else {
                     cell(row.python)
@@ -401,6 +418,7 @@ impl Report {
                         }),
                     },
                 },
+                "emulator_stop_seconds": outcome(&r.stop),
                 "encode_ns": {
                     "rust_runtime": outcome(&r.encode_runtime),
                     "rust_to_vec": outcome(&r.encode_plain),

@@ -119,6 +119,9 @@ pub(crate) struct Results {
     pub(crate) fleet_pg_unavailable: Option<String>,
     /// 32 relays draining one PostgreSQL outbox.
     pub(crate) fleet_32: Option<Result<crate::fleet::Fleet, String>>,
+    /// Seconds for the emulator to stop with an idle keep-alive connection
+    /// and a request held open by a `hang` fault.
+    pub(crate) stop: Outcome,
 }
 
 impl Results {
@@ -157,6 +160,7 @@ impl Results {
             ("fleet enqueue, SQLite", &self.fleet_enqueue_sqlite),
             ("fleet enqueue, PostgreSQL", &self.fleet_enqueue_pg),
             ("fleet enqueue_many", &self.fleet_enqueue_many),
+            ("emulator stop", &self.stop),
         ];
         let work = [
             ("fleet work, SQLite", &self.fleet_work_sqlite),
@@ -221,7 +225,58 @@ pub(crate) fn all(
     if plan.runs(Workload::Fleet) {
         crate::fleet::run(runtime, plan, &mut r);
     }
+    if plan.runs(Workload::Stop) {
+        eprintln!("8. emulator stop, with an idle connection and a held request");
+        r.stop = Outcome::of(runtime.block_on(async {
+            let mut samples = Vec::with_capacity(plan.runs);
+            for _ in 0..plan.runs {
+                samples.push(stop_once().await?);
+            }
+            Ok(samples)
+        }));
+    }
     r
+}
+
+/// Seconds `Emulator::shutdown` takes with an idle keep-alive connection
+/// (one answered request, left open) and a request a `hang` fault holds:
+/// how promptly `flowflex emulator` stops on SIGTERM or Ctrl-C, which the
+/// tests leave to a deadline that only catches a hang.
+async fn stop_once() -> Result<f64, BoxError> {
+    use flowflex_emulator::{Emulator, Endpoint, Fault};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let emulator = Emulator::start().await?;
+    let mut idle = tokio::net::TcpStream::connect(emulator.addr()).await?;
+    idle.write_all(b"GET /v1/health HTTP/1.1\r\nHost: bench\r\n\r\n")
+        .await?;
+    let mut answer = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(60), idle.read(&mut answer)).await??;
+    if !answer[..n].starts_with(b"HTTP/1.1 ") {
+        return Err("the idle connection got no HTTP answer".into());
+    }
+    emulator.inject(Fault::on(Endpoint::Events).hang());
+    let client = Client::builder()
+        .api_key(emulator.api_key())
+        .api_secret(emulator.api_secret())
+        .integration_code(emulator.integration_code())
+        .base_url(emulator.base_url())
+        .max_retries(0)
+        .build()?;
+    let held = tokio::spawn(async move { client.send_event("e", flowflex::json!({})).await });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while emulator.in_flight(Endpoint::Events) == 0 {
+        if Instant::now() > deadline {
+            return Err("the held request never arrived".into());
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let started = Instant::now();
+    emulator.shutdown().await;
+    let took = started.elapsed().as_secs_f64();
+    held.abort();
+    drop(idle);
+    Ok(took)
 }
 
 fn py(python: Option<&Python>, f: impl FnOnce(&Python) -> Result<Vec<f64>, BoxError>) -> Outcome {
