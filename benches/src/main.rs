@@ -122,8 +122,9 @@ pub(crate) enum Workload {
     /// Workload 7, the outbox for fleets: enqueue-to-POST latency, enqueue
     /// rates, database work per delivered event.
     Fleet,
-    /// 8. How long the emulator takes to stop with an idle connection and a
-    /// held request (what `flowflex emulator` does on SIGTERM or Ctrl-C).
+    /// Workload 8, how long the emulator takes to stop with an idle
+    /// connection and a held request (what `flowflex emulator` does on
+    /// SIGTERM or Ctrl-C).
     Stop,
 }
 

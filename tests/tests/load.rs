@@ -96,6 +96,7 @@ async fn drive(client: Client, files: &[PathBuf], events: usize, in_flight: usiz
                     let rss = tests::rss_kib().unwrap_or(0) / 1024;
                     rss_at_quarter.store(rss, Ordering::Relaxed);
                 }
+                // Not a wait for anything: the interval between two samples.
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         }

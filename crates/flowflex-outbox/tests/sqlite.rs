@@ -537,7 +537,7 @@ async fn stored_waits(outbox: &Outbox, clock: &ManualClock) -> Vec<Duration> {
     let now = clock
         .now()
         .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
+        .expect("after 1970")
         .as_millis();
     let pool = outbox.sqlite_pool().expect("sqlite");
     let next: Vec<(i64,)> = sqlx::query_as(
@@ -545,12 +545,12 @@ async fn stored_waits(outbox: &Outbox, clock: &ManualClock) -> Vec<Duration> {
     )
     .fetch_all(pool)
     .await
-    .unwrap();
+    .expect("read the next attempts");
     next.into_iter()
         .map(|(at,)| {
-            let at = u128::try_from(at).unwrap();
+            let at = u128::try_from(at).expect("after 1970");
             assert!(at >= now, "an event due at {at} is not waiting at {now}");
-            Duration::from_millis(u64::try_from(at - now).unwrap())
+            Duration::from_millis(u64::try_from(at - now).expect("a wait in range"))
         })
         .collect()
 }
