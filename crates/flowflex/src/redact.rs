@@ -168,6 +168,10 @@ mod tests {
         let s = Secret::new("hunter2");
         assert_eq!(format!("{s:?}"), "<redacted>");
         assert_eq!(s.expose(), "hunter2");
+        assert!(!s.is_empty());
+        let unset = Secret::default();
+        assert!(unset.is_empty());
+        assert_eq!(format!("{unset:?}"), "<unset>");
     }
 
     #[test]
@@ -192,6 +196,13 @@ mod tests {
             ("not a url", "not a url"),
             ("https://h/@x", "https://<redacted>@x"),
             ("@", "<redacted>@"),
+            // Letter-led, but no scheme (a space, an underscore): nothing
+            // before the `@` is shown.
+            ("user name://u:p@h", "<redacted>@h"),
+            ("my_app://u:p@h", "<redacted>@h"),
+            ("1http://u:p@h", "<redacted>@h"),
+            ("svn+ssh://u:p@h", "svn+ssh://<redacted>@h"),
+            ("x-y.z://u:p@h", "x-y.z://<redacted>@h"),
         ] {
             assert_eq!(without_userinfo(raw), shown, "{raw}");
         }
@@ -219,6 +230,16 @@ mod tests {
         let mut v = serde_json::json!({"s3cret-value": {"k s3cret-value": 1}});
         s.scrub_json(&mut v);
         assert_eq!(v, serde_json::json!({"<redacted>": {"k <redacted>": 1}}));
+    }
+
+    #[test]
+    fn secrets_added_later_are_scrubbed_and_short_ones_ignored() {
+        let mut s = Scrubber::new(Vec::<String>::new());
+        s.add("tok_1234");
+        s.add("abc");
+        assert_eq!(s.scrub("abc tok_1234 abc"), "abc <redacted> abc");
+        assert_eq!(format!("{s:?}"), "Scrubber(1 secrets)");
+        assert!(!format!("{s:?}").contains("tok_1234"));
     }
 
     #[test]

@@ -315,6 +315,66 @@ mod tests {
         assert_eq!(waits, replay, "a seed makes jitter reproducible");
     }
 
+    /// Jitter is applied: a seeded run of constant 1 s bases draws waits
+    /// spread over the upper half, not the base every time.
+    #[test]
+    fn jitter_spreads_waits_over_the_upper_half_of_the_base() {
+        let second = Duration::from_secs(1);
+        let config = RetryConfig::default()
+            .initial_backoff(second)
+            .max_backoff(second)
+            .multiplier(1.0)
+            .jitter_seed(7);
+        let mut b = Backoff::new(&config);
+        let waits: Vec<_> = (0..32).map(|_| b.next(None)).collect();
+        for w in &waits {
+            assert!((second / 2..=second).contains(w), "{w:?}");
+        }
+        let shortest = waits.iter().min().copied().unwrap_or_default();
+        let longest = waits.iter().max().copied().unwrap_or_default();
+        assert!(shortest < Duration::from_millis(600), "{waits:?}");
+        assert!(longest > Duration::from_millis(900), "{waits:?}");
+        let other: Vec<_> = {
+            let mut b = Backoff::new(&config.clone().jitter_seed(8));
+            (0..32).map(|_| b.next(None)).collect()
+        };
+        assert_ne!(waits, other, "another seed, other waits");
+    }
+
+    #[test]
+    fn each_setter_sets_and_disabled_means_no_retries() {
+        assert_eq!(RetryConfig::default().get_max_retries(), 3);
+        assert_eq!(RetryConfig::default().max_retries(5).get_max_retries(), 5);
+        assert_eq!(RetryConfig::disabled().get_max_retries(), 0);
+        assert_eq!(
+            RetryConfig::disabled(),
+            RetryConfig::default().max_retries(0)
+        );
+        // Below 1 is raised to 1 (a constant wait).
+        assert_eq!(
+            RetryConfig::default().multiplier(0.5),
+            RetryConfig::default().multiplier(1.0)
+        );
+        assert_ne!(
+            RetryConfig::default().multiplier(0.5),
+            RetryConfig::default()
+        );
+    }
+
+    /// `scale` is zero for a factor that is no positive number, and
+    /// saturates instead of panicking.
+    #[test]
+    fn scale_is_zero_for_no_positive_factor_and_saturates() {
+        let second = Duration::from_secs(1);
+        for factor in [f64::NAN, -1.0, 0.0, -0.0, f64::NEG_INFINITY] {
+            assert_eq!(scale(second, factor), Duration::ZERO, "{factor}");
+        }
+        assert_eq!(scale(Duration::ZERO, f64::INFINITY), Duration::ZERO);
+        assert_eq!(scale(second, 2.5), Duration::from_millis(2500));
+        assert_eq!(scale(second, f64::INFINITY), Duration::MAX);
+        assert_eq!(scale(Duration::MAX, 2.0), Duration::MAX);
+    }
+
     /// Waits, without jitter, for extreme settings: they saturate at
     /// `max_backoff` (or `Duration::MAX`) instead of panicking.
     #[test]
