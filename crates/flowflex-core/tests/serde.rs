@@ -1,5 +1,6 @@
 //! `Mime` as JSON (with the `serde` feature, which `flowflex` turns on):
-//! its essence, both ways.
+//! its essence, both ways. The crate dev-depends on itself with `serde`, so
+//! this runs in every test run of it, `cargo test -p flowflex-core` too.
 #![cfg(feature = "serde")]
 
 use flowflex_core::Mime;
