@@ -545,6 +545,58 @@ async fn stale_asset_ids_are_asset_file_missing() {
     assert!(err.to_string().contains("48 h"), "{err}");
 }
 
+/// A network failure keeps its cause as the error's `source()`: reqwest's
+/// own text, the request's URL in it (here without a token to hide).
+#[tokio::test]
+async fn a_network_failure_keeps_its_cause_as_the_source() {
+    let h = Harness::start().await;
+    let client = tests::builder_for(&h.emulator)
+        .base_url(tests::closed_port_url())
+        .retry(RetryConfig::disabled())
+        .build()
+        .unwrap();
+    let err = client
+        .send_event("e", flowflex::json!({}))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Network { .. }), "{err:?}");
+    let source = std::error::Error::source(&err).expect("a source");
+    let text = source.to_string();
+    assert!(text.contains("error sending request"), "{text:?}");
+    assert!(text.contains("127.0.0.1"), "{text:?}");
+}
+
+/// An error body is read up to 64 KiB: one of exactly that size is read
+/// whole (its JSON gives the code), one byte more is cut (no JSON to read).
+#[tokio::test]
+async fn an_error_body_of_exactly_the_read_limit_is_read_whole() {
+    const LIMIT: usize = 64 * 1024;
+    let h = Harness::start().await;
+    for (size, code) in [(LIMIT, Some("LIMIT_EXACT")), (LIMIT + 1, None)] {
+        let head = r#"{"error":"refused at the limit","code":"LIMIT_EXACT","pad":""#;
+        let tail = r#""}"#;
+        let body = format!("{head}{}{tail}", "x".repeat(size - head.len() - tail.len()));
+        assert_eq!(body.len(), size);
+        h.emulator.inject(
+            Fault::on(Endpoint::Events)
+                .status(400)
+                .body(body)
+                .content_type("application/json"),
+        );
+        let err = h
+            .client
+            .send_event("e", flowflex::json!({}))
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(400), "{size}: {err}");
+        assert_eq!(err.code(), code, "{size}: {err}");
+        assert!(
+            err.to_string().contains("refused at the limit"),
+            "{size}: {err}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn non_json_and_huge_error_bodies_are_reported_briefly() {
     let h = Harness::start().await;

@@ -1,7 +1,7 @@
 //! Tracing output at every level, ours and our dependencies', holds no
-//! secret and no presigned URL. (Alone in its test binary: tracing caches
-//! per-callsite interest globally, so a concurrent test without a
-//! subscriber could hide spans.)
+//! secret and no presigned URL; what is logged when a request fails. (In a
+//! test binary of their own: tracing caches per-callsite interest
+//! globally, so a concurrent test without a subscriber could hide spans.)
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -90,4 +90,65 @@ async fn trace_logs_of_a_send_with_retries_hold_no_secret_and_no_presigned_url()
         .map(|r| r.path.clone())
         .collect();
     assert!(!upload_tokens.is_empty());
+}
+
+/// A failed request is logged at debug once it is the request's last word:
+/// a refusal that is not retried at once, every attempt after the first,
+/// never a first attempt that will be retried (that one is a "retrying"
+/// warning).
+#[tokio::test(flavor = "current_thread")]
+async fn a_failed_request_is_logged_at_debug_unless_it_is_a_first_attempt_to_be_retried() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let emulator = Emulator::start().await.unwrap();
+    let client = builder_for(&emulator)
+        .retry(
+            flowflex::RetryConfig::default()
+                .max_retries(2)
+                .initial_backoff(std::time::Duration::from_millis(1))
+                .jitter_seed(1),
+        )
+        .build()
+        .unwrap();
+    let failed_lines = || {
+        let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        logs.lines()
+            .filter(|l| l.contains("request failed"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+
+    // Retried once, then accepted: no "request failed".
+    emulator.inject(Fault::on(Endpoint::Events).status(503));
+    client.send_event("e", flowflex::json!({})).await.unwrap();
+    assert_eq!(failed_lines(), Vec::<String>::new());
+
+    // Refused for good at the first attempt: one line.
+    emulator.inject(Fault::on(Endpoint::Events).status(400));
+    client
+        .send_event("e", flowflex::json!({}))
+        .await
+        .unwrap_err();
+    let lines = failed_lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("status=400"), "{lines:?}");
+
+    // 503 on all three attempts: the second and the third are logged.
+    emulator.inject(Fault::on(Endpoint::Events).status(503).times(3));
+    client
+        .send_event("e", flowflex::json!({}))
+        .await
+        .unwrap_err();
+    let lines = failed_lines();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(
+        lines[1..].iter().all(|l| l.contains("status=503")),
+        "{lines:?}"
+    );
 }
