@@ -27,6 +27,35 @@ const NEVER: Duration = Duration::from_secs(3600);
 /// One test of this file at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// What every test of this file starts from: its turn (one at a time), a
+/// schema of its own and its URL, an emulator. `None` in the child
+/// process, and where no PostgreSQL server answers and none is required
+/// (after `PgSchema`'s one skip line).
+struct Fleet {
+    _turn: tokio::sync::MutexGuard<'static, ()>,
+    schema: PgSchema,
+    emulator: Emulator,
+    url: String,
+}
+
+impl Fleet {
+    async fn start() -> Option<Fleet> {
+        if std::env::var_os(CHILD).is_some() {
+            return None;
+        }
+        let turn = SERIAL.lock().await;
+        let schema = PgSchema::create().await?;
+        let emulator = Emulator::start().await.expect("emulator");
+        let url = schema.schema_url();
+        Some(Fleet {
+            _turn: turn,
+            schema,
+            emulator,
+            url,
+        })
+    }
+}
+
 /// The child: a relay that polls once an hour on the outbox at
 /// `FLOWFLEX_OUTBOX_FLEET_CHILD`, delivering to the emulator at
 /// `FLOWFLEX_OUTBOX_FLEET_EMULATOR` until killed. Without the variable (a
@@ -111,15 +140,15 @@ async fn enqueue(outbox: &Outbox, key: &str) -> flowflex_outbox::OutboxId {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_wakes_a_relay_in_another_process_and_a_rollback_wakes_nobody() {
-    if std::env::var_os(CHILD).is_some() {
-        return;
-    }
-    let _serial = SERIAL.lock().await;
-    let Some(schema) = PgSchema::create().await else {
+    let Some(Fleet {
+        _turn,
+        schema,
+        emulator,
+        url,
+    }) = Fleet::start().await
+    else {
         return;
     };
-    let emulator = Emulator::start().await.expect("emulator");
-    let url = schema.schema_url();
     let outbox = Outbox::connect_postgres(&url).await.expect("outbox");
     let pool = outbox.pg_pool().expect("a pool").clone();
     let mut child = spawn_child(&url, &emulator);
@@ -190,15 +219,15 @@ async fn a_commit_wakes_a_relay_in_another_process_and_a_rollback_wakes_nobody()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_whose_listening_connection_is_killed_delivers_everything_once() {
-    if std::env::var_os(CHILD).is_some() {
-        return;
-    }
-    let _serial = SERIAL.lock().await;
-    let Some(schema) = PgSchema::create().await else {
+    let Some(Fleet {
+        _turn,
+        schema,
+        emulator,
+        url,
+    }) = Fleet::start().await
+    else {
         return;
     };
-    let emulator = Emulator::start().await.expect("emulator");
-    let url = schema.schema_url();
     // The service's enqueues and the relay through handles of their own,
     // as two replicas: only notices carry the one's enqueues to the other.
     let service = Outbox::connect_postgres(&url).await.expect("outbox");
@@ -265,22 +294,22 @@ async fn a_relay_whose_listening_connection_is_killed_delivers_everything_once()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backends_terminated_mid_turn_lose_and_double_nothing() {
-    if std::env::var_os(CHILD).is_some() {
-        return;
-    }
-    let _serial = SERIAL.lock().await;
-    let Some(schema) = PgSchema::create().await else {
+    let captured = Captured::get();
+    let Some(Fleet {
+        _turn,
+        schema,
+        emulator,
+        url,
+    }) = Fleet::start().await
+    else {
         return;
     };
-    let captured = Captured::get();
-    let emulator = Emulator::start().await.expect("emulator");
     // Slow posts keep the relay turning while it delivers.
     emulator.inject(
         Fault::on(Endpoint::Events)
             .delay(Duration::from_millis(5))
             .every(1),
     );
-    let url = schema.schema_url();
     let relay_url = format!("{url}&application_name={}_relay", schema.name);
     let service = Outbox::connect_postgres(&url).await.expect("outbox");
     let replica = Outbox::connect_postgres(&relay_url).await.expect("outbox");
@@ -348,16 +377,16 @@ async fn backends_terminated_mid_turn_lose_and_double_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_two_relays_drain_exactly_once_and_one_event_wakes_one_of_them() {
-    if std::env::var_os(CHILD).is_some() {
-        return;
-    }
-    let _serial = SERIAL.lock().await;
-    let Some(schema) = PgSchema::create().await else {
+    let captured = Captured::get();
+    let Some(Fleet {
+        _turn,
+        schema,
+        emulator,
+        url,
+    }) = Fleet::start().await
+    else {
         return;
     };
-    let captured = Captured::get();
-    let emulator = Emulator::start().await.expect("emulator");
-    let url = schema.schema_url();
     let service = Outbox::connect_postgres(&url).await.expect("outbox");
     // 32 replicas, each with a pool of its own (one connection, and its
     // listener: 64 connections in all).
@@ -477,15 +506,15 @@ async fn thirty_two_relays_drain_exactly_once_and_one_event_wakes_one_of_them() 
 /// relay was last seen.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_relays_two_killed_drop_out_within_a_lease_and_shutdown_leaves_none() {
-    if std::env::var_os(CHILD).is_some() {
-        return;
-    }
-    let _serial = SERIAL.lock().await;
-    let Some(schema) = PgSchema::create().await else {
+    let Some(Fleet {
+        _turn,
+        schema,
+        emulator,
+        url,
+    }) = Fleet::start().await
+    else {
         return;
     };
-    let emulator = Emulator::start().await.expect("emulator");
-    let url = schema.schema_url();
     let outbox = Outbox::connect_postgres(&url).await.expect("outbox");
     let stats = outbox.stats().await.expect("stats");
     assert_eq!((stats.relays, stats.last_relay_seen), (0, None));
